@@ -1,0 +1,1 @@
+"""Shards, SynthFaces, importers and the attribute vocabulary: everything that feeds the model."""
