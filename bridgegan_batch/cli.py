@@ -180,6 +180,125 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
             out)
 
 
+@main.command(short_help="Train a BridgeGAN model (one CPU or GPU).")
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False))
+@click.option("--data", "data", multiple=True, default=("synth",), show_default=True,
+              help="'synth' (SynthFaces rendered on the fly) or shard patterns (repeatable).")
+@click.option("--out", default="runs", show_default=True, help="Folder of numbered run folders.")
+@click.option("--steps", type=click.IntRange(min=1), default=None, help="Total generator steps (overrides CONFIG).")
+@click.option("--resume", is_flag=True, help="Continue the newest run under --out from its resume state.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
+@click.option("--name", default=None, help="Run folder suffix [default: the config file's name].")
+@_user_errors
+def train(config_path, data, out, steps, resume, device, name):
+    """Train BridgeGAN: numbered run folders with config, stats.jsonl, sample grids, export and resume state."""
+    from pathlib import Path
+
+    from bridgegan_batch.config import RunConfig, load_yaml, validate
+    from bridgegan_batch.train.loop import train as run_training
+
+    config = load_yaml(config_path, RunConfig)
+    if steps is not None:
+        config = validate(RunConfig, {**config.model_dump(), "train": {**config.train.model_dump(), "steps": steps}},
+                          "--steps")
+    patterns = "synth" if list(data) == ["synth"] else list(data)
+    run = run_training(config, data=patterns, out=out, name=name or Path(config_path).stem, resume=resume,
+                       device=device)
+    click.echo(f"run folder: {run}")
+
+
+@main.command("train-judge", short_help="Train the attribute judge that scores translations.")
+@click.option("--data", "data", multiple=True, default=("synth",), show_default=True,
+              help="'synth' or shard patterns (repeatable).")
+@click.option("--attributes", default=None, metavar="A,B",
+              help="Attributes to judge [default: the SynthFaces attributes, or dataset.json's].")
+@click.option("--n", type=click.IntRange(min=1), default=20000, show_default=True, help="Training faces.")
+@click.option("--val-n", type=click.IntRange(min=1), default=2000, show_default=True, help="Held-out faces.")
+@click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--size", type=click.IntRange(min=16), default=64, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", default="runs/judge-synth64.safetensors", show_default=True, help="Judge file to write.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes rendering faces.")
+@_user_errors
+def train_judge_cmd(data, attributes, n, val_n, epochs, size, seed, out, workers):
+    """Train a small CNN attribute classifier and report its held-out accuracy per attribute."""
+    from pathlib import Path
+
+    from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
+    from bridgegan_batch.data.reader import DatasetReader
+    from bridgegan_batch.eval.judge import fit_judge
+
+    source = "synth" if list(data) == ["synth"] else list(data)
+    if attributes:
+        names = tuple(attributes.split(","))
+    elif source == "synth":
+        names = SYNTH_ATTRIBUTES
+    else:
+        names = DatasetReader(source).attribute_names
+        if not names:
+            raise click.UsageError("the shards have no dataset.json; pass --attributes")
+    judge, report = fit_judge(source, attributes=names, n=n, val_n=val_n, epochs=epochs, size=size, seed=seed,
+                              workers=_workers(workers))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    judge.save(out, {**report, "data": data})
+    for name, acc in report["val_accuracy"].items():
+        click.echo(f"{name:<20}{100 * acc:6.2f} %")
+    click.echo(f"wrote {out}")
+
+
+@main.command(short_help="Write the inference export of a training run's resume state.")
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
+@click.option("--out", required=True, help="Export file to write (.safetensors).")
+@_user_errors
+def export(run_dir, out):
+    """Export the EMA generator side (and D's attribute head) from RUN_DIR/state.pt."""
+    from pathlib import Path
+
+    from bridgegan_batch.train.loop import STATE_FILE, export_from_state
+
+    click.echo(f"wrote {export_from_state(Path(run_dir) / STATE_FILE, out)}")
+
+
+@main.command("eval", short_help="Score label-driven translations with the attribute judge.")
+@click.option("--model", "model_path", default=None, help="Export file [default: the bundled demo model].")
+@click.option("--data", "data", multiple=True, default=("synth",), show_default=True,
+              help="'synth' (held-out SynthFaces) or shard patterns (repeatable).")
+@click.option("--n", type=click.IntRange(min=1), default=500, show_default=True, help="Source faces.")
+@click.option("--judge", "judge_path", default="runs/judge-synth64.safetensors", show_default=True,
+              help="Judge file (bridgegan-batch train-judge).")
+@click.option("--d-scale", type=float, default=1.5, show_default=True, help="Scale of d at test time.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
+@click.option("--json", "json_out", default=None, help="Also write the result as JSON here.")
+@_user_errors
+def eval_cmd(model_path, data, n, judge_path, d_scale, seed, json_out):
+    """Success and preservation of adding and removing each attribute, on held-out faces."""
+    from pathlib import Path
+
+    from bridgegan_batch.eval.judge import Judge
+    from bridgegan_batch.eval.translation import evaluate_label_translations, markdown_table
+    from bridgegan_batch.model.checkpoint import CheckpointError
+    from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator
+    from bridgegan_batch.train.data import load_arrays
+
+    path = Path(model_path) if model_path else DEFAULT_MODEL
+    if not path.exists():
+        raise CheckpointError(f"model {path} not found" + ("" if model_path else " (no bundled demo model yet)"))
+    if not Path(judge_path).exists():
+        raise CheckpointError(f"judge {judge_path} not found; make one with `bridgegan-batch train-judge`")
+    translator = Translator.load(path, d_scale=d_scale)
+    judge = Judge.load(judge_path)
+    source = "synth" if list(data) == ["synth"] else list(data)
+    # Held-out SynthFaces: a stream no training run uses (training: seed 0, the judge: 1000/2000).
+    images, labels = load_arrays(source, n=n, size=translator.config.image_size, attributes=translator.attributes,
+                                 seed=777_777)
+    result = evaluate_label_translations(translator, judge, images, labels, seed=seed)
+    result.update(model=str(path), judge=str(judge_path), n=len(images), d_scale=d_scale)
+    click.echo(markdown_table(result))
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(result, indent=2) + "\n")
+
+
 @main.command(short_help="Count samples, attribute frequencies and failures.")
 @click.argument("patterns", nargs=-1, required=True)
 @click.option("--format", "format_", type=SHARD_FORMATS, default=None,

@@ -87,3 +87,98 @@ def load_yaml(path: str | Path, model: type[M]) -> M:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
     return validate(model, data if data is not None else {}, str(path))
+
+
+# ----------------------------------------------------------------------------- model and training
+
+
+class ModelConfig(StrictModel):
+    """Network sizes. Every size reaches the networks as a plain constructor argument."""
+
+    attributes: tuple[str, ...]  # label names, in the order of the attribute vector
+    image_size: int = 64  # side of the square images the model translates
+    noise_dim: int = 16  # r, the label path's noise
+    code_channels: int = 16  # channels of the spatial latent code S
+    code_size: int = 16  # side of S
+    encoder_channels: int = 32  # E's first width (doubles per down block, up to 4x)
+    encoder_blocks: int = 2  # E's residual blocks (at least one per down-sampling)
+    mapping_channels: int = 128  # M's width at 4x4 (halves per up block)
+    generator_channels: tuple[int, ...] = (32, 64, 128, 128)  # G: stem width, then one per down block
+    spade_hidden: int = 32  # hidden width of each SPADE's gamma/beta convs
+    # Compute SPADE's gamma/beta at the code's resolution, then resize (cheap); False = the authors'
+    # way, convolving the code resized to every feature map.
+    spade_at_code_resolution: bool = False
+    disc_channels: int = 32  # D's first width (doubles per down block)
+    disc_max_channels: int = 256
+
+    @field_validator("attributes")
+    @classmethod
+    def _distinct(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        if not names or len(set(names)) != len(names):
+            raise ValueError("must list at least one attribute, each once")
+        return names
+
+    @model_validator(mode="after")
+    def _geometry(self) -> ModelConfig:
+        def power_of_two(n: int) -> bool:
+            return n > 0 and n & (n - 1) == 0
+
+        if not power_of_two(self.image_size) or self.image_size < 16:
+            raise ValueError(f"image_size must be a power of two >= 16, got {self.image_size}")
+        if not power_of_two(self.code_size) or not 4 <= self.code_size <= self.image_size:
+            raise ValueError(f"code_size must be a power of two in [4, image_size], got {self.code_size}")
+        if len(self.generator_channels) < 2:
+            raise ValueError("generator_channels needs a stem width and at least one down block")
+        return self
+
+
+class LossWeights(StrictModel):
+    """Weights of each loss term; the defaults are the authors'."""
+
+    gradient_penalty: float = 10.0  # D: WGAN-GP over the three fakes
+    attribute_real: float = 1.0  # D: attribute BCE on real images
+    adversarial: float = 1.0  # G: WGAN, averaged over rand/ref/interp fakes
+    attribute_fake: float = 10.0  # G: attribute BCE on the fakes
+    reconstruction: float = 100.0  # G: L1 self-reconstruction with d = 0, both paths
+    latent_cycle: float = 50.0  # G: re-encode each output and match its code
+    closeness: float = 50.0  # G: L1(S_rand, S_ref), pulls the two paths together
+    mode_seeking: float = 0.005  # G: diversity between two noises
+
+
+class TrainConfig(StrictModel):
+    """How to train; the defaults are the authors' unless a comment says otherwise."""
+
+    batch_size: int = Field(60, gt=0)
+    steps: int = Field(50_000, gt=0)  # generator steps
+    lr: float = Field(2e-4, gt=0)
+    beta1: float = 0.5
+    beta2: float = 0.999
+    warmup_steps: int = Field(0, ge=0)  # linear lr warm-up (ours; 0 = theirs)
+    decay_start: int | None = None  # linear lr decay to 0 from this step to `steps` (None = constant)
+    d_steps_per_g_step: int = Field(5, gt=0)
+    ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of E, M, G (ours: the export uses it)
+    single_flip_fraction: float = Field(0.5, ge=0, le=1)  # targets changing one attribute, else a permutation
+    losses: LossWeights = LossWeights()
+    seed: int = 0
+    log_every: int = Field(10, gt=0)
+    sample_every: int = Field(500, gt=0)
+    checkpoint_every: int = Field(500, gt=0)
+    shuffle_buffer: int = Field(2000, gt=0)
+    loader_workers: int = Field(1, ge=0)  # processes decoding/rendering in the background
+    compile: bool = False  # torch.compile the networks (CUDA)
+    synth: SynthConfig = SynthConfig()  # what `--data synth` renders
+
+
+class RunConfig(StrictModel):
+    """A training config file: the model and how to train it."""
+
+    model: ModelConfig
+    train: TrainConfig = TrainConfig()
+
+
+class JudgeConfig(StrictModel):
+    """The attribute judge: a small CNN classifier, independent of the GAN's discriminator."""
+
+    attributes: tuple[str, ...]
+    image_size: int = 64
+    channels: tuple[int, ...] = (24, 48, 96, 192)  # one stride-2 stage each

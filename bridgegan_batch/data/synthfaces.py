@@ -359,6 +359,7 @@ def _draw_hair_top(pen: Pen, L: _Layout, record: FaceRecord, hair: RGB) -> None:
         fringe = np.stack([xs, ys], axis=1)[::-1]
         top = np.array([[L.cx - L.fw * 0.95, L.hairline_y - 4], [L.cx + L.fw * 0.95, L.hairline_y - 4]])
         pen.polygon(np.concatenate([top, fringe]), hair)
+        pen.line(fringe, _shade(hair, 0.6), 1.2)  # the fringe's shadowed edge
 
 
 def _draw_eyes(pen: Pen, L: _Layout, record: FaceRecord, skin: RGB) -> None:
@@ -375,8 +376,8 @@ def _draw_eyes(pen: Pen, L: _Layout, record: FaceRecord, skin: RGB) -> None:
 
 
 def _draw_wrinkles(pen: Pen, L: _Layout, record: FaceRecord, skin: RGB) -> None:
-    ink = _shade(skin, 1.0 - 0.4 * record.face.wrinkles)
-    width = 1.0 + 0.6 * record.face.wrinkles
+    ink = _shade(skin, 0.8 - 0.3 * record.face.wrinkles)
+    width = 1.5 + 0.7 * record.face.wrinkles  # visible at 64 px, on every skin tone
     for i in range(3):  # forehead
         y = L.hairline_y + 5 + 3.2 * i
         pen.line(ellipse_points(L.cx, y + 4, L.fw * 0.45, 4, 8, math.pi * 1.15, math.pi * 1.85),
@@ -393,7 +394,7 @@ def _draw_wrinkles(pen: Pen, L: _Layout, record: FaceRecord, skin: RGB) -> None:
 
 def _draw_beard(pen: Pen, L: _Layout, record: FaceRecord, outline: np.ndarray) -> None:
     b = record.beard
-    alpha = int(255 * b.density * (0.45 if b.style == "stubble" else 1.0))
+    alpha = int(255 * b.density * (0.6 if b.style == "stubble" else 1.0))
     ink = (*b.color, alpha)
     if b.style in ("full", "stubble"):
         jaw = outline[outline[:, 1] > L.cy + 0.22 * L.fh]

@@ -1,0 +1,1 @@
+"""Evaluation: the attribute judge, translation metrics and benchmarks."""

@@ -1,0 +1,131 @@
+"""The attribute judge: a small CNN that says which attributes a face has, to score translations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from bridgegan_batch.config import JudgeConfig, SynthConfig
+from bridgegan_batch.data.attributes import HAIR_COLORS, SYNTH_ATTRIBUTES
+from bridgegan_batch.errors import DataError
+from bridgegan_batch.model.checkpoint import load_export, save_export
+from bridgegan_batch.train.data import SYNTH, load_arrays, to_tensor
+
+
+class JudgeNet(nn.Module):
+    """[B, 3, H, W] in [-1, 1] -> [B, N] attribute logits."""
+
+    def __init__(self, num_attributes: int, channels: Sequence[int]):
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 3
+        for c in channels:
+            layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(),
+                       nn.Conv2d(c, c, 3, stride=2, padding=1), nn.BatchNorm2d(c), nn.ReLU()]
+            c_in = c
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Linear(c_in, num_attributes)
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Pooled features, for feature-space distances. [B, 3, H, W] -> [B, C]"""
+        return self.features(x).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.embed(x))  # [B, N]
+
+
+class Judge:
+    """A trained JudgeNet with its config: predicts 0/1 attributes for image batches."""
+
+    def __init__(self, net: JudgeNet, config: JudgeConfig, device: str | torch.device = "cpu"):
+        self.net, self.config, self.device = net.to(device).eval(), config, torch.device(device)
+
+    @classmethod
+    def load(cls, path: str | Path, device: str = "cpu") -> Judge:
+        modules, config, _ = load_export(path, JudgeConfig)
+        net = JudgeNet(len(config.attributes), config.channels)
+        net.load_state_dict(modules["judge"])
+        return cls(net, config, device)
+
+    def save(self, path: str | Path, info: dict | None = None) -> Path:
+        return save_export(path, {"judge": self.net}, self.config, info)
+
+    @torch.inference_mode()
+    def logits(self, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """[B, 3, H, W] in [-1, 1] -> [B, N] logits."""
+        return torch.cat([self.net(x[i : i + batch_size].to(self.device)).cpu()
+                          for i in range(0, len(x), batch_size)])
+
+    def predict(self, x: torch.Tensor) -> torch.Tensor:
+        """[B, 3, H, W] in [-1, 1] -> [B, N] in {0, 1}."""
+        return (self.logits(x) > 0).float()
+
+
+def train_judge(config: JudgeConfig, images: np.ndarray, labels: np.ndarray, *, epochs: int = 4,
+                batch_size: int = 64, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> Judge:
+    """Fit a judge on uint8 images [M, H, W, 3] with labels [M, N] (one-cycle lr, horizontal flips)."""
+    torch.manual_seed(seed)
+    net = JudgeNet(len(config.attributes), config.channels)
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    steps = epochs * (len(images) // batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps)
+    gen = torch.Generator().manual_seed(seed)
+    y_all = torch.from_numpy(labels.astype(np.float32))
+    bar = tqdm(total=steps, unit="it", desc="judge", disable=not progress)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(images), generator=gen)
+        for i in range(len(images) // batch_size):
+            idx = order[i * batch_size : (i + 1) * batch_size]
+            x = to_tensor(images[idx.numpy()])  # [B, 3, H, W]
+            flip = torch.rand(len(idx), generator=gen) < 0.5
+            x[flip] = x[flip].flip(-1)  # faces are left-right symmetric in their labels
+            loss = F.binary_cross_entropy_with_logits(net(x), y_all[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+    bar.close()
+    return Judge(net, config)
+
+
+def accuracy(judge: Judge, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+    """Held-out accuracy per attribute."""
+    predicted = judge.predict(to_tensor(images)).numpy()
+    return {name: float((predicted[:, k] == labels[:, k]).mean()) for k, name in enumerate(judge.config.attributes)}
+
+
+def balanced_synth_config() -> SynthConfig:
+    """SynthFaces with every attribute at 50 % (hair colours 20 % each): a judge sees both states."""
+    return SynthConfig(priors={**{a: 0.5 for a in SYNTH_ATTRIBUTES}, **{h: 0.2 for h in HAIR_COLORS}})
+
+
+def fit_judge(data: str | Sequence[str], *, attributes: Sequence[str], n: int, val_n: int, epochs: int,
+              size: int = 64, seed: int = 0, workers: int = 1, progress: bool = True) -> tuple[Judge, dict]:
+    """Train a judge on `data` ('synth' or shard patterns) and measure it on held-out faces.
+
+    SynthFaces: trains on balanced faces (stream seed+1000), reports accuracy on held-out faces at
+    the default priors (seed+2000). Shards: the last `val_n` of the first n+val_n faces are held out.
+    """
+    config = JudgeConfig(attributes=tuple(attributes), image_size=size)
+    if data == SYNTH:
+        x, y = load_arrays(data, n=n, size=size, attributes=attributes, seed=seed + 1000,
+                           synth=balanced_synth_config(), workers=workers)
+        xv, yv = load_arrays(data, n=val_n, size=size, attributes=attributes, seed=seed + 2000, workers=workers)
+    else:
+        x, y = load_arrays(data, n=n + val_n, size=size, attributes=attributes)
+        if len(x) <= val_n:
+            raise DataError(f"{data}: {len(x)} labelled faces, need more than --val-n {val_n}")
+        x, y, xv, yv = x[:-val_n], y[:-val_n], x[-val_n:], y[-val_n:]
+    judge = train_judge(config, x, y, epochs=epochs, seed=seed, progress=progress)
+    report = {"train_samples": len(x), "val_samples": len(xv), "epochs": epochs,
+              "val_accuracy": accuracy(judge, xv, yv)}
+    return judge, report

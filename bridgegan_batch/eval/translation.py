@@ -1,0 +1,84 @@
+"""Scores label-driven translations with the judge: success (the target is seen) and preservation.
+
+For each attribute and direction (add: 0 -> 1, remove: 1 -> 0) the sources are the faces that
+can make that change. *Success* is the fraction of outputs in which the judge sees the target
+value. *Preservation* is the fraction in which the judge sees every other attribute as it saw it
+on the source (with exclusive groups updated: a face turned blond is no longer black-haired), so
+the judge's own errors on the sources do not count against the model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from bridgegan_batch.eval.judge import Judge
+from bridgegan_batch.model.translator import Translator
+from bridgegan_batch.train.data import to_tensor
+
+DIRECTIONS = {"add": 1, "remove": 0}
+
+
+def evaluate_label_translations(translator: Translator, judge: Judge, images: np.ndarray, labels: np.ndarray, *,
+                                seed: int = 0, batch_size: int = 64) -> dict:
+    """Success and preservation per attribute and direction. images: [M, H, W, 3] uint8, labels: [M, N]."""
+    names = [a for a in translator.attributes if a in judge.config.attributes]
+    t_index = {a: translator.attributes.index(a) for a in names}
+    j_index = [judge.config.attributes.index(a) for a in names]
+    x_all = to_tensor(images)  # [M, 3, H, W]
+    src_all = torch.from_numpy(labels.astype(np.float32))  # [M, N] in the translator's order
+    seen_src = judge.predict(x_all)[:, j_index]  # [M, K] in `names` order
+    result: dict = {"attributes": {}}
+    for name in names:
+        k = t_index[name]
+        result["attributes"][name] = {}
+        for direction, value in DIRECTIONS.items():
+            rows = (src_all[:, k] != value).nonzero().flatten()
+            if len(rows) == 0:
+                result["attributes"][name][direction] = {"success": None, "preservation": None, "n": 0}
+                continue
+            outs = []
+            for start in range(0, len(rows), batch_size):
+                idx = rows[start : start + batch_size]
+                target = translator.targets(src_all[idx], {name: value})
+                seeds = [seed * 1_000_003 + int(i) for i in idx]
+                outs.append(translator.label(x_all[idx], src_all[idx], target, seeds).cpu())
+            seen_out = judge.predict(torch.cat(outs))[:, j_index]  # [R, K]
+            pos = names.index(name)
+            # What the judge should see: its view of the source, with the change applied.
+            expected = seen_src[rows].clone()
+            changed = translator.targets(_in_translator_order(expected, names, translator), {name: value})
+            expected = changed[:, [translator.attributes.index(a) for a in names]]
+            others = [i for i in range(len(names)) if i != pos]
+            success = (seen_out[:, pos] == value).float().mean().item()
+            preservation = (seen_out[:, others] == expected[:, others]).all(dim=1).float().mean().item()
+            result["attributes"][name][direction] = {"success": success, "preservation": preservation,
+                                                     "n": len(rows)}
+    scored = [v for a in result["attributes"].values() for v in a.values() if v["n"]]
+    result["mean_success"] = float(np.mean([v["success"] for v in scored])) if scored else None
+    result["mean_preservation"] = float(np.mean([v["preservation"] for v in scored])) if scored else None
+    return result
+
+
+def _in_translator_order(values: torch.Tensor, names: list[str], translator: Translator) -> torch.Tensor:
+    """[R, K] columns in `names` order -> [R, N] in the translator's order (absent attributes 0)."""
+    out = torch.zeros(values.shape[0], len(translator.attributes))
+    for i, name in enumerate(names):
+        out[:, translator.attributes.index(name)] = values[:, i]
+    return out
+
+
+def markdown_table(result: dict) -> str:
+    lines = ["| attribute | add: success | add: preservation | remove: success | remove: preservation |",
+             "|---|---|---|---|---|"]
+
+    def pct(v: dict, key: str) -> str:
+        return "—" if v[key] is None else f"{100 * v[key]:.1f} % (n={v['n']})"
+
+    for name, dirs in result["attributes"].items():
+        lines.append(f"| {name} | {pct(dirs['add'], 'success')} | {pct(dirs['add'], 'preservation')} | "
+                     f"{pct(dirs['remove'], 'success')} | {pct(dirs['remove'], 'preservation')} |")
+    if result["mean_success"] is not None:
+        success, preservation = 100 * result["mean_success"], 100 * result["mean_preservation"]
+        lines.append(f"| **mean** | {success:.1f} % | {preservation:.1f} % | | |")
+    return "\n".join(lines)

@@ -1,0 +1,1 @@
+"""The BridgeGAN networks (encoder, mapping, SPADE generator, discriminator), checkpoints, translator."""

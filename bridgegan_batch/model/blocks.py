@@ -1,0 +1,94 @@
+"""Residual blocks shared by the networks: plain/instance-norm down and up blocks, and SPADE."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+SLOPE = 0.2  # LeakyReLU slope everywhere
+
+
+def tile(d: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """An attribute vector as constant feature maps. [B, N] -> [B, N, H, W]"""
+    return d[:, :, None, None].expand(-1, -1, height, width)
+
+
+class ResBlock(nn.Module):
+    """Pre-activation residual block, optionally halving or doubling the resolution."""
+
+    def __init__(self, c_in: int, c_out: int, *, resample: str = "none", norm: bool = True):
+        super().__init__()
+        if resample not in ("none", "down", "up"):
+            raise ValueError(f"resample must be none, down or up, got {resample!r}")
+        self.resample = resample
+        self.norm1 = nn.InstanceNorm2d(c_in, affine=True) if norm else nn.Identity()
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.norm2 = nn.InstanceNorm2d(c_out, affine=True) if norm else nn.Identity()
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1, bias=False) if c_in != c_out else nn.Identity()
+
+    def _resample(self, x: torch.Tensor) -> torch.Tensor:
+        if self.resample == "down":
+            return F.avg_pool2d(x, 2)
+        if self.resample == "up":
+            return F.interpolate(x, scale_factor=2, mode="nearest")
+        return x
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, Cin, H, W] -> [B, Cout, H', W']
+        h = self.conv1(self._resample(F.leaky_relu(self.norm1(x), SLOPE)))
+        h = self.conv2(F.leaky_relu(self.norm2(h), SLOPE))
+        return (h + self.skip(self._resample(x))) / math.sqrt(2)
+
+
+class SPADE(nn.Module):
+    """x <- IN(x) * (1 + gamma(S)) + beta(S), with S resized (nearest) to x's resolution.
+
+    With `at_code_resolution`, gamma and beta are computed at S's own resolution when x is larger,
+    then resized (nearest): the same piecewise-constant modulation for a fraction of the cost.
+    """
+
+    def __init__(self, channels: int, code_channels: int, hidden: int, at_code_resolution: bool = False):
+        super().__init__()
+        self.at_code_resolution = at_code_resolution
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.shared = nn.Sequential(nn.Conv2d(code_channels, hidden, 3, padding=1), nn.ReLU())
+        self.gamma = nn.Conv2d(hidden, channels, 3, padding=1)
+        self.beta = nn.Conv2d(hidden, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        # x: [B, C, H, W], code: [B, Cs, Hs, Ws] -> [B, C, H, W]
+        size = x.shape[-2:]
+        if self.at_code_resolution and code.shape[-1] < size[-1]:
+            h = self.shared(code)  # [B, hidden, Hs, Ws]
+            gamma = F.interpolate(self.gamma(h), size=size, mode="nearest")  # [B, C, H, W]
+            beta = F.interpolate(self.beta(h), size=size, mode="nearest")
+        else:
+            h = self.shared(F.interpolate(code, size=size, mode="nearest"))  # [B, hidden, H, W]
+            gamma, beta = self.gamma(h), self.beta(h)
+        return self.norm(x) * (1 + gamma) + beta
+
+
+class SPADEResBlock(nn.Module):
+    """Residual block whose normalisations are SPADE, driven by the latent code."""
+
+    def __init__(self, c_in: int, c_out: int, code_channels: int, hidden: int, *, upsample: bool,
+                 spade_at_code_resolution: bool = False):
+        super().__init__()
+        self.upsample = upsample
+        self.spade1 = SPADE(c_in, code_channels, hidden, spade_at_code_resolution)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
+        self.spade2 = SPADE(c_out, code_channels, hidden, spade_at_code_resolution)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
+        self.skip = nn.Conv2d(c_in, c_out, 1, bias=False) if c_in != c_out else nn.Identity()
+
+    def _up(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(x, scale_factor=2, mode="nearest") if self.upsample else x
+
+    def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        # x: [B, Cin, H, W], code: [B, Cs, Hs, Ws] -> [B, Cout, H', W']
+        h = self.conv1(self._up(F.leaky_relu(self.spade1(x, code), SLOPE)))
+        h = self.conv2(F.leaky_relu(self.spade2(h, code), SLOPE))
+        return (h + self.skip(self._up(x))) / math.sqrt(2)

@@ -1,0 +1,97 @@
+"""The one place checkpoints are saved and loaded: a small inference export and a full resume state.
+
+Export: one `.safetensors` file holding named modules (for BridgeGAN, the EMA generator side
+E, M, G as "bridge" and D for its attribute head) plus their config as JSON in the metadata, tagged
+with the config's kind so that a judge is never loaded as a translator.
+
+Resume state: plain state dicts and tensors written with torch.save and read with
+`weights_only=True`; never pickled code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TypeVar
+
+import torch
+from pydantic import BaseModel
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import load_file, save_file
+
+from bridgegan_batch.config import ModelConfig
+from bridgegan_batch.errors import UserError
+
+EXPORT_FORMAT = "bridgegan-export/1"
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".ckpt", ".bin")
+
+
+class CheckpointError(UserError):
+    """A checkpoint that cannot be used; the message names it."""
+
+
+def _atomic(path: Path, write) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    write(tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+C = TypeVar("C", bound=BaseModel)
+
+
+def save_export(path: str | Path, modules: dict[str, torch.nn.Module], config: BaseModel,
+                info: dict | None = None) -> Path:
+    """Write the inference export: each module's weights under its name, + config (+ info, e.g. the step)."""
+    path = Path(path)
+    tensors = {f"{name}.{k}": v.detach().cpu().contiguous()
+               for name, module in modules.items() for k, v in module.state_dict().items()}
+    metadata = {"format": EXPORT_FORMAT, "kind": type(config).__name__, "config": config.model_dump_json(),
+                "info": json.dumps(info or {})}
+    _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    return path
+
+
+def load_export(path: str | Path,
+                config_type: type[C] = ModelConfig) -> tuple[dict[str, dict[str, torch.Tensor]], C, dict]:
+    """({module name: state dict}, config, info) of an export; CheckpointError names a bad file."""
+    path = Path(path)
+    if path.suffix in PICKLE_SUFFIXES:
+        raise CheckpointError(f"{path}: pickle checkpoints can run code and are refused; "
+                              "use a .safetensors export")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: model file not found")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+    if metadata.get("format") != EXPORT_FORMAT:
+        raise CheckpointError(f"{path}: not a bridgegan-batch export (format {metadata.get('format')!r})")
+    if metadata.get("kind", ModelConfig.__name__) != config_type.__name__:
+        raise CheckpointError(f"{path}: holds a {metadata.get('kind')}, expected a {config_type.__name__}")
+    config = config_type.model_validate_json(metadata["config"])
+    modules: dict[str, dict[str, torch.Tensor]] = {}
+    for key, tensor in state.items():
+        name, _, rest = key.partition(".")
+        modules.setdefault(name, {})[rest] = tensor
+    return modules, config, json.loads(metadata.get("info", "{}"))
+
+
+def save_state(path: str | Path, state: dict) -> Path:
+    """Write a resume state (state dicts, tensors, numbers, strings) atomically."""
+    path = Path(path)
+    _atomic(path, lambda tmp: torch.save(state, tmp))
+    return path
+
+
+def load_state(path: str | Path) -> dict:
+    """Read a resume state; `weights_only=True`, so a file cannot run code on load."""
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: resume state not found") from None
+    except Exception as exc:  # torch raises several types for a bad or hostile file
+        raise CheckpointError(f"{path}: not a loadable resume state ({exc})") from exc

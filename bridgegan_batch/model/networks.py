@@ -1,0 +1,124 @@
+"""BridgeGAN's four networks: shared encoder E, mapping branch M, SPADE generator G, discriminator D.
+
+Latent codes (DESIGN.md section 2), with d = l_target - l_source in {-1, 0, 1}^N:
+    S_rand = E(x_s, -d) + M(r, d)      label path
+    S_ref  = E(x_s, -d) + E(x_ref, d)  reference path
+    S_int  = a * S_rand + (1 - a) * S_ref
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from bridgegan_batch.model.blocks import SLOPE, ResBlock, SPADEResBlock, tile
+
+
+def _log2(n: int, what: str) -> int:
+    k = int(math.log2(n))
+    if 2**k != n:
+        raise ValueError(f"{what} must be a power of two, got {n}")
+    return k
+
+
+class Encoder(nn.Module):
+    """E(x, d): an image and an attribute difference to a spatial code. [B,3,H,W],[B,N] -> [B,Cs,Hs,Ws]"""
+
+    def __init__(self, num_attributes: int, image_size: int, code_size: int, code_channels: int,
+                 channels: int, blocks: int):
+        super().__init__()
+        downs = _log2(image_size // code_size, "image_size / code_size")
+        self.stem = nn.Conv2d(3 + num_attributes, channels, 3, padding=1)
+        layers: list[nn.Module] = []
+        c = channels
+        for i in range(max(blocks, downs)):
+            c_out = min(c * 2, channels * 4) if i < downs else c
+            layers.append(ResBlock(c, c_out, resample="down" if i < downs else "none"))
+            c = c_out
+        self.blocks = nn.Sequential(*layers)
+        self.out = nn.Sequential(nn.InstanceNorm2d(c, affine=True), nn.LeakyReLU(SLOPE), nn.Conv2d(c, code_channels, 1))
+
+    def forward(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        h = self.stem(torch.cat([x, tile(d, *x.shape[-2:])], dim=1))  # [B, C, H, W]
+        return self.out(self.blocks(h))  # [B, Cs, Hs, Ws]
+
+
+class Mapping(nn.Module):
+    """M(r, d): noise and an attribute difference to a spatial code. [B,R],[B,N] -> [B,Cs,Hs,Ws]"""
+
+    def __init__(self, num_attributes: int, noise_dim: int, code_size: int, code_channels: int, channels: int):
+        super().__init__()
+        ups = _log2(code_size // 4, "code_size / 4")
+        self.channels = channels
+        self.fc = nn.Linear(noise_dim + num_attributes, channels * 16)
+        layers, c = [], channels
+        for _ in range(ups):
+            layers.append(ResBlock(c, max(c // 2, code_channels), resample="up"))
+            c = max(c // 2, code_channels)
+        self.blocks = nn.Sequential(*layers)
+        self.out = nn.Sequential(nn.InstanceNorm2d(c, affine=True), nn.LeakyReLU(SLOPE), nn.Conv2d(c, code_channels, 1))
+
+    def forward(self, r: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        h = self.fc(torch.cat([r, d], dim=1)).view(-1, self.channels, 4, 4)  # [B, C, 4, 4]
+        return self.out(self.blocks(h))  # [B, Cs, Hs, Ws]
+
+
+class Generator(nn.Module):
+    """G(x, S): a 1x1 stem, instance-norm down blocks, a bottleneck, SPADE up blocks, tanh.
+
+    The second bottleneck block and every up block are SPADE-normalised by the latent code S.
+    [B,3,H,W], [B,Cs,Hs,Ws] -> [B,3,H,W] in [-1, 1]
+    """
+
+    def __init__(self, channels: tuple[int, ...], code_channels: int, spade_hidden: int,
+                 spade_at_code_resolution: bool = False):
+        super().__init__()
+        stem, *downs = channels  # e.g. (32, 64, 128, 256): stem width, then one per down block
+        self.stem = nn.Conv2d(3, stem, 1)
+        widths = [stem, *downs]
+        self.down = nn.ModuleList(ResBlock(a, b, resample="down") for a, b in zip(widths, widths[1:], strict=False))
+        bottom = widths[-1]
+        self.bottleneck = ResBlock(bottom, bottom)
+        self.bottleneck_spade = SPADEResBlock(bottom, bottom, code_channels, spade_hidden, upsample=False,
+                                              spade_at_code_resolution=spade_at_code_resolution)
+        rev = widths[::-1]
+        self.up = nn.ModuleList(SPADEResBlock(a, b, code_channels, spade_hidden, upsample=True,
+                                              spade_at_code_resolution=spade_at_code_resolution)
+                                for a, b in zip(rev, rev[1:], strict=False))
+        self.out = nn.Sequential(nn.InstanceNorm2d(stem, affine=True), nn.LeakyReLU(SLOPE), nn.Conv2d(stem, 3, 1))
+
+    def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        h = self.stem(x)  # [B, C0, H, W]
+        for block in self.down:
+            h = block(h)  # halves H, W
+        h = self.bottleneck_spade(self.bottleneck(h), code)  # [B, Ck, H/2^k, W/2^k]
+        for block in self.up:
+            h = block(h, code)  # doubles H, W
+        return torch.tanh(self.out(h))  # [B, 3, H, W]
+
+
+class Discriminator(nn.Module):
+    """D(x): residual down-sampling trunk, a WGAN real/fake head and an N-attribute head.
+
+    [B,3,H,W] -> ([B] critic scores, [B, N] attribute logits)
+    """
+
+    def __init__(self, num_attributes: int, image_size: int, channels: int, max_channels: int):
+        super().__init__()
+        downs = _log2(image_size // 4, "image_size / 4")
+        self.stem = nn.Conv2d(3, channels, 3, padding=1)
+        layers, c = [], channels
+        for _ in range(downs):
+            c_out = min(c * 2, max_channels)
+            layers.append(ResBlock(c, c_out, resample="down", norm=False))
+            c = c_out
+        self.trunk = nn.Sequential(*layers, nn.LeakyReLU(SLOPE))
+        self.adv = nn.Conv2d(c, 1, 4)
+        self.cls = nn.Conv2d(c, num_attributes, 4)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(self.stem(x))  # [B, C, 4, 4]
+        return self.adv(h).flatten(), self.cls(h).flatten(1)  # [B], [B, N]
+

@@ -1,0 +1,1 @@
+"""Training: target sampling, losses, EMA, schedules, data streams, the loop, checkpoints."""

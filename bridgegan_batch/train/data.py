@@ -1,0 +1,152 @@
+"""Training batches: SynthFaces rendered on the fly, or faces streamed from shards, in background workers.
+
+A synth batch is a pure function of (seed, batch index), so a resumed run sees exactly the
+batches an uninterrupted one would. Shard batches come through the project's reader with a
+shuffle buffer, one shard subset per worker.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from functools import partial
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from bridgegan_batch.config import SynthConfig
+from bridgegan_batch.data.parallel import ordered_map
+from bridgegan_batch.data.reader import DatasetReader
+from bridgegan_batch.data.synthfaces import render, sample_record
+from bridgegan_batch.errors import DataError
+
+SYNTH = "synth"
+
+
+def to_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """uint8 images to the model's range. [B, H, W, 3] uint8 -> [B, 3, H, W] float in [-1, 1]"""
+    return torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+
+
+def to_pixels(images: torch.Tensor) -> np.ndarray:
+    """The inverse of to_tensor. [B, 3, H, W] in [-1, 1] -> [B, H, W, 3] uint8"""
+    return images.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+def _workers_share() -> tuple[int, int]:
+    info = get_worker_info()
+    return (0, 1) if info is None else (info.id, info.num_workers)
+
+
+class SynthBatches(IterableDataset):
+    """Batch i = faces [i*B, (i+1)*B) of stream `seed`, from batch `start` on."""
+
+    def __init__(self, *, seed: int, batch_size: int, size: int, attributes: Sequence[str],
+                 config: SynthConfig, start: int = 0):
+        self.seed, self.batch_size, self.size = seed, batch_size, size
+        self.attributes, self.config, self.start = tuple(attributes), config, start
+
+    def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """([B, H, W, 3] uint8, [B, N] float32 labels) for batch `index`."""
+        records = [sample_record(self.seed, index * self.batch_size + i, self.config)
+                   for i in range(self.batch_size)]
+        images = np.stack([render(r, self.size) for r in records])
+        labels = np.array([[r.attributes[a] for a in self.attributes] for r in records], np.float32)
+        return images, labels
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        worker, workers = _workers_share()
+        index = self.start + worker  # DataLoader takes workers round-robin: batches stay in order
+        while True:
+            images, labels = self.batch(index)
+            yield torch.from_numpy(images), torch.from_numpy(labels)
+            index += workers
+
+
+class ShardBatches(IterableDataset):
+    """Endless shuffled batches of decoded, fully labelled faces from shard patterns."""
+
+    def __init__(self, patterns: str | Sequence[str], *, batch_size: int, size: int,
+                 attributes: Sequence[str], shuffle_buffer: int, seed: int):
+        self.patterns, self.batch_size, self.size = patterns, batch_size, size
+        self.attributes, self.shuffle_buffer, self.seed = tuple(attributes), shuffle_buffer, seed
+        shards = DatasetReader(patterns).shards  # fail now, in the main process, on a bad pattern
+        if not shards:
+            raise DataError(f"{patterns}: no shards")
+
+    def _samples(self, rng: random.Random) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        reader = DatasetReader(self.patterns, decode=True, size=self.size)
+        worker, workers = _workers_share()
+        mine = reader.shards[worker::workers] or reader.shards
+        epoch = 0
+        while True:
+            order = list(mine)
+            rng.shuffle(order)
+            yielded = 0
+            for shard in order:
+                for sample in reader.read_shard(shard):
+                    if all(a in sample.attributes for a in self.attributes):
+                        yielded += 1
+                        yield sample.pixels, np.array([sample.attributes[a] for a in self.attributes], np.float32)
+            if yielded == 0:
+                raise DataError(f"{self.patterns}: no sample is labelled for all of {list(self.attributes)}")
+            epoch += 1
+
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        worker, _ = _workers_share()
+        rng = random.Random(self.seed * 1000 + worker)
+        buffer: list[tuple[np.ndarray, np.ndarray]] = []
+        batch: list[tuple[np.ndarray, np.ndarray]] = []
+        for item in self._samples(rng):
+            if len(buffer) < self.shuffle_buffer:
+                buffer.append(item)
+                continue
+            j = rng.randrange(len(buffer))
+            buffer[j], item = item, buffer[j]
+            batch.append(item)
+            if len(batch) == self.batch_size:
+                images, labels = zip(*batch, strict=True)
+                yield torch.from_numpy(np.stack(images)), torch.from_numpy(np.stack(labels))
+                batch = []
+
+
+def batches(data: str | Sequence[str], *, batch_size: int, size: int, attributes: Sequence[str],
+            seed: int, synth: SynthConfig, shuffle_buffer: int, workers: int, start: int = 0) -> Iterator:
+    """An endless iterator of (uint8 images [B,H,W,3], labels [B,N]) from `data` ('synth' or patterns)."""
+    if data == SYNTH:
+        dataset: IterableDataset = SynthBatches(seed=seed, batch_size=batch_size, size=size,
+                                                attributes=attributes, config=synth, start=start)
+    else:
+        dataset = ShardBatches(data, batch_size=batch_size, size=size, attributes=attributes,
+                               shuffle_buffer=shuffle_buffer, seed=seed + start)
+    loader = DataLoader(dataset, batch_size=None, num_workers=workers,
+                        prefetch_factor=4 if workers else None, persistent_workers=False)
+    return iter(loader)
+
+
+def _synth_chunk(index: int, *, seed: int, size: int, attributes: tuple[str, ...], config: SynthConfig,
+                 chunk: int) -> tuple[np.ndarray, np.ndarray]:
+    return SynthBatches(seed=seed, batch_size=chunk, size=size, attributes=attributes, config=config).batch(index)
+
+
+def load_arrays(data: str | Sequence[str], *, n: int, size: int, attributes: Sequence[str], seed: int = 0,
+                synth: SynthConfig | None = None, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `n` fully labelled faces in memory: (uint8 [M, H, W, 3], float32 labels [M, N])."""
+    attributes = tuple(attributes)
+    if data == SYNTH:
+        chunk = 250
+        make = partial(_synth_chunk, seed=seed, size=size, attributes=attributes,
+                       config=synth or SynthConfig(), chunk=chunk)
+        parts = list(ordered_map(make, range(-(-n // chunk)), workers, chunksize=1))
+        return np.concatenate([p[0] for p in parts])[:n], np.concatenate([p[1] for p in parts])[:n]
+    images, labels = [], []
+    for sample in DatasetReader(data, decode=True, size=size):
+        if all(a in sample.attributes for a in attributes):
+            images.append(sample.pixels)
+            labels.append([sample.attributes[a] for a in attributes])
+            if len(images) == n:
+                break
+    if not images:
+        raise DataError(f"{data}: no sample is labelled for all of {list(attributes)}")
+    return np.stack(images), np.array(labels, np.float32)

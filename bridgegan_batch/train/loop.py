@@ -1,0 +1,192 @@
+"""The training loop: builds the parts, then orchestrates batches, phases, EMA, logs and checkpoints."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from bridgegan_batch.config import RunConfig
+from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
+from bridgegan_batch.errors import UserError
+from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
+from bridgegan_batch.model.checkpoint import load_state, save_export, save_state
+from bridgegan_batch.train.data import batches, to_tensor
+from bridgegan_batch.train.ema import update_ema
+from bridgegan_batch.train.losses import Batch, BridgeGANLoss
+from bridgegan_batch.train.sample_grid import sample_grid
+from bridgegan_batch.train.schedule import learning_rate
+from bridgegan_batch.train.targets import group_indices, sample_targets
+
+STATE_FILE = "state.pt"
+EXPORT_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def new_run_dir(root: Path, name: str) -> Path:
+    """root/00000-name, numbered one above the highest existing run."""
+    root.mkdir(parents=True, exist_ok=True)
+    numbers = [int(m.group(1)) for p in root.iterdir() if (m := re.match(r"(\d{5})-", p.name))]
+    run = root / f"{max(numbers, default=-1) + 1:05d}-{name}"
+    run.mkdir()
+    return run
+
+
+def latest_run_dir(root: Path) -> Path:
+    runs = sorted(p for p in root.glob("[0-9][0-9][0-9][0-9][0-9]-*") if (p / STATE_FILE).exists())
+    if not runs:
+        raise UserError(f"--resume: no run with a {STATE_FILE} under {root}")
+    return runs[-1]
+
+
+def step_inputs(images: torch.Tensor, labels: torch.Tensor, *, batch_index: int, seed: int,
+                noise_dim: int, single_flip_fraction: float, groups: list[list[int]],
+                device: torch.device) -> Batch:
+    """Everything random about one batch, drawn from a generator seeded by (seed, batch index)."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + batch_index)
+    x = to_tensor(images.numpy())  # [B, 3, H, W]
+    target, ref_index = sample_targets(labels, gen, single_flip_fraction, groups)
+    b = x.shape[0]
+    fields = dict(x=x, labels=labels, target=target, x_ref=x[ref_index],
+                  r1=torch.randn(b, noise_dim, generator=gen), r2=torch.randn(b, noise_dim, generator=gen),
+                  alpha=torch.rand(b, generator=gen), eps=torch.rand(3 * b, generator=gen))
+    return Batch(**{k: v.to(device, non_blocking=True) for k, v in fields.items()})
+
+
+@dataclass
+class Parts:
+    generator: BridgeGenerator
+    discriminator: torch.nn.Module
+    ema: BridgeGenerator
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+
+
+def build_parts(config: RunConfig, device: torch.device) -> Parts:
+    torch.manual_seed(config.train.seed)
+    g = BridgeGenerator(config.model).to(device)
+    d = build_discriminator(config.model).to(device)
+    ema = copy.deepcopy(g).eval().requires_grad_(False)
+    t = config.train
+    betas = (t.beta1, t.beta2)
+    return Parts(g, d, ema, torch.optim.Adam(g.parameters(), lr=t.lr, betas=betas),
+                 torch.optim.Adam(d.parameters(), lr=t.lr, betas=betas))
+
+
+def _state(parts: Parts, step: int, config: RunConfig) -> dict:
+    return {"step": step, "config": config.model_dump_json(),
+            "generator": parts.generator.state_dict(), "discriminator": parts.discriminator.state_dict(),
+            "ema": parts.ema.state_dict(), "opt_g": parts.opt_g.state_dict(), "opt_d": parts.opt_d.state_dict(),
+            "torch_rng": torch.get_rng_state()}
+
+
+def _restore(parts: Parts, state: dict) -> int:
+    parts.generator.load_state_dict(state["generator"])
+    parts.discriminator.load_state_dict(state["discriminator"])
+    parts.ema.load_state_dict(state["ema"])
+    parts.opt_g.load_state_dict(state["opt_g"])
+    parts.opt_d.load_state_dict(state["opt_d"])
+    torch.set_rng_state(state["torch_rng"])
+    return int(state["step"])
+
+
+def export_from_state(state_path: str | Path, out: str | Path) -> Path:
+    """Write the inference export (EMA generator side + D) of a resume state."""
+    state = load_state(state_path)
+    config = RunConfig.model_validate_json(state["config"])
+    ema, disc = BridgeGenerator(config.model), build_discriminator(config.model)
+    ema.load_state_dict(state["ema"])
+    disc.load_state_dict(state["discriminator"])
+    return save_export(out, {"bridge": ema, "discriminator": disc}, config.model, {"step": state["step"]})
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def train(config: RunConfig, *, data: str, out: str | Path, name: str = "run", resume: bool = False,
+          device: str = "auto", progress: bool = True, max_steps_this_call: int | None = None) -> Path:
+    """Train (or continue) a run; returns its folder. `config.train.steps` is the total step count."""
+    t = config.train
+    dev = pick_device(device)
+    root = Path(out)
+    parts = build_parts(config, dev)
+    start = 0
+    if resume:
+        run = latest_run_dir(root)
+        state = load_state(run / STATE_FILE)
+        saved = RunConfig.model_validate_json(state["config"])
+        if saved.model != config.model:
+            raise UserError(f"--resume: {run} was trained with another model config; "
+                            "resume with the config in its config.json")
+        start = _restore(parts, state)
+    else:
+        run = new_run_dir(root, name)
+    (run / CONFIG_FILE).write_text(json.dumps({"data": data, **config.model_dump(mode="json")}, indent=2))
+    (run / "samples").mkdir(exist_ok=True)
+
+    groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
+    loss = BridgeGANLoss(parts.generator, parts.discriminator, t.losses)
+    per_step = t.d_steps_per_g_step
+    stream = batches(data, batch_size=t.batch_size, size=config.model.image_size,
+                     attributes=config.model.attributes, seed=t.seed, synth=t.synth,
+                     shuffle_buffer=t.shuffle_buffer, workers=t.loader_workers, start=start * per_step)
+    fixed = next(batches(data, batch_size=8, size=config.model.image_size, attributes=config.model.attributes,
+                         seed=t.seed + 1, synth=t.synth, shuffle_buffer=64, workers=0))
+    fixed_x, fixed_labels = to_tensor(fixed[0].numpy()).to(dev), fixed[1].to(dev)
+
+    def inputs(batch_index: int) -> Batch:
+        images, labels = next(stream)
+        return step_inputs(images, labels, batch_index=batch_index, seed=t.seed, noise_dim=config.model.noise_dim,
+                           single_flip_fraction=t.single_flip_fraction, groups=groups, device=dev)
+
+    end = t.steps if max_steps_this_call is None else min(t.steps, start + max_steps_this_call)
+    stats_file = (run / "stats.jsonl").open("a")
+    bar = tqdm(range(start, end), initial=start, total=t.steps, unit="it", disable=not progress, desc="train")
+    tick, images_seen = time.perf_counter(), 0
+    step = start
+    for step in bar:
+        lr = learning_rate(step, t)
+        for opt in (parts.opt_g, parts.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
+        for k in range(per_step):
+            batch = inputs(step * per_step + k)
+            d_loss, d_stats = loss.discriminator_phase(batch)
+            parts.opt_d.zero_grad(set_to_none=True)
+            d_loss.backward()
+            parts.opt_d.step()
+        parts.discriminator.requires_grad_(False)  # G's step needs no gradient for D's weights
+        g_loss, g_stats = loss.generator_phase(batch)
+        parts.opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        parts.opt_g.step()
+        parts.discriminator.requires_grad_(True)
+        update_ema(parts.ema, parts.generator, t.ema_decay)
+        images_seen += t.batch_size * per_step
+
+        done = step + 1
+        if done % t.log_every == 0 or done == end:
+            now = time.perf_counter()
+            record = {"step": done, "lr": lr, "img_per_s": images_seen / (now - tick), **d_stats, **g_stats,
+                      "d/loss": d_loss.item(), "g/loss": g_loss.item()}
+            stats_file.write(json.dumps(record) + "\n")
+            stats_file.flush()
+            bar.set_postfix(img_s=f"{record['img_per_s']:.1f}", g=f"{g_loss.item():.2f}")
+            tick, images_seen = now, 0
+        if done % t.sample_every == 0 or done == end:
+            sample_grid(parts.ema, fixed_x, fixed_labels, groups).save(run / "samples" / f"{done:07d}.png")
+        if done % t.checkpoint_every == 0 or done == end:
+            save_state(run / STATE_FILE, _state(parts, done, config))
+            save_export(run / EXPORT_FILE, {"bridge": parts.ema, "discriminator": parts.discriminator},
+                        config.model, {"step": done, "data": data})
+    stats_file.close()
+    return run

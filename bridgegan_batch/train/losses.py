@@ -1,0 +1,164 @@
+"""BridgeGAN's loss terms as objects, and the two phases (D and G) that combine them.
+
+Each term is a small callable with a unit test; `BridgeGANLoss` owns the phases, so the training
+loop only orchestrates: sample a batch, run a phase, step an optimiser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from bridgegan_batch.config import LossWeights
+from bridgegan_batch.model.bridge import BridgeGenerator
+from bridgegan_batch.model.networks import Discriminator
+
+
+class WassersteinLoss:
+    """WGAN critic and generator losses."""
+
+    def critic(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        return fake_scores.mean() - real_scores.mean()
+
+    def generator(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        return -fake_scores.mean()
+
+
+class GradientPenalty:
+    """(||grad_x D(x_hat)|| - 1)^2 at random points x_hat between real and fake images."""
+
+    def interpolate(self, real: torch.Tensor, fake: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+        # real, fake: [B, 3, H, W]; eps: [B] in [0, 1]
+        return (eps[:, None, None, None] * real + (1 - eps[:, None, None, None]) * fake).requires_grad_(True)
+
+    def __call__(self, scores: torch.Tensor, x_hat: torch.Tensor) -> torch.Tensor:
+        (grad,) = torch.autograd.grad(scores.sum(), x_hat, create_graph=True)  # [B, 3, H, W]
+        return ((grad.flatten(1).norm(dim=1) - 1) ** 2).mean()
+
+
+class AttributeLoss:
+    """Per-attribute binary cross-entropy of D's attribute head, averaged over labelled entries."""
+
+    def __call__(self, logits: torch.Tensor, labels: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        # logits, labels: [B, N]; mask: [B, N] bool, False where a label is missing
+        bce = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+        if mask is None:
+            return bce.mean()
+        return (bce * mask).sum() / mask.sum().clamp(min=1)
+
+
+class ReconstructionLoss:
+    """L1 between an image translated with d = 0 and the image itself."""
+
+    def __call__(self, reconstruction: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return F.l1_loss(reconstruction, x)
+
+
+class LatentCycleLoss:
+    """Re-encode an output as a reference with +d; its code must match the code that made it."""
+
+    def __call__(self, reencoded: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        return F.l1_loss(reencoded, code)
+
+
+class ClosenessLoss:
+    """L1(S_rand, S_ref) = L1(M(r, d), E(x_ref, d)): the two paths land in one embedding space."""
+
+    def __call__(self, label_code: torch.Tensor, reference_code: torch.Tensor) -> torch.Tensor:
+        return F.l1_loss(label_code, reference_code)
+
+
+class ModeSeekingLoss:
+    """MSGAN: 1 / (image distance / noise distance) between two noises' outputs; rewards diversity."""
+
+    eps = 1e-5
+
+    def __call__(self, fake1: torch.Tensor, fake2: torch.Tensor, r1: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
+        ratio = (fake1 - fake2).abs().mean() / ((r1 - r2).abs().mean() + self.eps)
+        return 1.0 / (ratio + self.eps)
+
+
+@dataclass
+class Batch:
+    """One training step's inputs, all sampled by the loop from its generator."""
+
+    x: torch.Tensor  # [B, 3, H, W] in [-1, 1]
+    labels: torch.Tensor  # [B, N] float {0, 1}
+    target: torch.Tensor  # [B, N] float {0, 1}
+    x_ref: torch.Tensor  # [B, 3, H, W], a face with the target attributes
+    r1: torch.Tensor  # [B, R] noise
+    r2: torch.Tensor  # [B, R] a second noise, for mode seeking
+    alpha: torch.Tensor  # [B] interpolation weights in [0, 1]
+    eps: torch.Tensor  # [3B] gradient-penalty mixing weights in [0, 1]
+
+    @property
+    def d(self) -> torch.Tensor:
+        return self.target - self.labels  # [B, N] in {-1, 0, 1}
+
+
+def _mix(a: torch.Tensor, b: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    return alpha[:, None, None, None] * a + (1 - alpha[:, None, None, None]) * b
+
+
+class BridgeGANLoss:
+    """The discriminator and generator phases of BridgeGAN (DESIGN.md section 2)."""
+
+    def __init__(self, generator: BridgeGenerator, discriminator: Discriminator, weights: LossWeights):
+        self.G, self.D, self.w = generator, discriminator, weights
+        self.wgan, self.gp, self.attr = WassersteinLoss(), GradientPenalty(), AttributeLoss()
+        self.rec, self.cycle = ReconstructionLoss(), LatentCycleLoss()
+        self.close, self.ms = ClosenessLoss(), ModeSeekingLoss()
+
+    def fakes(self, batch: Batch) -> torch.Tensor:
+        """The rand, ref and interp translations, stacked. -> [3B, 3, H, W]"""
+        d = batch.d
+        src = self.G.source_code(batch.x, d)  # [B, Cs, Hs, Ws]
+        lab, ref = self.G.label_code(batch.r1, d), self.G.reference_code(batch.x_ref, d)
+        codes = torch.cat([src + lab, src + ref, src + _mix(lab, ref, batch.alpha)])  # [3B, ...]
+        return self.G(batch.x.repeat(3, 1, 1, 1), codes)
+
+    def discriminator_phase(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        with torch.no_grad():
+            fakes = self.fakes(batch)  # [3B, 3, H, W]
+        real3 = batch.x.repeat(3, 1, 1, 1)
+        x_hat = self.gp.interpolate(real3, fakes, batch.eps)
+        b = batch.x.shape[0]
+        scores, logits = self.D(torch.cat([batch.x, fakes, x_hat]))  # [7B], [7B, N]
+        real_s, fake_s, hat_s = scores[:b], scores[b : 4 * b], scores[4 * b :]
+        adv = self.wgan.critic(real_s, fake_s)
+        gp = self.gp(hat_s, x_hat)
+        attr = self.attr(logits[:b], batch.labels)
+        loss = adv + self.w.gradient_penalty * gp + self.w.attribute_real * attr
+        return loss, {"d/adv": adv.item(), "d/gp": gp.item(), "d/attr_real": attr.item(),
+                      "d/wasserstein": -adv.item()}
+
+    def generator_phase(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+        x, d, b = batch.x, batch.d, batch.x.shape[0]
+        zero = torch.zeros_like(d)
+        # One encoder pass for the three codes the step needs: E(x,-d), E(x,0), E(x_ref,d).
+        enc = self.G.encoder(torch.cat([x, x, batch.x_ref]), torch.cat([-d, zero, d]))
+        src, src0, ref = enc[:b], enc[b : 2 * b], enc[2 * b :]
+        lab, lab2 = self.G.label_code(torch.cat([batch.r1, batch.r2]), torch.cat([d, d])).chunk(2)
+        lab0 = self.G.label_code(batch.r1, zero)
+        mix = _mix(lab, ref, batch.alpha)
+        codes = torch.cat([src + lab, src + ref, src + mix,  # the three translations
+                           src + lab2,  # a second noise, for mode seeking
+                           src0 + lab0, src0 + src0])  # self-reconstruction (d = 0), both paths
+        out = self.G(x.repeat(6, 1, 1, 1), codes)  # [6B, 3, H, W]
+        fakes, fake2, recs = out[: 3 * b], out[3 * b : 4 * b], out[4 * b :]
+
+        scores, logits = self.D(fakes)  # [3B], [3B, N]
+        adv = self.wgan.generator(scores)  # the mean over rand, ref and interp fakes
+        attr = self.attr(logits, batch.target.repeat(3, 1))
+        rec = self.rec(recs, x.repeat(2, 1, 1, 1))
+        reencoded = self.G.reference_code(fakes, d.repeat(3, 1))  # [3B, Cs, Hs, Ws]
+        cycle = self.cycle(reencoded, torch.cat([lab, ref, mix]))
+        close = self.close(lab, ref)
+        ms = self.ms(fakes[:b], fake2, batch.r1, batch.r2)
+        w = self.w
+        loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
+                + w.latent_cycle * cycle + w.closeness * close + w.mode_seeking * ms)
+        return loss, {"g/adv": adv.item(), "g/attr_fake": attr.item(), "g/rec": rec.item(),
+                      "g/cycle": cycle.item(), "g/close": close.item(), "g/ms": ms.item()}

@@ -1,0 +1,16 @@
+"""Learning-rate schedule: a pure function of the step."""
+
+from __future__ import annotations
+
+from bridgegan_batch.config import TrainConfig
+
+
+def learning_rate(step: int, config: TrainConfig) -> float:
+    """Linear warm-up, constant, then linear decay to 0 from `decay_start` to `steps`."""
+    lr = config.lr
+    if config.warmup_steps and step < config.warmup_steps:
+        return lr * (step + 1) / config.warmup_steps
+    if config.decay_start is not None and step >= config.decay_start:
+        remaining = max(config.steps - config.decay_start, 1)
+        return lr * max(0.0, 1.0 - (step - config.decay_start) / remaining)
+    return lr

@@ -1,0 +1,62 @@
+"""Target labels and references for a training batch: pure functions of (labels, generator)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def group_indices(attributes: Sequence[str], groups: Sequence[Sequence[str]]) -> list[list[int]]:
+    """Each exclusive group as attribute indices (groups with fewer than two present are dropped)."""
+    out = []
+    for group in groups:
+        idx = [attributes.index(a) for a in group if a in attributes]
+        if len(idx) > 1:
+            out.append(idx)
+    return out
+
+
+def flip_one(labels: torch.Tensor, which: torch.Tensor, groups: list[list[int]]) -> torch.Tensor:
+    """`labels` with attribute `which[i]` flipped in row i; turning a group member on clears the rest.
+
+    labels: [B, N] in {0, 1}; which: [B] long -> [B, N]
+    """
+    target = labels.clone()
+    rows = torch.arange(labels.shape[0])
+    new = 1 - labels[rows, which]  # [B]
+    for group in groups:
+        member = torch.zeros_like(which, dtype=torch.bool)
+        for g in group:
+            member |= which == g
+        clear = member & (new == 1)  # [B]
+        for g in group:
+            target[clear, g] = 0
+    target[rows, which] = new
+    return target
+
+
+def sample_targets(labels: torch.Tensor, generator: torch.Generator, single_flip_fraction: float,
+                   groups: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Targets and reference indices for a batch.
+
+    A `single_flip_fraction` of the rows change one random attribute; the others take the labels
+    of another face of the batch (a permutation, as StarGAN and the authors do). Every row's
+    reference is a face of the batch that has the row's target value on each changed attribute
+    when one exists (always true for permuted rows: the reference is the face whose labels were
+    taken), else a random face.
+
+    labels: [B, N] float {0,1} -> target [B, N] float, reference index [B] long
+    """
+    b, n = labels.shape
+    perm = torch.randperm(b, generator=generator)
+    which = torch.randint(0, n, (b,), generator=generator)
+    single = torch.rand(b, generator=generator) < single_flip_fraction  # [B]
+    flipped = flip_one(labels, which, groups)
+    target = torch.where(single[:, None], flipped, labels[perm])
+    # For single flips, any face whose label on the flipped attribute equals the target serves.
+    ok = target[torch.arange(b), which][:, None] == labels[:, which].T  # [B, B]: row i, candidate j
+    scores = torch.rand(b, b, generator=generator) + ok.float()  # candidates score in [1, 2)
+    chosen = scores.argmax(dim=1)  # a random candidate, or a random face if none qualifies
+    reference = torch.where(single, chosen, perm)
+    return target, reference

@@ -1,0 +1,47 @@
+import pytest
+import torch
+
+from bridgegan_batch.config import ModelConfig, RunConfig, load_yaml
+from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
+
+TINY = dict(attributes=("A", "B", "C"), image_size=32, code_size=8, code_channels=4, encoder_channels=8,
+            mapping_channels=16, generator_channels=(8, 16, 16), spade_hidden=8, disc_channels=8,
+            disc_max_channels=16)
+
+
+@pytest.mark.parametrize("at_code_res", [False, True])
+def test_shapes_through_both_paths(at_code_res):
+    config = ModelConfig(**TINY, spade_at_code_resolution=at_code_res)
+    g, d = BridgeGenerator(config), build_discriminator(config)
+    x, labels = torch.randn(2, 3, 32, 32), torch.tensor([[1.0, 0, 1], [0, 1, 0]])
+    diff = torch.tensor([[0.0, 1, -1], [1, 0, 0]])
+    src = g.source_code(x, diff)
+    assert src.shape == (2, 4, 8, 8)
+    assert g.label_code(torch.randn(2, config.noise_dim), diff).shape == src.shape
+    assert g.reference_code(x.flip(0), diff).shape == src.shape
+    out = g(x, src)
+    assert out.shape == x.shape and out.abs().max() <= 1
+    scores, logits = d(out)
+    assert scores.shape == (2,) and logits.shape == (2, 3)
+    del labels
+
+
+@pytest.mark.parametrize("name", ["synth64", "celeba128"])
+def test_shipped_model_configs_build(name):
+    from pathlib import Path
+
+    config = load_yaml(Path(__file__).parents[2] / "configs" / f"{name}.yaml", RunConfig)
+    g = BridgeGenerator(config.model)
+    size = config.model.image_size
+    x = torch.randn(1, 3, size, size)
+    code = g.source_code(x, torch.zeros(1, len(config.model.attributes)))
+    assert code.shape[-1] == config.model.code_size and g(x, code).shape == x.shape
+
+
+def test_bad_geometry_is_a_named_error():
+    with pytest.raises(ValueError, match="code_size"):
+        ModelConfig(**{**TINY, "code_size": 12})
+    with pytest.raises(ValueError, match="image_size"):
+        ModelConfig(**{**TINY, "image_size": 48})
+    with pytest.raises(ValueError, match="attributes"):
+        ModelConfig(**{**TINY, "attributes": ("A", "A")})

@@ -1,0 +1,95 @@
+import pytest
+import torch
+
+from bridgegan_batch.config import ModelConfig
+from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
+from bridgegan_batch.model.checkpoint import CheckpointError, save_export
+from bridgegan_batch.model.translator import Translator
+from tests.model.test_networks import TINY
+
+NAMES = ("Eyeglasses", "Black_Hair", "Blond_Hair")
+
+
+@pytest.fixture(scope="module")
+def export_path(tmp_path_factory):
+    torch.manual_seed(0)
+    config = ModelConfig(**{**TINY, "attributes": NAMES})
+    path = tmp_path_factory.mktemp("model") / "m.safetensors"
+    save_export(path, {"bridge": BridgeGenerator(config), "discriminator": build_discriminator(config)}, config)
+    return path
+
+
+def _inputs(b=6):
+    gen = torch.Generator().manual_seed(1)
+    x = torch.rand(b, 3, 32, 32, generator=gen) * 2 - 1
+    src = torch.tensor([[0.0, 1, 0]] * b)
+    return x, src
+
+
+def test_targets_keep_exclusive_groups(export_path):
+    t = Translator.load(export_path, device="cpu")
+    _, src = _inputs(2)
+    assert t.targets(src, {"Blond_Hair": 1}).tolist() == [[0, 0, 1]] * 2
+    assert t.targets(src, {"Eyeglasses": 1, "Black_Hair": 0}).tolist() == [[1, 0, 0]] * 2
+
+
+def test_label_noise_comes_from_the_seed(export_path):
+    t = Translator.load(export_path, device="cpu")
+    x, src = _inputs()
+    target = t.targets(src, {"Eyeglasses": 1})
+    a = t.label(x, src, target, seeds=range(6))
+    b = t.label(x, src, target, seeds=range(6))
+    c = t.label(x, src, target, seeds=range(10, 16))
+    assert a.shape == x.shape and torch.equal(a, b) and not torch.equal(a, c)
+    assert not a.requires_grad
+
+
+@pytest.mark.parametrize("batch_invariant", [False, True])
+def test_result_does_not_depend_on_the_batch(export_path, batch_invariant):
+    t = Translator.load(export_path, device="cpu", batch_invariant=batch_invariant)
+    x, src = _inputs()
+    ref_x = x.flip(0)
+    target = t.targets(src, {"Blond_Hair": 1})
+    whole = [t.label(x, src, target, seeds=range(6)), t.reference(x, src, ref_x, target),
+             t.interpolate(x, src, ref_x, target, None, seeds=range(6), alpha=0.3)]
+    parts = [torch.cat([t.label(x[i : i + 1], src[i : i + 1], target[i : i + 1], seeds=[i]) for i in range(6)]),
+             torch.cat([t.reference(x[i : i + 2], src[i : i + 2], ref_x[i : i + 2], target[i : i + 2])
+                        for i in range(0, 6, 2)]),
+             torch.cat([t.interpolate(x[i : i + 3], src[i : i + 3], ref_x[i : i + 3], target[i : i + 3], None,
+                                      seeds=range(i, i + 3), alpha=0.3) for i in range(0, 6, 3)])]
+    for w, p in zip(whole, parts, strict=True):
+        if batch_invariant:
+            assert torch.equal(w, p)
+        else:
+            assert torch.allclose(w, p, atol=1e-5)
+
+
+def test_interpolation_ends_are_the_two_paths(export_path):
+    t = Translator.load(export_path, device="cpu")
+    x, src = _inputs(3)
+    target = t.targets(src, {"Eyeglasses": 1})
+    ref_x = x.roll(1, 0)
+    assert torch.allclose(t.interpolate(x, src, ref_x, target, None, range(3), alpha=1.0),
+                          t.label(x, src, target, range(3)), atol=1e-6)
+    assert torch.allclose(t.interpolate(x, src, ref_x, target, None, range(3), alpha=0.0),
+                          t.reference(x, src, ref_x, target), atol=1e-6)
+
+
+def test_predicts_labels_for_unlabelled_data(export_path):
+    t = Translator.load(export_path, device="cpu")
+    x, _ = _inputs(4)
+    labels = t.predict_labels(x)
+    assert labels.shape == (4, 3) and set(labels.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_loading_refuses_pickles_and_other_files(tmp_path, export_path):
+    for name, data in [("model.pt", b"whatever"), ("x.safetensors", b"not a safetensors file")]:
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(CheckpointError, match=name):
+            Translator.load(tmp_path / name)
+    with pytest.raises(CheckpointError, match="not found"):
+        Translator.load(tmp_path / "missing.safetensors")
+    from bridgegan_batch.eval.judge import Judge
+
+    with pytest.raises(CheckpointError, match="expected a JudgeConfig"):
+        Judge.load(export_path)

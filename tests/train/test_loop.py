@@ -1,0 +1,72 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from bridgegan_batch.cli import main
+from bridgegan_batch.config import RunConfig
+from bridgegan_batch.model.translator import Translator
+from bridgegan_batch.train.loop import EXPORT_FILE, STATE_FILE, train
+
+TINY64 = {
+    "model": {"attributes": ["Eyeglasses", "Black_Hair", "Blond_Hair", "Smiling"], "image_size": 64,
+              "code_size": 16, "code_channels": 4, "encoder_channels": 8, "mapping_channels": 16,
+              "generator_channels": [8, 16], "spade_hidden": 8, "spade_at_code_resolution": True,
+              "disc_channels": 8, "disc_max_channels": 16},
+    "train": {"batch_size": 4, "steps": 6, "d_steps_per_g_step": 2, "log_every": 1, "sample_every": 3,
+              "checkpoint_every": 3, "loader_workers": 0, "ema_decay": 0.9},
+}
+
+
+def _losses(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+
+
+def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
+    config = RunConfig.model_validate(TINY64)
+    straight = train(config, data="synth", out=tmp_path / "a", progress=False)
+    train(config, data="synth", out=tmp_path / "b", progress=False, max_steps_this_call=3)
+    resumed = train(config, data="synth", out=tmp_path / "b", resume=True, progress=False)
+    a, b = _losses(straight), _losses(resumed)
+    assert [r["step"] for r in b] == [1, 2, 3, 4, 5, 6]
+    drop = {"img_per_s"}
+    for x, y in zip(a, b, strict=True):
+        assert {k: v for k, v in x.items() if k not in drop} == {k: v for k, v in y.items() if k not in drop}
+    for name in ("config.json", STATE_FILE, EXPORT_FILE, "samples/0000003.png", "samples/0000006.png"):
+        assert (resumed / name).exists(), name
+
+
+def test_export_loads_into_a_translator(tmp_path):
+    run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path, progress=False,
+                max_steps_this_call=3)
+    translator = Translator.load(run / EXPORT_FILE, device="cpu")
+    assert translator.attributes == tuple(TINY64["model"]["attributes"])
+    assert translator.discriminator is not None
+
+
+def test_resume_refuses_another_model(tmp_path):
+    train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path, progress=False, max_steps_this_call=1)
+    other = RunConfig.model_validate({**TINY64, "model": {**TINY64["model"], "code_channels": 8}})
+    with pytest.raises(Exception, match="another model config"):
+        train(other, data="synth", out=tmp_path, resume=True, progress=False)
+
+
+@pytest.mark.slow
+def test_cli_trains_synth64_for_20_steps(tmp_path):
+    result = CliRunner().invoke(main, ["train", "configs/synth64.yaml", "--data", "synth", "--steps", "20",
+                                       "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    run = next(tmp_path.iterdir())
+    stats = _losses(run)
+    assert stats[-1]["step"] == 20 and all(v == v for v in stats[-1].values())  # no NaN
+    assert (run / EXPORT_FILE).stat().st_size < 20_000_000
+
+
+def test_cli_bad_config_names_the_field(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {attributes: [A], image_size: 60}\ntrain: {batch_size: 0, lr_typo: 1}\n")
+    result = CliRunner().invoke(main, ["train", str(bad), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    for field in ("model", "image_size", "train.batch_size", "train.lr_typo"):
+        assert field in result.output, result.output
+    assert not (tmp_path / "runs").exists()

@@ -1,0 +1,104 @@
+import pytest
+import torch
+from torch import nn
+
+from bridgegan_batch.config import LossWeights, ModelConfig
+from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
+from bridgegan_batch.train.losses import (
+    AttributeLoss,
+    Batch,
+    BridgeGANLoss,
+    ClosenessLoss,
+    GradientPenalty,
+    LatentCycleLoss,
+    ModeSeekingLoss,
+    ReconstructionLoss,
+    WassersteinLoss,
+)
+from tests.model.test_networks import TINY
+
+
+def test_wasserstein():
+    w = WassersteinLoss()
+    assert w.critic(torch.tensor([2.0, 2.0]), torch.tensor([1.0, 0.0])).item() == pytest.approx(-1.5)
+    assert w.generator(torch.tensor([1.0, 3.0])).item() == pytest.approx(-2.0)
+
+
+@pytest.mark.parametrize("norm, expected", [(1.0, 0.0), (2.0, 1.0), (0.5, 0.25)])
+def test_gradient_penalty_of_a_linear_critic(norm, expected):
+    weight = torch.randn(3 * 4 * 4)
+    weight = weight / weight.norm() * norm
+    critic = lambda x: x.flatten(1) @ weight  # noqa: E731 - gradient is `weight` everywhere
+    gp = GradientPenalty()
+    x_hat = gp.interpolate(torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4), torch.rand(5))
+    assert gp(critic(x_hat), x_hat).item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_attribute_loss_ignores_masked_labels():
+    logits, labels = torch.tensor([[2.0, -1.0]]), torch.tensor([[1.0, 1.0]])
+    full = AttributeLoss()(logits, labels)
+    manual = torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
+    assert full.item() == pytest.approx(manual.item())
+    masked = AttributeLoss()(logits, labels, torch.tensor([[True, False]]))
+    assert masked.item() == pytest.approx(torch.nn.functional.softplus(torch.tensor(-2.0)).item())
+
+
+def test_l1_terms():
+    a, b = torch.zeros(2, 3), torch.full((2, 3), 0.5)
+    for term in (ReconstructionLoss(), LatentCycleLoss(), ClosenessLoss()):
+        assert term(a, a).item() == 0 and term(a, b).item() == pytest.approx(0.5)
+
+
+def test_mode_seeking_rewards_different_outputs():
+    r1, r2 = torch.zeros(2, 4), torch.ones(2, 4)
+    same = ModeSeekingLoss()(torch.zeros(2, 3), torch.zeros(2, 3), r1, r2)
+    apart = ModeSeekingLoss()(torch.zeros(2, 3), torch.ones(2, 3), r1, r2)
+    assert apart < same and apart.item() == pytest.approx(1.0, rel=1e-3)
+
+
+def _setup(weights=None):
+    torch.manual_seed(0)
+    config = ModelConfig(**TINY)
+    g, d = BridgeGenerator(config), build_discriminator(config)
+    b = 3
+    labels = torch.tensor([[1.0, 0, 1], [0, 1, 0], [1, 1, 0]])
+    batch = Batch(x=torch.rand(b, 3, 32, 32) * 2 - 1, labels=labels, target=labels.roll(1, 0),
+                  x_ref=torch.rand(b, 3, 32, 32) * 2 - 1, r1=torch.randn(b, 16), r2=torch.randn(b, 16),
+                  alpha=torch.rand(b), eps=torch.rand(3 * b))
+    return g, d, batch, BridgeGANLoss(g, d, weights or LossWeights())
+
+
+def _grads(module: nn.Module) -> bool:
+    return any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+
+
+def test_interpolated_fake_lies_between_the_paths():
+    g, _, batch, loss = _setup()
+    g.eval()
+    with torch.no_grad():
+        rand, ref, _ = loss.fakes(Batch(**{**batch.__dict__, "alpha": torch.ones(3)})).chunk(3)
+        _, _, at_one = loss.fakes(Batch(**{**batch.__dict__, "alpha": torch.ones(3)})).chunk(3)
+        _, _, at_zero = loss.fakes(Batch(**{**batch.__dict__, "alpha": torch.zeros(3)})).chunk(3)
+    assert torch.allclose(at_one, rand, atol=1e-5) and torch.allclose(at_zero, ref, atol=1e-5)
+    assert not torch.allclose(rand, ref)
+
+
+def test_discriminator_phase_trains_only_d():
+    g, d, batch, loss = _setup()
+    value, stats = loss.discriminator_phase(batch)
+    value.backward()
+    assert torch.isfinite(value) and {"d/adv", "d/gp", "d/attr_real"} <= set(stats)
+    assert _grads(d) and not _grads(g)
+
+
+def test_generator_phase_trains_e_m_g_and_weights_are_configurable():
+    g, d, batch, loss = _setup()
+    value, stats = loss.generator_phase(batch)
+    value.backward()
+    assert {"g/adv", "g/attr_fake", "g/rec", "g/cycle", "g/close", "g/ms"} <= set(stats)
+    assert _grads(g.encoder) and _grads(g.mapping) and _grads(g.generator)
+    only_rec = LossWeights(adversarial=0, attribute_fake=0, reconstruction=1, latent_cycle=0, closeness=0,
+                           mode_seeking=0)
+    _, _, _, rec_loss = _setup(only_rec)
+    value, stats = rec_loss.generator_phase(batch)
+    assert value.item() == pytest.approx(stats["g/rec"], rel=1e-5)
