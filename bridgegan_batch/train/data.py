@@ -40,12 +40,14 @@ def _workers_share() -> tuple[int, int]:
 
 
 class SynthBatches(IterableDataset):
-    """Batch i = faces [i*B, (i+1)*B) of stream `seed`, from batch `start` on."""
+    """Batch i = faces [i*B, (i+1)*B) of stream `seed`. From local batch `start` on, a rank of
+    `world` data-parallel ranks reads global batches i*world + rank."""
 
     def __init__(self, *, seed: int, batch_size: int, size: int, attributes: Sequence[str],
-                 config: SynthConfig, start: int = 0):
+                 config: SynthConfig, start: int = 0, rank: int = 0, world: int = 1):
         self.seed, self.batch_size, self.size = seed, batch_size, size
         self.attributes, self.config, self.start = tuple(attributes), config, start
+        self.rank, self.world = rank, world
 
     def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """([B, H, W, 3] uint8, [B, N] float32 labels) for batch `index`."""
@@ -59,7 +61,7 @@ class SynthBatches(IterableDataset):
         worker, workers = _workers_share()
         index = self.start + worker  # DataLoader takes workers round-robin: batches stay in order
         while True:
-            images, labels = self.batch(index)
+            images, labels = self.batch(index * self.world + self.rank)
             yield torch.from_numpy(images), torch.from_numpy(labels)
             index += workers
 
@@ -68,9 +70,10 @@ class ShardBatches(IterableDataset):
     """Endless shuffled batches of decoded, fully labelled faces from shard patterns."""
 
     def __init__(self, patterns: str | Sequence[str], *, batch_size: int, size: int,
-                 attributes: Sequence[str], shuffle_buffer: int, seed: int):
+                 attributes: Sequence[str], shuffle_buffer: int, seed: int, rank: int = 0, world: int = 1):
         self.patterns, self.batch_size, self.size = patterns, batch_size, size
         self.attributes, self.shuffle_buffer, self.seed = tuple(attributes), shuffle_buffer, seed
+        self.rank, self.world = rank, world
         shards = DatasetReader(patterns).shards  # fail now, in the main process, on a bad pattern
         if not shards:
             raise DataError(f"{patterns}: no shards")
@@ -78,7 +81,8 @@ class ShardBatches(IterableDataset):
     def _samples(self, rng: random.Random) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         reader = DatasetReader(self.patterns, decode=True, size=self.size)
         worker, workers = _workers_share()
-        mine = reader.shards[worker::workers] or reader.shards
+        reader_id, readers = self.rank * workers + worker, self.world * workers
+        mine = reader.shards[reader_id::readers] or reader.shards
         epoch = 0
         while True:
             order = list(mine)
@@ -94,8 +98,8 @@ class ShardBatches(IterableDataset):
             epoch += 1
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        worker, _ = _workers_share()
-        rng = random.Random(self.seed * 1000 + worker)
+        worker, workers = _workers_share()
+        rng = random.Random(self.seed * 1000 + self.rank * workers + worker)
         buffer: list[tuple[np.ndarray, np.ndarray]] = []
         batch: list[tuple[np.ndarray, np.ndarray]] = []
         for item in self._samples(rng):
@@ -112,14 +116,16 @@ class ShardBatches(IterableDataset):
 
 
 def batches(data: str | Sequence[str], *, batch_size: int, size: int, attributes: Sequence[str],
-            seed: int, synth: SynthConfig, shuffle_buffer: int, workers: int, start: int = 0) -> Iterator:
+            seed: int, synth: SynthConfig, shuffle_buffer: int, workers: int, start: int = 0, rank: int = 0,
+            world: int = 1) -> Iterator:
     """An endless iterator of (uint8 images [B,H,W,3], labels [B,N]) from `data` ('synth' or patterns)."""
     if data == SYNTH:
         dataset: IterableDataset = SynthBatches(seed=seed, batch_size=batch_size, size=size,
-                                                attributes=attributes, config=synth, start=start)
+                                                attributes=attributes, config=synth, start=start, rank=rank,
+                                                world=world)
     else:
         dataset = ShardBatches(data, batch_size=batch_size, size=size, attributes=attributes,
-                               shuffle_buffer=shuffle_buffer, seed=seed + start)
+                               shuffle_buffer=shuffle_buffer, seed=seed + start, rank=rank, world=world)
     loader = DataLoader(dataset, batch_size=None, num_workers=workers,
                         prefetch_factor=4 if workers else None, persistent_workers=False)
     return iter(loader)

@@ -6,6 +6,7 @@ import copy
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,10 +74,44 @@ def build_parts(config: RunConfig, device: torch.device) -> Parts:
     g = BridgeGenerator(config.model).to(device)
     d = build_discriminator(config.model).to(device)
     ema = copy.deepcopy(g).eval().requires_grad_(False)
+    if device.type == "cuda":  # tensor cores prefer NHWC
+        for module in (g, d, ema):
+            module.to(memory_format=torch.channels_last)
+    if config.train.compile:
+        for module in (g.encoder, g.mapping, g.generator, d):
+            module.compile()  # in place: state-dict keys stay the same
     t = config.train
     betas = (t.beta1, t.beta2)
     return Parts(g, d, ema, torch.optim.Adam(g.parameters(), lr=t.lr, betas=betas),
                  torch.optim.Adam(d.parameters(), lr=t.lr, betas=betas))
+
+
+def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_decay: float, device: torch.device,
+               sync: Callable[[torch.nn.Module], None] | None = None) -> tuple[dict, torch.Tensor, torch.Tensor]:
+    """One generator step: a D step on each batch, then a G step on the last one, then EMA.
+
+    `sync(module)` averages a module's gradients across data-parallel ranks before each update.
+    """
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    for batch in batches:
+        with autocast:
+            d_loss, d_stats = loss.discriminator_phase(batch)
+        parts.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        if sync is not None:
+            sync(parts.discriminator)
+        parts.opt_d.step()
+    parts.discriminator.requires_grad_(False)  # G's step needs no gradient for D's weights
+    with autocast:
+        g_loss, g_stats = loss.generator_phase(batches[-1])
+    parts.opt_g.zero_grad(set_to_none=True)
+    g_loss.backward()
+    if sync is not None:
+        sync(parts.generator)
+    parts.opt_g.step()
+    parts.discriminator.requires_grad_(True)
+    update_ema(parts.ema, parts.generator, ema_decay)
+    return {**d_stats, **g_stats}, d_loss.detach(), g_loss.detach()
 
 
 def _state(parts: Parts, step: int, config: RunConfig) -> dict:
@@ -96,6 +131,15 @@ def _restore(parts: Parts, state: dict) -> int:
     return int(state["step"])
 
 
+def tensorboard_writer(run: Path):
+    """A TensorBoard writer for the run when the tensorboard package is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(run / "tensorboard"))
+
+
 def export_from_state(state_path: str | Path, out: str | Path) -> Path:
     """Write the inference export (EMA generator side + D) of a resume state."""
     state = load_state(state_path)
@@ -112,74 +156,96 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def train(config: RunConfig, *, data: str, out: str | Path, name: str = "run", resume: bool = False,
-          device: str = "auto", progress: bool = True, max_steps_this_call: int | None = None) -> Path:
-    """Train (or continue) a run; returns its folder. `config.train.steps` is the total step count."""
-    t = config.train
-    dev = pick_device(device)
+def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: bool) -> Path:
+    """The run folder: a new numbered one, or the newest one when resuming (same model config)."""
     root = Path(out)
-    parts = build_parts(config, dev)
-    start = 0
     if resume:
         run = latest_run_dir(root)
-        state = load_state(run / STATE_FILE)
-        saved = RunConfig.model_validate_json(state["config"])
+        saved = RunConfig.model_validate_json(load_state(run / STATE_FILE)["config"])
         if saved.model != config.model:
             raise UserError(f"--resume: {run} was trained with another model config; "
                             "resume with the config in its config.json")
-        start = _restore(parts, state)
     else:
         run = new_run_dir(root, name)
     (run / CONFIG_FILE).write_text(json.dumps({"data": data, **config.model_dump(mode="json")}, indent=2))
     (run / "samples").mkdir(exist_ok=True)
+    return run
 
+
+def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume: bool = False,
+          device: str = "auto", progress: bool = True, max_steps_this_call: int | None = None,
+          workers: int = 1, gpus_per_worker: float = 0, cpus_per_worker: float = 1) -> Path:
+    """Train (or continue) a run; returns its folder. `config.train.steps` is the total step count.
+
+    `workers > 1` runs data-parallel on a Ray cluster (Ray Train); see train/distributed.py.
+    """
+    run = prepare_run(config, data=data, out=out, name=name, resume=resume)
+    if workers > 1:
+        from bridgegan_batch.train.distributed import train_on_ray
+
+        train_on_ray(config, data=data, run=run, resume=resume, workers=workers, gpus_per_worker=gpus_per_worker,
+                     cpus_per_worker=cpus_per_worker, max_steps_this_call=max_steps_this_call)
+    else:
+        run_loop(config, data=data, run=run, resume=resume, device=pick_device(device), progress=progress,
+                 max_steps_this_call=max_steps_this_call)
+    return run
+
+
+def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.device, progress: bool = True,
+             max_steps_this_call: int | None = None, rank: int = 0, world: int = 1,
+             sync: Callable[[torch.nn.Module], None] | None = None) -> dict:
+    """The loop on one process. With `world > 1`, each rank reads its own batches, `sync` averages
+    gradients across ranks, and only rank 0 writes. Returns what this rank did."""
+    t = config.train
+    parts = build_parts(config, device)
+    start = _restore(parts, load_state(run / STATE_FILE)) if resume else 0
+    writer = rank == 0
     groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
     loss = BridgeGANLoss(parts.generator, parts.discriminator, t.losses)
     per_step = t.d_steps_per_g_step
     stream = batches(data, batch_size=t.batch_size, size=config.model.image_size,
                      attributes=config.model.attributes, seed=t.seed, synth=t.synth,
-                     shuffle_buffer=t.shuffle_buffer, workers=t.loader_workers, start=start * per_step)
+                     shuffle_buffer=t.shuffle_buffer, workers=t.loader_workers, start=start * per_step,
+                     rank=rank, world=world)
     fixed = next(batches(data, batch_size=8, size=config.model.image_size, attributes=config.model.attributes,
                          seed=t.seed + 1, synth=t.synth, shuffle_buffer=64, workers=0))
-    fixed_x, fixed_labels = to_tensor(fixed[0].numpy()).to(dev), fixed[1].to(dev)
+    fixed_x, fixed_labels = to_tensor(fixed[0].numpy()).to(device), fixed[1].to(device)
 
-    def inputs(batch_index: int) -> Batch:
+    def inputs(local_index: int) -> Batch:
         images, labels = next(stream)
-        return step_inputs(images, labels, batch_index=batch_index, seed=t.seed, noise_dim=config.model.noise_dim,
-                           single_flip_fraction=t.single_flip_fraction, groups=groups, device=dev)
+        return step_inputs(images, labels, batch_index=local_index * world + rank, seed=t.seed,
+                           noise_dim=config.model.noise_dim, single_flip_fraction=t.single_flip_fraction,
+                           groups=groups, device=device)
 
     end = t.steps if max_steps_this_call is None else min(t.steps, start + max_steps_this_call)
-    stats_file = (run / "stats.jsonl").open("a")
-    bar = tqdm(range(start, end), initial=start, total=t.steps, unit="it", disable=not progress, desc="train")
-    tick, images_seen = time.perf_counter(), 0
-    step = start
+    stats_file = (run / "stats.jsonl").open("a") if writer else None
+    board = tensorboard_writer(run) if writer else None
+    bar = tqdm(range(start, end), initial=start, total=t.steps, unit="it", disable=not (progress and writer),
+               desc="train")
+    tick, images_seen, label_sum = time.perf_counter(), 0, 0.0
     for step in bar:
         lr = learning_rate(step, t)
         for opt in (parts.opt_g, parts.opt_d):
             for group in opt.param_groups:
                 group["lr"] = lr
-        for k in range(per_step):
-            batch = inputs(step * per_step + k)
-            d_loss, d_stats = loss.discriminator_phase(batch)
-            parts.opt_d.zero_grad(set_to_none=True)
-            d_loss.backward()
-            parts.opt_d.step()
-        parts.discriminator.requires_grad_(False)  # G's step needs no gradient for D's weights
-        g_loss, g_stats = loss.generator_phase(batch)
-        parts.opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        parts.opt_g.step()
-        parts.discriminator.requires_grad_(True)
-        update_ema(parts.ema, parts.generator, t.ema_decay)
-        images_seen += t.batch_size * per_step
+        step_batches = [inputs(step * per_step + k) for k in range(per_step)]
+        label_sum += sum(b.labels.sum().item() for b in step_batches)
+        stats, d_loss, g_loss = train_step(parts, loss, step_batches, t.ema_decay, device, sync)
+        images_seen += t.batch_size * per_step * world
 
         done = step + 1
+        if not writer:
+            continue
         if done % t.log_every == 0 or done == end:
             now = time.perf_counter()
-            record = {"step": done, "lr": lr, "img_per_s": images_seen / (now - tick), **d_stats, **g_stats,
+            record = {"step": done, "lr": lr, "img_per_s": images_seen / (now - tick), **stats,
                       "d/loss": d_loss.item(), "g/loss": g_loss.item()}
             stats_file.write(json.dumps(record) + "\n")
             stats_file.flush()
+            if board is not None:
+                for key, value in record.items():
+                    if key != "step":
+                        board.add_scalar(key, value, done)
             bar.set_postfix(img_s=f"{record['img_per_s']:.1f}", g=f"{g_loss.item():.2f}")
             tick, images_seen = now, 0
         if done % t.sample_every == 0 or done == end:
@@ -188,5 +254,9 @@ def train(config: RunConfig, *, data: str, out: str | Path, name: str = "run", r
             save_state(run / STATE_FILE, _state(parts, done, config))
             save_export(run / EXPORT_FILE, {"bridge": parts.ema, "discriminator": parts.discriminator},
                         config.model, {"step": done, "data": data})
-    stats_file.close()
-    return run
+    if stats_file is not None:
+        stats_file.close()
+    if board is not None:
+        board.close()
+    checksum = sum(p.double().sum().item() for p in parts.generator.parameters())
+    return {"rank": rank, "steps": end - start, "label_sum": label_sum, "weights_checksum": checksum}

@@ -70,3 +70,20 @@ def test_cli_bad_config_names_the_field(tmp_path):
     for field in ("model", "image_size", "train.batch_size", "train.lr_typo"):
         assert field in result.output, result.output
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow
+def test_ray_train_two_cpu_workers_both_step_and_only_rank_0_writes(tmp_path, ray_local):
+    from bridgegan_batch.train.distributed import RANKS_FILE
+
+    config = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "steps": 3, "sample_every": 3}})
+    run = train(config, data="synth", out=tmp_path, progress=False, workers=2, cpus_per_worker=0.5)
+    ranks = json.loads((run / RANKS_FILE).read_text())
+    assert [r["rank"] for r in ranks] == [0, 1]
+    assert all(r["steps"] == 3 for r in ranks)
+    assert ranks[0]["label_sum"] != ranks[1]["label_sum"]  # each rank read its own batches
+    assert ranks[0]["weights_checksum"] == ranks[1]["weights_checksum"]  # gradients were averaged
+    assert [r["step"] for r in _losses(run)] == [1, 2, 3]  # one writer: each step logged once
+    written = sorted(p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file() and "ray" not in p.parts)
+    assert written == sorted(["config.json", "stats.jsonl", STATE_FILE, EXPORT_FILE, RANKS_FILE,
+                              "samples/0000003.png"])

@@ -1,0 +1,43 @@
+import numpy as np
+import torch
+
+from bridgegan_batch.config import JudgeConfig
+from bridgegan_batch.eval.judge import Judge, JudgeNet
+from bridgegan_batch.eval.translation import evaluate_label_translations, markdown_table
+from bridgegan_batch.model.translator import Translator
+from bridgegan_batch.train.data import load_arrays, to_tensor
+
+NAMES = ("Eyeglasses", "Black_Hair", "Blond_Hair", "Smiling")
+
+
+class IdentityTranslator(Translator):
+    """Returns its input: success can only come from the judge's errors, and nothing else changes."""
+
+    def __init__(self):
+        self.config = type("C", (), {"attributes": NAMES, "image_size": 64})()
+        from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
+        from bridgegan_batch.train.targets import group_indices
+
+        self.groups = group_indices(NAMES, EXCLUSIVE_GROUPS)
+
+    def label(self, x, src_labels, target_labels, seeds):
+        return x.clone()
+
+
+def test_metrics_of_a_translator_that_changes_nothing():
+    torch.manual_seed(0)
+    judge = Judge(JudgeNet(len(NAMES), (8, 8, 8, 8)), JudgeConfig(attributes=NAMES))
+    images, labels = load_arrays("synth", n=60, size=64, attributes=NAMES, seed=5)
+    result = evaluate_label_translations(IdentityTranslator(), judge, images, labels)
+    seen = judge.predict(to_tensor(images)).numpy()
+    glasses = result["attributes"]["Eyeglasses"]
+    sources = labels[:, 0] == 0
+    assert glasses["add"]["n"] == sources.sum()
+    assert glasses["add"]["success"] == np.mean(seen[sources, 0] == 1)
+    assert glasses["add"]["preservation"] == 1.0  # nothing else changed
+    # Turning a black-haired face blond must also clear Black_Hair: an unchanged face fails that.
+    blond = result["attributes"]["Blond_Hair"]["add"]
+    rows = labels[:, 2] == 0
+    assert blond["preservation"] == np.mean(seen[rows, 1] == 0)
+    assert set(result) >= {"attributes", "mean_success", "mean_preservation"}
+    assert "| Eyeglasses |" in markdown_table(result)
