@@ -16,17 +16,45 @@ def tile(d: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return d[:, :, None, None].expand(-1, -1, height, width)
 
 
-class ResBlock(nn.Module):
-    """Pre-activation residual block, optionally halving or doubling the resolution."""
+class ConditionalInstanceNorm(nn.Module):
+    """IN(x) * (1 + gamma(v)) + beta(v): instance norm whose scale and shift come from a vector.
 
-    def __init__(self, c_in: int, c_out: int, *, resample: str = "none", norm: bool = True):
+    A vector tiled over an image and concatenated to it reaches the first conv as a constant per
+    channel, which the next instance norm subtracts; this carries it past every norm instead.
+    """
+
+    def __init__(self, channels: int, cond_dim: int):
+        super().__init__()
+        self.norm = nn.InstanceNorm2d(channels, affine=False)
+        self.film = nn.Linear(cond_dim, 2 * channels)
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        # x: [B, C, H, W], cond: [B, K] -> [B, C, H, W]
+        gamma, beta = self.film(cond)[:, :, None, None].chunk(2, dim=1)
+        return self.norm(x) * (1 + gamma) + beta
+
+
+class ResBlock(nn.Module):
+    """Pre-activation residual block, optionally halving or doubling the resolution.
+
+    With `cond_dim`, its norms are conditional on a vector passed to forward (the encoder's d).
+    """
+
+    def __init__(self, c_in: int, c_out: int, *, resample: str = "none", norm: bool = True, cond_dim: int = 0):
         super().__init__()
         if resample not in ("none", "down", "up"):
             raise ValueError(f"resample must be none, down or up, got {resample!r}")
         self.resample = resample
-        self.norm1 = nn.InstanceNorm2d(c_in, affine=True) if norm else nn.Identity()
+        self.conditional = cond_dim > 0
+        if self.conditional:
+            self.norm1: nn.Module = ConditionalInstanceNorm(c_in, cond_dim)
+            self.norm2: nn.Module = ConditionalInstanceNorm(c_out, cond_dim)
+        else:
+            self.norm1 = nn.InstanceNorm2d(c_in, affine=True) if norm else nn.Identity()
+            self.norm2 = nn.InstanceNorm2d(c_out, affine=True) if norm else nn.Identity()
         self.conv1 = nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.norm2 = nn.InstanceNorm2d(c_out, affine=True) if norm else nn.Identity()
         self.conv2 = nn.Conv2d(c_out, c_out, 3, padding=1)
         self.skip = nn.Conv2d(c_in, c_out, 1, bias=False) if c_in != c_out else nn.Identity()
 
@@ -37,9 +65,13 @@ class ResBlock(nn.Module):
             return F.interpolate(x, scale_factor=2, mode="nearest")
         return x
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, Cin, H, W] -> [B, Cout, H', W']
-        h = self.conv1(self._resample(F.leaky_relu(self.norm1(x), SLOPE)))
-        h = self.conv2(F.leaky_relu(self.norm2(h), SLOPE))
+    def _norm(self, norm: nn.Module, x: torch.Tensor, cond: torch.Tensor | None) -> torch.Tensor:
+        return norm(x, cond) if self.conditional else norm(x)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor | None = None) -> torch.Tensor:
+        # x: [B, Cin, H, W], cond: [B, K] when conditional -> [B, Cout, H', W']
+        h = self.conv1(self._resample(F.leaky_relu(self._norm(self.norm1, x, cond), SLOPE)))
+        h = self.conv2(F.leaky_relu(self._norm(self.norm2, h, cond), SLOPE))
         return (h + self.skip(self._resample(x))) / math.sqrt(2)
 
 

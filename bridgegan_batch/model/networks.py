@@ -24,7 +24,11 @@ def _log2(n: int, what: str) -> int:
 
 
 class Encoder(nn.Module):
-    """E(x, d): an image and an attribute difference to a spatial code. [B,3,H,W],[B,N] -> [B,Cs,Hs,Ws]"""
+    """E(x, d): an image and an attribute difference to a spatial code. [B,3,H,W],[B,N] -> [B,Cs,Hs,Ws]
+
+    d is tiled and concatenated to the image (the authors' input) and also conditions every
+    residual block's instance norms, which would otherwise subtract it.
+    """
 
     def __init__(self, num_attributes: int, image_size: int, code_size: int, code_channels: int,
                  channels: int, blocks: int):
@@ -35,14 +39,16 @@ class Encoder(nn.Module):
         c = channels
         for i in range(max(blocks, downs)):
             c_out = min(c * 2, channels * 4) if i < downs else c
-            layers.append(ResBlock(c, c_out, resample="down" if i < downs else "none"))
+            layers.append(ResBlock(c, c_out, resample="down" if i < downs else "none", cond_dim=num_attributes))
             c = c_out
-        self.blocks = nn.Sequential(*layers)
+        self.blocks = nn.ModuleList(layers)
         self.out = nn.Sequential(nn.InstanceNorm2d(c, affine=True), nn.LeakyReLU(SLOPE), nn.Conv2d(c, code_channels, 1))
 
     def forward(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         h = self.stem(torch.cat([x, tile(d, *x.shape[-2:])], dim=1))  # [B, C, H, W]
-        return self.out(self.blocks(h))  # [B, Cs, Hs, Ws]
+        for block in self.blocks:
+            h = block(h, d)  # d also drives every norm: see ConditionalInstanceNorm
+        return self.out(h)  # [B, Cs, Hs, Ws]
 
 
 class Mapping(nn.Module):

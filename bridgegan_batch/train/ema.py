@@ -6,6 +6,11 @@ import torch
 from torch import nn
 
 
+def ema_decay_at(step: int, decay: float) -> float:
+    """The decay at `step`: ramps up from 0, so early steps do not keep the random init for long."""
+    return min(decay, (1 + step) / (10 + step))
+
+
 @torch.no_grad()
 def update_ema(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema <- decay * ema + (1 - decay) * model, for parameters; buffers are copied."""

@@ -19,7 +19,7 @@ from bridgegan_batch.errors import UserError
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.model.checkpoint import load_state, save_export, save_state
 from bridgegan_batch.train.data import batches, to_tensor
-from bridgegan_batch.train.ema import update_ema
+from bridgegan_batch.train.ema import ema_decay_at, update_ema
 from bridgegan_batch.train.losses import Batch, BridgeGANLoss
 from bridgegan_batch.train.sample_grid import sample_grid
 from bridgegan_batch.train.schedule import learning_rate
@@ -230,7 +230,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
                 group["lr"] = lr
         step_batches = [inputs(step * per_step + k) for k in range(per_step)]
         label_sum += sum(b.labels.sum().item() for b in step_batches)
-        stats, d_loss, g_loss = train_step(parts, loss, step_batches, t.ema_decay, device, sync)
+        stats, d_loss, g_loss = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay), device, sync)
         images_seen += t.batch_size * per_step * world
 
         done = step + 1
