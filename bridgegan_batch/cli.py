@@ -189,8 +189,12 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
 @click.option("--resume", is_flag=True, help="Continue the newest run under --out from its resume state.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--name", default=None, help="Run folder suffix [default: the config file's name].")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Data-parallel workers on Ray Train (RAY_ADDRESS, or a local Ray).")
+@click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0, show_default=True)
+@click.option("--cpus-per-worker", type=click.FloatRange(min=0.1), default=1, show_default=True)
 @_user_errors
-def train(config_path, data, out, steps, resume, device, name):
+def train(config_path, data, out, steps, resume, device, name, workers, gpus_per_worker, cpus_per_worker):
     """Train BridgeGAN: numbered run folders with config, stats.jsonl, sample grids, export and resume state."""
     from pathlib import Path
 
@@ -203,7 +207,8 @@ def train(config_path, data, out, steps, resume, device, name):
                           "--steps")
     patterns = "synth" if list(data) == ["synth"] else list(data)
     run = run_training(config, data=patterns, out=out, name=name or Path(config_path).stem, resume=resume,
-                       device=device)
+                       device=device, workers=workers, gpus_per_worker=gpus_per_worker,
+                       cpus_per_worker=cpus_per_worker)
     click.echo(f"run folder: {run}")
 
 

@@ -1,6 +1,6 @@
 """Training throughput of synth64 and celeba128 on this machine's device, and MFU on a GPU.
 
-    python scripts/bench_train.py [--steps 5] [--batch N] [--out docs/bench_train.md]
+    python scripts/bench_train.py [--steps 5] [--batch celeba128=4] [--out docs/bench_train.md]
 
 Measures full training steps (D phase + G phase + EMA, as the trainer runs them) on random
 inputs, so the figure is the model's cost, not the data pipeline's. img/s counts the images a
@@ -74,14 +74,15 @@ def bench(name: str, steps: int, batch: int | None, device: torch.device) -> dic
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=None, help="override every config's batch size")
+    parser.add_argument("--batch", default="", help="batch size overrides, e.g. celeba128=4,synth64=16")
     parser.add_argument("--configs", default="synth64,celeba128")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--out", default=None, help="also write the table as Markdown here")
     args = parser.parse_args()
     device = pick_device(args.device)
     where = torch.cuda.get_device_name(device) if device.type == "cuda" else describe()
-    rows = [bench(name, args.steps, args.batch, device) for name in args.configs.split(",")]
+    batch = {k: int(v) for k, v in (item.split("=") for item in args.batch.split(",") if item)}
+    rows = [bench(name, args.steps, batch.get(name), device) for name in args.configs.split(",")]
     lines = ["# Training throughput", "", f"Device: {where}; torch {torch.__version__}; "
              f"`python scripts/bench_train.py {' '.join(sys.argv[1:])}`.", "",
              "| config | batch | D steps per G step | s/step | img/s | TFLOP/step | MFU |",

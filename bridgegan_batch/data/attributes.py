@@ -61,20 +61,26 @@ def exclusive_group(name: str) -> tuple[str, ...] | None:
     return None
 
 
+def check_changes(changes: Mapping[str, int]) -> None:
+    """ValueError unless every value is 0/1 and at most one member of an exclusive group is set to 1."""
+    for name, value in changes.items():
+        if isinstance(value, bool) or value not in (0, 1):
+            raise ValueError(f"attribute {name!r}: value must be 0 or 1, got {value!r}")
+    for group in EXCLUSIVE_GROUPS:
+        on = [name for name in group if changes.get(name) == 1]
+        if len(on) > 1:
+            raise ValueError(f"attributes {on} are mutually exclusive; set at most one to 1")
+
+
 def apply_changes(labels: Mapping[str, int], changes: Mapping[str, int]) -> dict[str, int]:
     """`labels` with `changes` applied, keeping exclusive groups consistent.
 
     Setting one member of a group to 1 clears the others (a face turned blond is no longer
     black-haired). Two members of one group set to 1 in the same change is an error.
     """
-    for group in EXCLUSIVE_GROUPS:
-        on = [name for name in group if changes.get(name) == 1]
-        if len(on) > 1:
-            raise ValueError(f"attributes {on} are mutually exclusive; set at most one to 1")
+    check_changes(changes)
     result = dict(labels)
     for name, value in changes.items():
-        if value not in (0, 1):
-            raise ValueError(f"attribute {name!r}: value must be 0 or 1, got {value!r}")
         result[name] = value
         group = exclusive_group(name)
         if value == 1 and group is not None:

@@ -56,7 +56,7 @@ def is_shard(path: str) -> bool:
 
 
 def resolve_shards(patterns: str | Sequence[str]) -> list[str]:
-    """Every shard matched by `patterns`, sorted, duplicates dropped.
+    """Every shard matched by `patterns`: in pattern order, each pattern's matches sorted, duplicates dropped.
 
     A pattern is a file, a directory (its *.tar and *.parquet files), a glob, or a brace pattern.
     A pattern that matches nothing is an immediate DataError naming it.
@@ -70,9 +70,9 @@ def resolve_shards(patterns: str | Sequence[str]) -> list[str]:
         for expanded in expand_braces(pattern):
             fs, path = filesystem(expanded)
             if any(ch in path for ch in "*?["):
-                matches = sorted(p for p in fs.glob(path) if fs.isfile(p))
+                matches = sorted(p for p in fs.glob(path) if fs.isfile(p) and is_shard(p))
                 if not matches:
-                    raise DataError(f"pattern {pattern!r}: the glob {expanded!r} matches no file")
+                    raise DataError(f"pattern {pattern!r}: the glob {expanded!r} matches no .tar or .parquet shard")
             elif fs.isdir(path):
                 matches = sorted(p for p in fs.ls(path, detail=False) if is_shard(p))
                 if not matches:

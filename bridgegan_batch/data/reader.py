@@ -149,6 +149,7 @@ def _wds_sample(shard: str, key: str, parts: dict[str, bytes]) -> Sample:
 
 def _split_member(name: str) -> tuple[str, str] | None:
     """(key, extension) of a tar member name; the key ends at the first dot of the basename."""
+    name = name.removeprefix("./")  # `tar -cf x.tar -C dir .` writes ./key.png
     slash = name.rfind("/")
     dot = name.find(".", slash + 1)
     if dot <= slash + 1:
@@ -164,6 +165,7 @@ def _iter_wds(shard: str) -> Iterator[tuple[str | None, Sample | _BadSample]]:
     """
     fs, path = filesystem(shard)
     seen: set[str] = set()
+    rejected: set[str] = set()
     key: str | None = None
     parts: dict[str, bytes] = {}
 
@@ -176,7 +178,9 @@ def _iter_wds(shard: str) -> Iterator[tuple[str | None, Sample | _BadSample]]:
             return key, exc
 
     try:
-        with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|*") as tar:
+        # "r|": plain tars only. A compressed tar fails here with a clear error, instead of its
+        # decompressed offsets being checked against the compressed file below.
+        with fs.open(path, "rb") as f, tarfile.open(fileobj=f, mode="r|") as tar:
             for member in tar:
                 if not member.isfile():
                     continue
@@ -185,15 +189,18 @@ def _iter_wds(shard: str) -> Iterator[tuple[str | None, Sample | _BadSample]]:
                     yield member.name, _BadSample(f"member {member.name!r} has no key.extension name")
                     continue
                 member_key, ext = split
+                if member_key in rejected:
+                    continue  # later members of a key already reported
                 if member_key != key:
                     done = flush()
                     if done is not None:
                         yield done
                     if member_key in seen:
                         key, parts = None, {}
+                        rejected.add(member_key)
                         yield member_key, _BadSample(
                             "duplicate key, or its members are not contiguous in the tar; "
-                            "these later members were dropped")
+                            "its later members were dropped")
                         continue
                     seen.add(member_key)
                     key, parts = member_key, {}

@@ -71,6 +71,9 @@ class ShardWriter(ABC):
         unknown = sorted(set(sample.attributes) - set(self.attributes))
         if unknown:
             raise ValueError(f"sample {sample.key}: attributes {unknown} are not declared {self.attributes}")
+        for name, value in sample.attributes.items():
+            if type(value) is not int or value not in (0, 1):  # bools too: JSON and Parquet want ints
+                raise ValueError(f"sample {sample.key}: attribute {name!r} = {value!r}, expected the int 0 or 1")
         self._write(sample)
         self.count += 1
 

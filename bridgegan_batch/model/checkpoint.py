@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TypeVar
 
 import torch
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
-from bridgegan_batch.config import ModelConfig
+from bridgegan_batch.config import ModelConfig, describe_errors
 from bridgegan_batch.errors import UserError
 
 EXPORT_FORMAT = "bridgegan-export/1"
@@ -32,10 +32,15 @@ class CheckpointError(UserError):
 
 
 def _atomic(path: Path, write) -> None:
+    """Write through `write(tmp)` to a temporary name, then rename; no partial file on failure."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    write(tmp)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 C = TypeVar("C", bound=BaseModel)
@@ -45,6 +50,8 @@ def save_export(path: str | Path, modules: dict[str, torch.nn.Module], config: B
                 info: dict | None = None) -> Path:
     """Write the inference export: each module's weights under its name, + config (+ info, e.g. the step)."""
     path = Path(path)
+    if path.suffix != ".safetensors":
+        raise CheckpointError(f"{path}: an export is a .safetensors file")
     tensors = {f"{name}.{k}": v.detach().cpu().contiguous()
                for name, module in modules.items() for k, v in module.state_dict().items()}
     metadata = {"format": EXPORT_FORMAT, "kind": type(config).__name__, "config": config.model_dump_json(),
@@ -72,7 +79,10 @@ def load_export(path: str | Path,
         raise CheckpointError(f"{path}: not a bridgegan-batch export (format {metadata.get('format')!r})")
     if metadata.get("kind", ModelConfig.__name__) != config_type.__name__:
         raise CheckpointError(f"{path}: holds a {metadata.get('kind')}, expected a {config_type.__name__}")
-    config = config_type.model_validate_json(metadata["config"])
+    try:
+        config = config_type.model_validate_json(metadata["config"])
+    except ValidationError as exc:
+        raise CheckpointError(f"{path}: its config does not validate: {describe_errors(exc)}") from exc
     modules: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in state.items():
         name, _, rest = key.partition(".")

@@ -16,9 +16,9 @@ from pathlib import Path
 import torch
 
 from bridgegan_batch.config import ModelConfig
-from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
+from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS, check_changes, check_names
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
-from bridgegan_batch.model.checkpoint import load_export
+from bridgegan_batch.model.checkpoint import CheckpointError, load_export
 from bridgegan_batch.model.networks import Discriminator
 from bridgegan_batch.train.targets import group_indices
 
@@ -58,11 +58,13 @@ class Translator:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         model = BridgeGenerator(config)
-        model.load_state_dict(modules["bridge"])
-        disc = None
-        if "discriminator" in modules:
-            disc = build_discriminator(config)
-            disc.load_state_dict(modules["discriminator"])
+        disc = build_discriminator(config) if "discriminator" in modules else None
+        try:
+            model.load_state_dict(modules["bridge"])
+            if disc is not None:
+                disc.load_state_dict(modules["discriminator"])
+        except (KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: weights do not fit its config ({str(exc)[:300]})") from exc
         return cls(model, config, disc, device=device, d_scale=d_scale, batch_invariant=batch_invariant)
 
     @property
@@ -73,6 +75,8 @@ class Translator:
 
     def targets(self, src_labels: torch.Tensor, changes: Mapping[str, int]) -> torch.Tensor:
         """`src_labels` with `changes` applied to every row; exclusive groups stay consistent. [B, N]"""
+        check_names(list(changes), self.attributes, "attribute")
+        check_changes(changes)
         target = src_labels.clone()
         for name, value in changes.items():
             k = self.attributes.index(name)

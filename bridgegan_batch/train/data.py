@@ -16,12 +16,24 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from bridgegan_batch.config import SynthConfig
+from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
 from bridgegan_batch.data.parallel import ordered_map
 from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.data.synthfaces import render, sample_record
 from bridgegan_batch.errors import DataError
 
 SYNTH = "synth"
+
+
+def check_data(data: str | Sequence[str], attributes: Sequence[str]) -> None:
+    """DataError now, before any work, if `data` cannot give faces labelled for `attributes`."""
+    if data == SYNTH:
+        missing = [a for a in attributes if a not in SYNTH_ATTRIBUTES]
+        if missing:
+            raise DataError(f"--data synth renders {list(SYNTH_ATTRIBUTES)}; {missing} are not among them: "
+                            "give shard patterns labelled with them")
+    else:
+        DatasetReader(data)  # resolves the patterns: a DataError names one that matches nothing
 
 
 def to_tensor(pixels: np.ndarray) -> torch.Tensor:
@@ -67,7 +79,11 @@ class SynthBatches(IterableDataset):
 
 
 class ShardBatches(IterableDataset):
-    """Endless shuffled batches of decoded, fully labelled faces from shard patterns."""
+    """Endless shuffled batches of decoded, fully labelled faces from shard patterns.
+
+    Unlike SynthBatches, a resumed run does not see the batches an uninterrupted one would: the
+    stream restarts, shuffled with a seed that includes the resume step.
+    """
 
     def __init__(self, patterns: str | Sequence[str], *, batch_size: int, size: int,
                  attributes: Sequence[str], shuffle_buffer: int, seed: int, rank: int = 0, world: int = 1):
@@ -82,20 +98,24 @@ class ShardBatches(IterableDataset):
         reader = DatasetReader(self.patterns, decode=True, size=self.size)
         worker, workers = _workers_share()
         reader_id, readers = self.rank * workers + worker, self.world * workers
-        mine = reader.shards[reader_id::readers] or reader.shards
-        epoch = 0
+        # Whole shards per reader when there are enough; else every reader reads every shard and
+        # keeps every `readers`-th sample, so no sample is read twice in an epoch.
+        by_shard = len(reader.shards) >= readers
+        mine = reader.shards[reader_id::readers] if by_shard else reader.shards
         while True:
             order = list(mine)
             rng.shuffle(order)
             yielded = 0
             for shard in order:
-                for sample in reader.read_shard(shard):
+                for i, sample in enumerate(reader.read_shard(shard)):
+                    if not by_shard and i % readers != reader_id:
+                        continue
                     if all(a in sample.attributes for a in self.attributes):
                         yielded += 1
                         yield sample.pixels, np.array([sample.attributes[a] for a in self.attributes], np.float32)
             if yielded == 0:
                 raise DataError(f"{self.patterns}: no sample is labelled for all of {list(self.attributes)}")
-            epoch += 1
+            reader.failures.clear()  # reported once per epoch, by the reader's log
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         worker, workers = _workers_share()
@@ -140,6 +160,7 @@ def load_arrays(data: str | Sequence[str], *, n: int, size: int, attributes: Seq
                 synth: SynthConfig | None = None, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Up to `n` fully labelled faces in memory: (uint8 [M, H, W, 3], float32 labels [M, N])."""
     attributes = tuple(attributes)
+    check_data(data, attributes)
     if data == SYNTH:
         chunk = 250
         make = partial(_synth_chunk, seed=seed, size=size, attributes=attributes,

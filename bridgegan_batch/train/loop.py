@@ -18,7 +18,7 @@ from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.model.checkpoint import load_state, save_export, save_state
-from bridgegan_batch.train.data import batches, to_tensor
+from bridgegan_batch.train.data import batches, check_data, to_tensor
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
 from bridgegan_batch.train.losses import Batch, BridgeGANLoss
 from bridgegan_batch.train.sample_grid import sample_grid
@@ -131,13 +131,20 @@ def _restore(parts: Parts, state: dict) -> int:
     return int(state["step"])
 
 
-def tensorboard_writer(run: Path):
+def tensorboard_writer(run: Path, purge_step: int = 0):
     """A TensorBoard writer for the run when the tensorboard package is installed, else None."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         return None
-    return SummaryWriter(str(run / "tensorboard"))
+    return SummaryWriter(str(run / "tensorboard"), purge_step=purge_step or None)
+
+
+def _truncate_stats(path: Path, step: int) -> None:
+    """Keep the records of steps up to `step`."""
+    if path.exists():
+        kept = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= step]
+        path.write_text("".join(line + "\n" for line in kept))
 
 
 def export_from_state(state_path: str | Path, out: str | Path) -> Path:
@@ -156,8 +163,13 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+# Train settings a resumed run may change; any other change would alter its batches or its method.
+RESUMABLE_CHANGES = {"steps", "log_every", "sample_every", "checkpoint_every", "loader_workers", "compile",
+                     "decay_start"}
+
+
 def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: bool) -> Path:
-    """The run folder: a new numbered one, or the newest one when resuming (same model config)."""
+    """The run folder: a new numbered one, or the newest one when resuming (same model and method)."""
     root = Path(out)
     if resume:
         run = latest_run_dir(root)
@@ -165,6 +177,11 @@ def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: 
         if saved.model != config.model:
             raise UserError(f"--resume: {run} was trained with another model config; "
                             "resume with the config in its config.json")
+        old, new = saved.train.model_dump(), config.train.model_dump()
+        changed = sorted(k for k in new if k not in RESUMABLE_CHANGES and new[k] != old[k])
+        if changed:
+            raise UserError(f"--resume: train settings {changed} differ from {run}'s; "
+                            f"only {sorted(RESUMABLE_CHANGES)} may change on resume")
     else:
         run = new_run_dir(root, name)
     (run / CONFIG_FILE).write_text(json.dumps({"data": data, **config.model_dump(mode="json")}, indent=2))
@@ -179,6 +196,7 @@ def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume
 
     `workers > 1` runs data-parallel on a Ray cluster (Ray Train); see train/distributed.py.
     """
+    check_data(data, config.model.attributes)  # before a run folder exists
     run = prepare_run(config, data=data, out=out, name=name, resume=resume)
     if workers > 1:
         from bridgegan_batch.train.distributed import train_on_ray
@@ -218,8 +236,10 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
                            groups=groups, device=device)
 
     end = t.steps if max_steps_this_call is None else min(t.steps, start + max_steps_this_call)
+    if writer and resume:
+        _truncate_stats(run / "stats.jsonl", start)  # a crash after the last checkpoint logged steps past it
     stats_file = (run / "stats.jsonl").open("a") if writer else None
-    board = tensorboard_writer(run) if writer else None
+    board = tensorboard_writer(run, purge_step=start) if writer else None
     bar = tqdm(range(start, end), initial=start, total=t.steps, unit="it", disable=not (progress and writer),
                desc="train")
     tick, images_seen, label_sum = time.perf_counter(), 0, 0.0

@@ -190,3 +190,37 @@ def test_attributes_not_declared_in_dataset_json_are_reported(tmp_path):
     reader = DatasetReader(str(tmp_path / "ds"))
     assert [s.key for s in reader] == ["k000", "k001"]
     assert "not declared" in reader.failures[0].reason
+
+
+def test_tar_layout_details(tmp_path):
+    import gzip
+
+    png = _samples(1)[0].image
+    label = json.dumps({"attributes": {"Eyeglasses": 1}}).encode()
+    _tar(tmp_path / "dot.tar", [("./a.png", png), ("./a.json", label),
+                                ("b.png", png), ("c.png", png), ("b.json", label), ("b.cls", b"1")])
+    reader = DatasetReader(str(tmp_path / "dot.tar"))
+    assert [s.key for s in reader] == ["a", "b", "c"]
+    assert [f.key for f in reader.failures] == ["b"]  # one failure for the split key, not one per member
+    (tmp_path / "zipped").mkdir()
+    (tmp_path / "zipped" / "z.tar").write_bytes(gzip.compress((tmp_path / "dot.tar").read_bytes()))
+    reader = DatasetReader(str(tmp_path / "zipped" / "z.tar"))
+    assert list(reader) == [] and "unreadable" in reader.failures[0].reason
+
+
+def test_globs_match_only_shards(tmp_path):
+    _write(tmp_path / "ds", "wds", _samples(3))
+    assert [p.rsplit("/", 1)[-1] for p in DatasetReader(str(tmp_path / "ds" / "*")).shards] == ["shard-000000.tar"]
+    with pytest.raises(DataError, match="no .tar or .parquet"):
+        DatasetReader(str(tmp_path / "ds" / "*.json"))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_writer_checks_label_values(tmp_path, fmt):
+    image = _samples(1)[0].image
+    with DatasetWriter(str(tmp_path / "ds"), format=fmt, attributes=NAMES) as w:
+        for value in (2, True, -1, 0.5):
+            with pytest.raises(ValueError, match="'Male'"):
+                w.write(Sample(key="k", image=image, attributes={"Male": value}))
+        w.write(Sample(key="k", image=image, attributes={"Male": 1}))
+    assert [s.attributes for s in DatasetReader(str(tmp_path / "ds"))] == [{"Male": 1}]

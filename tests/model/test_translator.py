@@ -93,3 +93,12 @@ def test_loading_refuses_pickles_and_other_files(tmp_path, export_path):
 
     with pytest.raises(CheckpointError, match="expected a JudgeConfig"):
         Judge.load(export_path)
+
+
+def test_targets_reject_unknown_names_bad_values_and_two_hair_colours(export_path):
+    t = Translator.load(export_path, device="cpu")
+    _, src = _inputs(1)
+    for changes, message in [({"Wings": 1}, "Wings"), ({"Eyeglasses": 2}, "0 or 1"),
+                             ({"Black_Hair": 1, "Blond_Hair": 1}, "exclusive")]:
+        with pytest.raises(ValueError, match=message):
+            t.targets(src, changes)

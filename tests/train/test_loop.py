@@ -87,3 +87,25 @@ def test_ray_train_two_cpu_workers_both_step_and_only_rank_0_writes(tmp_path, ra
     written = sorted(p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file() and "ray" not in p.parts)
     assert written == sorted(["config.json", "stats.jsonl", STATE_FILE, EXPORT_FILE, RANKS_FILE,
                               "samples/0000003.png"])
+
+
+def test_data_is_checked_before_a_run_folder_exists(tmp_path):
+    config = RunConfig.model_validate({**TINY64, "model": {**TINY64["model"], "attributes": ["Mustache"]}})
+    with pytest.raises(Exception, match="Mustache"):
+        train(config, data="synth", out=tmp_path / "runs", progress=False)
+    with pytest.raises(Exception, match="nothing-here"):
+        train(RunConfig.model_validate(TINY64), data=[str(tmp_path / "nothing-here-*.tar")], out=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_resume_refuses_other_train_settings_and_drops_stats_past_the_checkpoint(tmp_path):
+    config = RunConfig.model_validate(TINY64)
+    run = train(config, data="synth", out=tmp_path, progress=False, max_steps_this_call=3)
+    with (run / "stats.jsonl").open("a") as f:  # as if the run crashed after logging step 4
+        f.write(json.dumps({"step": 4}) + "\n")
+    other = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "batch_size": 2}})
+    with pytest.raises(Exception, match="batch_size"):
+        train(other, data="synth", out=tmp_path, resume=True, progress=False)
+    train(config, data="synth", out=tmp_path, resume=True, progress=False, max_steps_this_call=1)
+    assert [r["step"] for r in _losses(run)] == [1, 2, 3, 4]
+    assert "g/loss" in _losses(run)[-1]

@@ -1,0 +1,62 @@
+"""The demo model's sample grid in docs/: for glasses and for blond hair, each row is
+source | label-driven (seed 0) | label-driven (seed 1) | reference | reference-driven | interpolated.
+
+    python scripts/make_demo_grid.py [--model FILE] [--out docs/demo_grid.png]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from make_synthfaces_sheet import grid  # noqa: E402
+
+from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator  # noqa: E402
+from bridgegan_batch.train.data import load_arrays, to_pixels, to_tensor  # noqa: E402
+
+ROWS = 4
+HELD_OUT_SEED = 424_242  # a SynthFaces stream no training run reads
+
+
+def block(t: Translator, images: np.ndarray, labels: np.ndarray, attribute: str) -> list[list[np.ndarray]]:
+    k = t.attributes.index(attribute)
+    sources = np.flatnonzero(labels[:, k] == 0)[:ROWS]
+    references = np.flatnonzero(labels[:, k] == 1)[:ROWS]
+    x, src = to_tensor(images[sources]), torch.from_numpy(labels[sources])
+    ref_x = to_tensor(images[references])
+    target = t.targets(src, {attribute: 1})
+    columns = [
+        x,
+        t.label(x, src, target, seeds=range(ROWS)),
+        t.label(x, src, target, seeds=range(100, 100 + ROWS)),
+        ref_x,
+        t.reference(x, src, ref_x, None, target),
+        t.interpolate(x, src, ref_x, None, target, seeds=range(ROWS), alpha=0.5),
+    ]
+    pixels = [to_pixels(c) for c in columns]  # each [R, H, W, 3]
+    return [[p[r] for p in pixels] for r in range(len(sources))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--out", default="docs/demo_grid.png")
+    args = parser.parse_args()
+    t = Translator.load(args.model, device="cpu")
+    images, labels = load_arrays("synth", n=300, size=t.config.image_size, attributes=t.attributes,
+                                 seed=HELD_OUT_SEED)
+    rows = block(t, images, labels, "Eyeglasses") + block(t, images, labels, "Blond_Hair")
+    image = grid(rows)
+    image = image.resize((image.width * 2, image.height * 2), Image.Resampling.NEAREST)
+    image.save(args.out, optimize=True)
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
