@@ -156,6 +156,10 @@ class TrainConfig(StrictModel):
     warmup_steps: int = Field(0, ge=0)  # linear lr warm-up (ours; 0 = theirs)
     decay_start: int | None = None  # linear lr decay to 0 from this step to `steps` (None = constant)
     d_steps_per_g_step: int = Field(5, gt=0)
+    # Ramp the closeness and latent-cycle weights up from 0 over this many steps (ours; 0 = the
+    # authors'). At full weight from step 0 they pull every code to one constant before the codes
+    # carry any information, and G learns to ignore them.
+    latent_warmup_steps: int = Field(0, ge=0)
     ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of E, M, G (ours: the export uses it)
     single_flip_fraction: float = Field(0.5, ge=0, le=1)  # targets changing one attribute, else a permutation
     losses: LossWeights = LossWeights()

@@ -22,7 +22,7 @@ from bridgegan_batch.train.data import batches, check_data, to_tensor
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
 from bridgegan_batch.train.losses import Batch, BridgeGANLoss
 from bridgegan_batch.train.sample_grid import sample_grid
-from bridgegan_batch.train.schedule import learning_rate
+from bridgegan_batch.train.schedule import latent_weight_scale, learning_rate
 from bridgegan_batch.train.targets import group_indices, sample_targets
 
 STATE_FILE = "state.pt"
@@ -87,7 +87,8 @@ def build_parts(config: RunConfig, device: torch.device) -> Parts:
 
 
 def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_decay: float, device: torch.device,
-               sync: Callable[[torch.nn.Module], None] | None = None) -> tuple[dict, torch.Tensor, torch.Tensor]:
+               sync: Callable[[torch.nn.Module], None] | None = None,
+               latent_scale: float = 1.0) -> tuple[dict, torch.Tensor, torch.Tensor]:
     """One generator step: a D step on each batch, then a G step on the last one, then EMA.
 
     `sync(module)` averages a module's gradients across data-parallel ranks before each update.
@@ -103,7 +104,7 @@ def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_deca
         parts.opt_d.step()
     parts.discriminator.requires_grad_(False)  # G's step needs no gradient for D's weights
     with autocast:
-        g_loss, g_stats = loss.generator_phase(batches[-1])
+        g_loss, g_stats = loss.generator_phase(batches[-1], latent_scale)
     parts.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     if sync is not None:
@@ -250,7 +251,8 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
                 group["lr"] = lr
         step_batches = [inputs(step * per_step + k) for k in range(per_step)]
         label_sum += sum(b.labels.sum().item() for b in step_batches)
-        stats, d_loss, g_loss = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay), device, sync)
+        stats, d_loss, g_loss = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay), device, sync,
+                                           latent_weight_scale(step, t))
         images_seen += t.batch_size * per_step * world
 
         done = step + 1

@@ -134,7 +134,8 @@ class BridgeGANLoss:
         return loss, {"d/adv": adv.item(), "d/gp": gp.item(), "d/attr_real": attr.item(),
                       "d/wasserstein": -adv.item()}
 
-    def generator_phase(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    def generator_phase(self, batch: Batch, latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+        """G's losses; `latent_scale` multiplies the closeness and latent-cycle weights (warm-up)."""
         x, d, b = batch.x, batch.d, batch.x.shape[0]
         zero = torch.zeros_like(d)
         # One encoder pass for the three codes the step needs: E(x,-d), E(x,0), E(x_ref,d).
@@ -159,6 +160,6 @@ class BridgeGANLoss:
         ms = self.ms(fakes[:b], fake2, batch.r1, batch.r2)
         w = self.w
         loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
-                + w.latent_cycle * cycle + w.closeness * close + w.mode_seeking * ms)
+                + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms)
         return loss, {"g/adv": adv.item(), "g/attr_fake": attr.item(), "g/rec": rec.item(),
                       "g/cycle": cycle.item(), "g/close": close.item(), "g/ms": ms.item()}

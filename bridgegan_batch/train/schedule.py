@@ -1,4 +1,4 @@
-"""Learning-rate schedule: a pure function of the step."""
+"""Schedules: pure functions of the step (learning rate, latent-loss warm-up)."""
 
 from __future__ import annotations
 
@@ -14,3 +14,10 @@ def learning_rate(step: int, config: TrainConfig) -> float:
         remaining = max(config.steps - config.decay_start, 1)
         return lr * max(0.0, 1.0 - (step - config.decay_start) / remaining)
     return lr
+
+
+def latent_weight_scale(step: int, config: TrainConfig) -> float:
+    """Factor on the closeness and latent-cycle weights: linear from 0 to 1 over the warm-up."""
+    if config.latent_warmup_steps == 0:
+        return 1.0
+    return min(1.0, step / config.latent_warmup_steps)
