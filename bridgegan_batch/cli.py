@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from functools import wraps
+from pathlib import Path
 
 import click
 
@@ -196,8 +197,6 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
 @_user_errors
 def train(config_path, data, out, steps, resume, device, name, workers, gpus_per_worker, cpus_per_worker):
     """Train BridgeGAN: numbered run folders with config, stats.jsonl, sample grids, export and resume state."""
-    from pathlib import Path
-
     from bridgegan_batch.config import RunConfig, load_yaml, validate
     from bridgegan_batch.train.loop import train as run_training
 
@@ -227,8 +226,6 @@ def train(config_path, data, out, steps, resume, device, name, workers, gpus_per
 @_user_errors
 def train_judge_cmd(data, attributes, n, val_n, epochs, size, seed, out, workers):
     """Train a small CNN attribute classifier and report its held-out accuracy per attribute."""
-    from pathlib import Path
-
     from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
     from bridgegan_batch.data.reader import DatasetReader
     from bridgegan_batch.eval.judge import fit_judge
@@ -257,8 +254,6 @@ def train_judge_cmd(data, attributes, n, val_n, epochs, size, seed, out, workers
 @_user_errors
 def export(run_dir, out):
     """Export the EMA generator side (and D's attribute head) from RUN_DIR/state.pt."""
-    from pathlib import Path
-
     from bridgegan_batch.train.loop import STATE_FILE, export_from_state
 
     click.echo(f"wrote {export_from_state(Path(run_dir) / STATE_FILE, out)}")
@@ -277,8 +272,6 @@ def export(run_dir, out):
 @_user_errors
 def eval_cmd(model_path, data, n, judge_path, d_scale, seed, json_out):
     """Success and preservation of adding and removing each attribute, on held-out faces."""
-    from pathlib import Path
-
     from bridgegan_batch.eval.judge import Judge
     from bridgegan_batch.eval.translation import evaluate_label_translations, markdown_table
     from bridgegan_batch.model.checkpoint import CheckpointError
@@ -302,6 +295,29 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, json_out):
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+@main.command(short_help="Check a job file: fields, model, attribute names, input patterns.")
+@click.argument("job_path", metavar="JOB", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a field (repeatable).")
+@_user_errors
+def validate(job_path, overrides):
+    """Validate JOB.yaml without running it or writing anything."""
+    from bridgegan_batch.augment.spec import check_attribute_names, load_job
+    from bridgegan_batch.data.reader import DatasetReader
+    from bridgegan_batch.errors import ConfigError
+    from bridgegan_batch.model.checkpoint import load_export
+    from bridgegan_batch.model.translator import DEFAULT_MODEL
+
+    job = load_job(job_path, tuple(overrides))
+    model = job.model.path or str(DEFAULT_MODEL)
+    if not Path(model).is_file():
+        raise ConfigError(f"{job_path}: model.path: {model} not found")
+    _, model_config, _ = load_export(model)
+    check_attribute_names(job, model_config.attributes)
+    shards = DatasetReader(list(job.input.uri), format=None if job.input.format == "auto" else job.input.format).shards
+    click.echo(f"{job_path}: valid — {len(shards)} input shards, {len(job.operations)} operations, "
+               f"model {model} ({len(model_config.attributes)} attributes)")
 
 
 @main.command(short_help="Count samples, attribute frequencies and failures.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -97,10 +98,15 @@ class Translator:
 
     # ------------------------------------------------------------------ translation
 
-    def _kernels(self) -> contextlib.AbstractContextManager:
-        if self.batch_invariant and self.device.type == "cpu":
-            return torch.backends.mkldnn.flags(enabled=False)
-        return contextlib.nullcontext()
+    @contextlib.contextmanager
+    def _kernels(self):
+        if not (self.batch_invariant and self.device.type == "cpu"):
+            yield
+            return
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")  # Intel-GPU notice
+            with torch.backends.mkldnn.flags(enabled=False):
+                yield
 
     def _noise(self, seeds: Sequence[int]) -> torch.Tensor:
         rows = [torch.randn(self.config.noise_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]

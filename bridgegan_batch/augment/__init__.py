@@ -1,0 +1,1 @@
+"""The batch engine: job specs, planning, the translator actors, provenance, manifests and reports."""

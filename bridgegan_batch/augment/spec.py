@@ -1,0 +1,229 @@
+"""The job spec: what `bridgegan-batch run JOB.yaml` does, as a frozen, strictly validated schema.
+
+Unknown keys, wrong types and impossible values are errors naming the field. Checks that need
+the model (attribute names) or the data (a feasible balance) happen when the plan is made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import Field, field_validator, model_validator
+
+from bridgegan_batch.config import StrictModel, validate
+from bridgegan_batch.data.attributes import check_changes
+from bridgegan_batch.errors import ConfigError
+
+Labels = dict[str, Literal[0, 1]]
+
+
+class InputSpec(StrictModel):
+    uri: tuple[str, ...]  # shard patterns: files, directories, globs, {000..009} braces, s3:// ...
+    format: Literal["auto", "wds", "parquet"] = "auto"
+    # The data's attribute names -> the model's, e.g. {glasses: Eyeglasses}.
+    attribute_map: dict[str, str] = Field(default_factory=dict)
+    labels: Literal["given", "predict"] = "given"  # predict: the model's attribute head labels the sources
+
+    @field_validator("uri", mode="before")
+    @classmethod
+    def _one_or_many(cls, value):
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("uri")
+    @classmethod
+    def _not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value or not all(value):
+            raise ValueError("give at least one non-empty shard pattern")
+        return value
+
+
+class ModelSpec(StrictModel):
+    path: str | None = None  # an export (.safetensors); None = the bundled demo model
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    d_scale: float = Field(1.5, gt=0)  # the authors scale d by 1.5 at test time
+    batch_size: int = Field(64, gt=0)
+
+
+class _Operation(StrictModel):
+    set: Labels  # the attributes to set, e.g. {Eyeglasses: 1}
+    where: Labels = Field(default_factory=dict)  # which sources, e.g. {Eyeglasses: 0}; {} = all
+
+    @field_validator("set")
+    @classmethod
+    def _consistent(cls, value: Labels) -> Labels:
+        if not value:
+            raise ValueError("set at least one attribute")
+        check_changes(value)
+        return value
+
+
+class LabelOp(_Operation):
+    variants: int = Field(1, gt=0)  # outputs per source, each with its own noise seed
+
+
+class _ReferenceChoice(_Operation):
+    pool: str = "input"  # where references come from: "input", or shard patterns
+    choose: Literal["random", "keys"] = "random"  # random among faces with the target attributes
+    keys: tuple[str, ...] = ()  # with choose: keys
+    per_source: int = Field(1, gt=0)  # references per source
+
+    @model_validator(mode="after")
+    def _keys_when_chosen(self):
+        if self.choose == "keys" and not self.keys:
+            raise ValueError("choose: keys needs a non-empty keys list")
+        if self.choose == "random" and self.keys:
+            raise ValueError("keys are only used with choose: keys")
+        return self
+
+
+class ReferenceOp(_ReferenceChoice):
+    pass
+
+
+class InterpolateOp(_ReferenceChoice):
+    alphas: tuple[float, ...] = (0.5,)  # 1 = the label-driven code, 0 = the reference-driven one
+
+    @field_validator("alphas")
+    @classmethod
+    def _unit_interval(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if not value or any(not 0.0 <= a <= 1.0 for a in value):
+            raise ValueError(f"alphas must be a non-empty list of numbers in [0, 1], got {list(value)}")
+        return value
+
+
+class Operation(StrictModel):
+    """Exactly one of label, reference or interpolate."""
+
+    label: LabelOp | None = None
+    reference: ReferenceOp | None = None
+    interpolate: InterpolateOp | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        given = [k for k in ("label", "reference", "interpolate") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(f"each operation is exactly one of label, reference, interpolate; got {given or 'none'}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return next(k for k in ("label", "reference", "interpolate") if getattr(self, k) is not None)
+
+    @property
+    def spec(self) -> LabelOp | ReferenceOp | InterpolateOp:
+        return getattr(self, self.kind)
+
+
+class BalanceSpec(StrictModel):
+    """The output's target distribution: marginal fractions, or equal joint cells."""
+
+    fractions: dict[str, float] = Field(default_factory=dict)  # e.g. {Eyeglasses: 0.5}
+    equal_cells: tuple[str, ...] = ()  # e.g. [Eyeglasses, Male]: the 4 joint cells equally large
+
+    @model_validator(mode="after")
+    def _one_kind(self):
+        if bool(self.fractions) == bool(self.equal_cells):
+            raise ValueError("give either fractions or equal_cells")
+        for name, p in self.fractions.items():
+            if not 0.0 < p < 1.0:
+                raise ValueError(f"fractions.{name}: must be strictly between 0 and 1, got {p}")
+        if len(set(self.equal_cells)) != len(self.equal_cells):
+            raise ValueError("equal_cells lists an attribute twice")
+        return self
+
+
+class ImageSpec(StrictModel):
+    format: Literal["png", "jpg"] = "png"
+    quality: int = Field(95, ge=1, le=100)  # jpg
+    compress_level: int = Field(6, ge=0, le=9)  # png: 1 is ~3x faster to encode, 18 % larger
+
+
+class OutputSpec(StrictModel):
+    uri: str
+    format: Literal["wds", "parquet"] = "wds"
+    image: ImageSpec = ImageSpec()
+    shard_size: int = Field(1000, gt=0)
+    include_originals: bool = False
+    max_error_rate: float = Field(0.01, ge=0, le=1)  # exit non-zero above this fraction of failed samples
+
+
+class ResourcesSpec(StrictModel):
+    address: str = ""  # "" = an embedded local Ray; "auto" or an address joins a cluster
+    actors: int | None = Field(None, gt=0)  # None: one per GPU, or what fits the local CPUs
+    gpus_per_actor: float = Field(0, ge=0)
+    cpus_per_actor: float = Field(0.5, gt=0)  # fractional: actors holding every CPU stall Ray Data
+    batch_size: int | None = Field(None, gt=0)  # overrides model.batch_size
+
+
+class JobSpec(StrictModel):
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,100}$")
+    seed: int = 0
+    input: InputSpec
+    model: ModelSpec = ModelSpec()
+    operations: tuple[Operation, ...] = Field(min_length=1)
+    balance: BalanceSpec | None = None
+    output: OutputSpec
+    resources: ResourcesSpec = ResourcesSpec()
+
+    @model_validator(mode="after")
+    def _output_not_inside_input(self):
+        out = Path(self.output.uri).resolve() if "://" not in self.output.uri else None
+        for pattern in self.input.uri:
+            if out is None or "://" in pattern:
+                continue
+            root = Path(pattern.split("*")[0].split("{")[0])
+            root = root if root.is_dir() or not root.suffix else root.parent
+            if out == root.resolve() or root.resolve() in out.parents:
+                raise ValueError(f"output.uri {self.output.uri!r} lies inside the input {pattern!r}")
+        return self
+
+
+def _set_path(data: dict, dotted: str, value) -> None:
+    keys = dotted.split(".")
+    node = data
+    for key in keys[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[keys[-1]] = value
+
+
+def load_job(path: str | Path, overrides: tuple[str, ...] = ()) -> JobSpec:
+    """Load, override (`key.path=value`, the value read as YAML: `--set output.format=parquet`,
+    `--set input.uri=/data/faces-{000..009}.tar`) and validate a job file."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a job is a mapping of fields (name, input, operations, output, ...)")
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key.path=value")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        _set_path(data, key.strip(), value)
+    return validate(JobSpec, data, str(path))
+
+
+def check_attribute_names(job: JobSpec, attributes: tuple[str, ...]) -> None:
+    """ConfigError naming the field if the job names an attribute the model does not know."""
+    known = set(attributes)
+    places: list[tuple[str, list[str]]] = [("input.attribute_map", list(job.input.attribute_map.values()))]
+    for i, op in enumerate(job.operations):
+        places += [(f"operations.{i}.{op.kind}.set", list(op.spec.set)),
+                   (f"operations.{i}.{op.kind}.where", list(op.spec.where))]
+    if job.balance is not None:
+        places += [("balance.fractions", list(job.balance.fractions)),
+                   ("balance.equal_cells", list(job.balance.equal_cells))]
+    for field, names in places:
+        unknown = sorted(set(names) - known)
+        if unknown:
+            raise ConfigError(f"{field}: unknown attributes {unknown}; the model knows {list(attributes)}")

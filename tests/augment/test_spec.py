@@ -1,0 +1,92 @@
+import pytest
+
+from bridgegan_batch.augment.spec import JobSpec, check_attribute_names, load_job
+from bridgegan_batch.errors import ConfigError
+
+GOOD = """
+name: glasses_aug
+seed: 3
+input: {uri: data/faces}
+operations:
+  - label: {set: {Eyeglasses: 1}, where: {Eyeglasses: 0}, variants: 2}
+  - reference: {set: {Eyeglasses: 1}, where: {Eyeglasses: 0}}
+  - interpolate: {set: {Eyeglasses: 1}, alphas: [0.25, 0.75]}
+balance: {fractions: {Eyeglasses: 0.5}}
+output: {uri: out/glasses, format: parquet, image: {format: jpg, quality: 90}}
+"""
+
+
+def _write(tmp_path, text, name="job.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_good_job_resolves_defaults(tmp_path):
+    job = load_job(_write(tmp_path, GOOD))
+    assert job.input.uri == ("data/faces",) and job.model.d_scale == 1.5 and job.model.path is None
+    assert [op.kind for op in job.operations] == ["label", "reference", "interpolate"]
+    assert job.operations[2].spec.alphas == (0.25, 0.75) and job.resources.cpus_per_actor == 0.5
+
+
+def test_set_overrides_fields_with_yaml_values(tmp_path):
+    job = load_job(_write(tmp_path, GOOD), ("input.uri=/data/faces-{000..009}.tar", "output.shard_size=50",
+                                            "resources.address=auto", "output.include_originals=true"))
+    assert job.input.uri == ("/data/faces-{000..009}.tar",)
+    assert job.output.shard_size == 50 and job.output.include_originals is True and job.resources.address == "auto"
+    with pytest.raises(ConfigError, match="key.path=value"):
+        load_job(_write(tmp_path, GOOD), ("no-equals-sign",))
+
+
+BAD = [
+    ("name: [unclosed", "not valid YAML"),
+    ("- just\n- a list", "mapping of fields"),
+    (GOOD + "colour: red\n", "colour: unknown key"),
+    (GOOD.replace("seed: 3", "seed: three"), "seed"),
+    (GOOD.replace("name: glasses_aug", "name: ../escape"), "name"),
+    (GOOD.replace("input: {uri: data/faces}", "input: {uri: []}"), "input.uri"),
+    (GOOD.replace("input: {uri: data/faces}", "input: {uri: data/faces, format: tfrecord}"), "input.format"),
+    (GOOD.replace("variants: 2", "variants: 0"), "variants"),
+    (GOOD.replace("{Eyeglasses: 1}, where: {Eyeglasses: 0}, variants", "{Eyeglasses: 2}, where: {}, variants"), "set"),
+    (GOOD.replace("alphas: [0.25, 0.75]", "alphas: [0.5, 1.5]"), "alphas"),
+    (GOOD.replace("alphas: [0.25, 0.75]", "alphas: []"), "alphas"),
+    (GOOD.replace("balance: {fractions: {Eyeglasses: 0.5}}", "balance: {fractions: {Eyeglasses: 1.0}}"), "fractions"),
+    (GOOD.replace("balance: {fractions: {Eyeglasses: 0.5}}", "balance: {}"), "balance"),
+    (GOOD.replace("quality: 90", "quality: 101"), "quality"),
+    (GOOD.replace("format: parquet", "format: csv"), "output.format"),
+    (GOOD.replace("output: {uri: out/glasses,", "output: {uri: out/glasses, shard_size: -5,"), "shard_size"),
+    (GOOD.replace("output: {uri: out/glasses,", "output: {uri: data/faces/aug,"), "inside the input"),
+    (GOOD + "resources: {cpus_per_actor: 0}\n", "cpus_per_actor"),
+    (GOOD.replace("  - label: {set: {Eyeglasses: 1}, where: {Eyeglasses: 0}, variants: 2}\n",
+                  "  - label: {set: {Smiling: 1}}\n    reference: {set: {Smiling: 1}}\n"), "exactly one"),
+    (GOOD.replace("  - label: {set: {Eyeglasses: 1}, where: {Eyeglasses: 0}, variants: 2}\n", "  - paint: {}\n"),
+     "paint"),
+    (GOOD.replace("reference: {set: {Eyeglasses: 1}, where: {Eyeglasses: 0}}",
+                  "reference: {set: {Eyeglasses: 1}, choose: keys}"), "keys"),
+    (GOOD.replace("{Eyeglasses: 1}, alphas", "{Black_Hair: 1, Blond_Hair: 1}, alphas"), "exclusive"),
+]
+
+
+@pytest.mark.parametrize("text, field", BAD, ids=[f"bad{i}" for i in range(len(BAD))])
+def test_bad_jobs_get_one_error_naming_the_field(tmp_path, text, field):
+    with pytest.raises(ConfigError, match=field) as err:
+        load_job(_write(tmp_path, text, "bad.yaml"))
+    assert "bad.yaml" in str(err.value)
+
+
+def test_attribute_names_are_checked_against_the_model(tmp_path):
+    job = load_job(_write(tmp_path, GOOD.replace("where: {Eyeglasses: 0}}", "where: {Sunglasses: 0}}")))
+    with pytest.raises(ConfigError, match=r"operations.1.reference.where.*Sunglasses"):
+        check_attribute_names(job, ("Eyeglasses", "Male"))
+    check_attribute_names(load_job(_write(tmp_path, GOOD)), ("Eyeglasses", "Male"))
+    assert isinstance(job, JobSpec)
+
+
+def test_validate_command_checks_model_and_inputs(tmp_path, synth_dirs):
+    from click.testing import CliRunner
+
+    from bridgegan_batch.cli import main
+
+    job = _write(tmp_path, GOOD.replace("data/faces", synth_dirs["wds"]).replace("out/glasses", str(tmp_path / "o")))
+    result = CliRunner().invoke(main, ["validate", str(job), "--set", "model.path=/nowhere/m.safetensors"])
+    assert result.exit_code == 2 and "model.path" in result.output
