@@ -151,6 +151,9 @@ class TrainConfig(StrictModel):
     batch_size: int = Field(60, gt=0)
     steps: int = Field(50_000, gt=0)  # generator steps
     lr: float = Field(2e-4, gt=0)
+    # D's learning rate, when it differs from G's (ours; None = the authors' shared lr). A faster D
+    # learns the attribute head sooner, and G's attribute loss is only as useful as that head.
+    d_lr: float | None = Field(None, gt=0)
     beta1: float = 0.5
     beta2: float = 0.999
     warmup_steps: int = Field(0, ge=0)  # linear lr warm-up (ours; 0 = theirs)

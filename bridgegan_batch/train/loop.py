@@ -246,9 +246,10 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
     tick, images_seen, label_sum = time.perf_counter(), 0, 0.0
     for step in bar:
         lr = learning_rate(step, t)
-        for opt in (parts.opt_g, parts.opt_d):
+        d_factor = (t.d_lr or t.lr) / t.lr  # the schedule's shape, at D's own scale
+        for opt, rate in ((parts.opt_g, lr), (parts.opt_d, lr * d_factor)):
             for group in opt.param_groups:
-                group["lr"] = lr
+                group["lr"] = rate
         step_batches = [inputs(step * per_step + k) for k in range(per_step)]
         label_sum += sum(b.labels.sum().item() for b in step_batches)
         stats, d_loss, g_loss = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay), device, sync,
