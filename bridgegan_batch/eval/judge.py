@@ -14,7 +14,7 @@ from tqdm import tqdm
 from bridgegan_batch.config import JudgeConfig, SynthConfig
 from bridgegan_batch.data.attributes import HAIR_COLORS, SYNTH_ATTRIBUTES
 from bridgegan_batch.errors import DataError
-from bridgegan_batch.model.checkpoint import load_export, save_export
+from bridgegan_batch.model.checkpoint import CheckpointError, load_export, save_export
 from bridgegan_batch.train.data import SYNTH, load_arrays, to_tensor
 
 
@@ -50,7 +50,10 @@ class Judge:
     def load(cls, path: str | Path, device: str = "cpu") -> Judge:
         modules, config, _ = load_export(path, JudgeConfig)
         net = JudgeNet(len(config.attributes), config.channels)
-        net.load_state_dict(modules["judge"])
+        try:
+            net.load_state_dict(modules["judge"])
+        except (KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"{path}: weights do not fit its config ({str(exc)[:300]})") from exc
         return cls(net, config, device)
 
     def save(self, path: str | Path, info: dict | None = None) -> Path:

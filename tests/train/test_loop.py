@@ -109,3 +109,39 @@ def test_resume_refuses_other_train_settings_and_drops_stats_past_the_checkpoint
     train(config, data="synth", out=tmp_path, resume=True, progress=False, max_steps_this_call=1)
     assert [r["step"] for r in _losses(run)] == [1, 2, 3, 4]
     assert "g/loss" in _losses(run)[-1]
+
+
+def test_trains_from_shards_with_background_decoding(tmp_path, synth_dirs):
+    config = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "steps": 2, "loader_workers": 1,
+                                                           "shuffle_buffer": 16}})
+    run = train(config, data=[synth_dirs["parquet"]], out=tmp_path, progress=False)
+    assert [r["step"] for r in _losses(run)] == [1, 2]
+    assert json.loads((run / "config.json").read_text())["data"] == [synth_dirs["parquet"]]
+
+
+def test_export_and_eval_commands_end_to_end(tmp_path):
+    from bridgegan_batch.config import JudgeConfig
+    from bridgegan_batch.eval.judge import Judge, JudgeNet
+
+    run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "runs", progress=False,
+                max_steps_this_call=1)
+    runner = CliRunner()
+    model = tmp_path / "m.safetensors"
+    result = runner.invoke(main, ["export", str(run), "--out", str(model)])
+    assert result.exit_code == 0, result.output
+    judge = tmp_path / "judge.safetensors"
+    names = tuple(TINY64["model"]["attributes"])
+    Judge(JudgeNet(len(names), (8, 8, 8, 8)), JudgeConfig(attributes=names, channels=(8, 8, 8, 8))).save(judge)
+    out = tmp_path / "eval.json"
+    result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--n", "24",
+                                  "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert set(report["attributes"]) == set(names)
+    for directions in report["attributes"].values():
+        assert set(directions) == {"add", "remove"}
+        for v in directions.values():
+            assert v["n"] == 0 or 0.0 <= v["success"] <= 1.0
+    assert 0.0 <= report["mean_success"] <= 1.0 and 0.0 <= report["mean_preservation"] <= 1.0
+    result = runner.invoke(main, ["eval", "--model", str(tmp_path / "none.safetensors"), "--judge", str(judge)])
+    assert result.exit_code == 2 and "none.safetensors" in result.output
