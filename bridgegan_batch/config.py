@@ -78,14 +78,19 @@ def validate(model: type[M], data: object, source: str) -> M:
         raise ConfigError(f"{source}: {describe_errors(exc)}") from exc
 
 
-def load_yaml(path: str | Path, model: type[M]) -> M:
-    """Load and validate a YAML file (safe_load: no tags, no code)."""
+def read_yaml(path: str | Path) -> object:
+    """A YAML file's data (safe_load: no tags, no code), or a ConfigError naming the file."""
     try:
-        data = yaml.safe_load(Path(path).read_text())
+        return yaml.safe_load(Path(path).read_text())
     except FileNotFoundError:
         raise ConfigError(f"{path}: file not found") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def load_yaml(path: str | Path, model: type[M]) -> M:
+    """Load and validate a YAML file."""
+    data = read_yaml(path)
     return validate(model, data if data is not None else {}, str(path))
 
 

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe  # noqa: E402
+from machine import describe, emit  # noqa: E402
 
 from bridgegan_batch.data.images import encode_image  # noqa: E402
 from bridgegan_batch.data.synthfaces import render, sample_record  # noqa: E402
@@ -57,10 +57,7 @@ def main() -> None:
     r64 = rows[0][2]
     verdict = "met" if r64 >= GOAL_64 else "NOT met"
     lines.append(f"Goal: >= {GOAL_64:.0f} images/s at 64 px (render): {r64:,.0f} — {verdict}.")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":

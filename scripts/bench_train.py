@@ -19,7 +19,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from machine import describe  # noqa: E402
+from machine import describe, emit  # noqa: E402
 
 from bridgegan_batch.config import RunConfig, load_yaml  # noqa: E402
 from bridgegan_batch.train.loop import build_parts, pick_device, train_step  # noqa: E402
@@ -91,10 +91,7 @@ def main() -> None:
         mfu = f"{100 * r['mfu']:.1f} %" if r.get("mfu") else "—"
         lines.append(f"| {r['config']} | {r['batch']} | {r['d_steps']} | {r['s_per_step']:.3f} | "
                      f"{r['img_per_s']:.1f} | {r['tflop_per_step']:.3f} | {mfu} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text)
+    emit("\n".join(lines) + "\n", args.out)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,14 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def emit(text: str, out: str | None) -> None:
+    """Print a benchmark's Markdown, and write it to `out` when given."""
+    print(text)
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+
+
 def describe() -> str:
     import numpy
     import PIL

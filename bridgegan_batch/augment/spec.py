@@ -12,7 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from bridgegan_batch.config import StrictModel, validate
+from bridgegan_batch.config import StrictModel, read_yaml, validate
 from bridgegan_batch.data.attributes import check_changes
 from bridgegan_batch.errors import ConfigError
 
@@ -193,12 +193,7 @@ def _set_path(data: dict, dotted: str, value) -> None:
 def load_job(path: str | Path, overrides: tuple[str, ...] = ()) -> JobSpec:
     """Load, override (`key.path=value`, the value read as YAML: `--set output.format=parquet`,
     `--set input.uri=/data/faces-{000..009}.tar`) and validate a job file."""
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a job is a mapping of fields (name, input, operations, output, ...)")
     for item in overrides:
