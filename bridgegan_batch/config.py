@@ -115,6 +115,8 @@ class ModelConfig(StrictModel):
     spade_at_code_resolution: bool = False
     disc_channels: int = 32  # D's first width (doubles per down block)
     disc_max_channels: int = 256
+    # D's attribute head on a trunk of its own rather than the critic's (ours; False = the authors').
+    disc_separate_attribute_trunk: bool = False
 
     @field_validator("attributes")
     @classmethod

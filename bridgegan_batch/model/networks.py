@@ -105,26 +105,48 @@ class Generator(nn.Module):
         return torch.tanh(self.out(h))  # [B, 3, H, W]
 
 
+def _down_trunk(image_size: int, channels: int, max_channels: int, group_norm: bool) -> tuple[nn.Sequential, int]:
+    """A conv stem and residual down blocks to 4x4. -> (module [B,3,H,W] -> [B,C,4,4], C)"""
+    downs = _log2(image_size // 4, "image_size / 4")
+    layers: list[nn.Module] = [nn.Conv2d(3, channels, 3, padding=1)]
+    c = channels
+    for _ in range(downs):
+        c_out = min(c * 2, max_channels)
+        layers.append(ResBlock(c, c_out, resample="down", norm=False))
+        if group_norm:
+            layers.append(nn.GroupNorm(min(8, c_out), c_out))
+        c = c_out
+    layers.append(nn.LeakyReLU(SLOPE))
+    return nn.Sequential(*layers), c
+
+
 class Discriminator(nn.Module):
     """D(x): residual down-sampling trunk, a WGAN real/fake head and an N-attribute head.
 
-    [B,3,H,W] -> ([B] critic scores, [B, N] attribute logits)
+    With `separate_attribute_trunk`, the attribute head has a trunk of its own (with group norms)
+    instead of sharing the critic's, whose gradient penalty keeps it too smooth to learn small
+    attributes quickly. [B,3,H,W] -> ([B] critic scores, [B, N] attribute logits)
     """
 
-    def __init__(self, num_attributes: int, image_size: int, channels: int, max_channels: int):
+    def __init__(self, num_attributes: int, image_size: int, channels: int, max_channels: int,
+                 separate_attribute_trunk: bool = False):
         super().__init__()
-        downs = _log2(image_size // 4, "image_size / 4")
-        self.stem = nn.Conv2d(3, channels, 3, padding=1)
-        layers, c = [], channels
-        for _ in range(downs):
-            c_out = min(c * 2, max_channels)
-            layers.append(ResBlock(c, c_out, resample="down", norm=False))
-            c = c_out
-        self.trunk = nn.Sequential(*layers, nn.LeakyReLU(SLOPE))
+        self.trunk, c = _down_trunk(image_size, channels, max_channels, group_norm=False)
         self.adv = nn.Conv2d(c, 1, 4)
+        self.attribute_trunk = (_down_trunk(image_size, channels, max_channels, group_norm=True)[0]
+                                if separate_attribute_trunk else None)
         self.cls = nn.Conv2d(c, num_attributes, 4)
 
+    def critic(self, x: torch.Tensor) -> torch.Tensor:
+        return self.adv(self.trunk(x)).flatten()  # [B]
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.trunk(x) if self.attribute_trunk is None else self.attribute_trunk(x)  # [B, C, 4, 4]
+        return self.cls(h).flatten(1)  # [B, N]
+
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.trunk(self.stem(x))  # [B, C, 4, 4]
-        return self.adv(h).flatten(), self.cls(h).flatten(1)  # [B], [B, N]
+        if self.attribute_trunk is not None:
+            return self.critic(x), self.classify(x)
+        h = self.trunk(x)  # [B, C, 4, 4]: one pass for both heads
+        return self.adv(h).flatten(), self.cls(h).flatten(1)
 

@@ -125,11 +125,11 @@ class BridgeGANLoss:
         real3 = batch.x.repeat(3, 1, 1, 1)
         x_hat = self.gp.interpolate(real3, fakes, batch.eps)
         b = batch.x.shape[0]
-        scores, logits = self.D(torch.cat([batch.x, fakes, x_hat]))  # [7B], [7B, N]
+        scores = self.D.critic(torch.cat([batch.x, fakes, x_hat]))  # [7B]
         real_s, fake_s, hat_s = scores[:b], scores[b : 4 * b], scores[4 * b :]
         adv = self.wgan.critic(real_s, fake_s)
         gp = self.gp(hat_s, x_hat)
-        attr = self.attr(logits[:b], batch.labels)
+        attr = self.attr(self.D.classify(batch.x), batch.labels)  # real faces only
         loss = adv + self.w.gradient_penalty * gp + self.w.attribute_real * attr
         return loss, {"d/adv": adv.item(), "d/gp": gp.item(), "d/attr_real": attr.item(),
                       "d/wasserstein": -adv.item()}

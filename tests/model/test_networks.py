@@ -45,3 +45,14 @@ def test_bad_geometry_is_a_named_error():
         ModelConfig(**{**TINY, "image_size": 48})
     with pytest.raises(ValueError, match="attributes"):
         ModelConfig(**{**TINY, "attributes": ("A", "A")})
+
+
+def test_separate_attribute_trunk_keeps_the_critic_out_of_the_classifier():
+    config = ModelConfig(**TINY, disc_separate_attribute_trunk=True)
+    d = build_discriminator(config)
+    x = torch.randn(2, 3, 32, 32, requires_grad=True)
+    scores, logits = d(x)
+    assert torch.equal(scores, d.critic(x)) and torch.equal(logits, d.classify(x))
+    d.classify(x).sum().backward()
+    assert all(p.grad is None for p in d.trunk.parameters())  # the classifier has its own trunk
+    assert any(p.grad is not None for p in d.attribute_trunk.parameters())
