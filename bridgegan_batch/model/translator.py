@@ -93,8 +93,7 @@ class Translator:
         """Source labels from D's attribute head, for unlabelled data. [B,3,H,W] -> [B, N] in {0, 1}"""
         if self.discriminator is None:
             raise ValueError("this export has no attribute head; the data needs labels")
-        _, logits = self.discriminator(x.to(self.device))
-        return (logits > 0).float()
+        return (self.discriminator.classify(x.to(self.device)) > 0).float()
 
     # ------------------------------------------------------------------ translation
 
