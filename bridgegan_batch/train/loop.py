@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from bridgegan_batch.config import RunConfig
+from bridgegan_batch.config import ModelConfig, RunConfig
 from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
@@ -88,8 +88,9 @@ def build_parts(config: RunConfig, device: torch.device) -> Parts:
 
 def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_decay: float, device: torch.device,
                sync: Callable[[torch.nn.Module], None] | None = None,
-               latent_scale: float = 1.0) -> tuple[dict, torch.Tensor, torch.Tensor]:
+               latent_scale: float = 1.0) -> dict[str, torch.Tensor]:
     """One generator step: a D step on each batch, then a G step on the last one, then EMA.
+    Returns every loss term as a detached tensor (the last D step's, and G's).
 
     `sync(module)` averages a module's gradients across data-parallel ranks before each update.
     """
@@ -112,7 +113,7 @@ def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_deca
     parts.opt_g.step()
     parts.discriminator.requires_grad_(True)
     update_ema(parts.ema, parts.generator, ema_decay)
-    return {**d_stats, **g_stats}, d_loss.detach(), g_loss.detach()
+    return {**d_stats, **g_stats, "d/loss": d_loss.detach(), "g/loss": g_loss.detach()}
 
 
 def _state(parts: Parts, step: int, config: RunConfig) -> dict:
@@ -155,7 +156,13 @@ def export_from_state(state_path: str | Path, out: str | Path) -> Path:
     ema, disc = BridgeGenerator(config.model), build_discriminator(config.model)
     ema.load_state_dict(state["ema"])
     disc.load_state_dict(state["discriminator"])
-    return save_export(out, {"bridge": ema, "discriminator": disc}, config.model, {"step": state["step"]})
+    return write_export(out, ema, disc, config.model, {"step": state["step"]})
+
+
+def write_export(path: str | Path, ema: BridgeGenerator, discriminator: torch.nn.Module, model: ModelConfig,
+                 info: dict) -> Path:
+    """The inference export: the EMA generator side, and D for its attribute head."""
+    return save_export(path, {"bridge": ema, "discriminator": discriminator}, model, info)
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -251,8 +258,8 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
             for group in opt.param_groups:
                 group["lr"] = rate
         step_batches = [inputs(step * per_step + k) for k in range(per_step)]
-        label_sum += sum(b.labels.sum().item() for b in step_batches)
-        stats, d_loss, g_loss = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay), device, sync,
+        label_sum = label_sum + sum(b.labels.sum() for b in step_batches)
+        stats = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay), device, sync,
                                            latent_weight_scale(step, t))
         images_seen += t.batch_size * per_step * world
 
@@ -261,25 +268,24 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
             continue
         if done % t.log_every == 0 or done == end:
             now = time.perf_counter()
-            record = {"step": done, "lr": lr, "img_per_s": images_seen / (now - tick), **stats,
-                      "d/loss": d_loss.item(), "g/loss": g_loss.item()}
+            record = {"step": done, "lr": lr, "img_per_s": images_seen / (now - tick),
+                      **{k: v.item() for k, v in stats.items()}}
             stats_file.write(json.dumps(record) + "\n")
             stats_file.flush()
             if board is not None:
                 for key, value in record.items():
                     if key != "step":
                         board.add_scalar(key, value, done)
-            bar.set_postfix(img_s=f"{record['img_per_s']:.1f}", g=f"{g_loss.item():.2f}")
+            bar.set_postfix(img_s=f"{record['img_per_s']:.1f}", g=f"{record['g/loss']:.2f}")
             tick, images_seen = now, 0
         if done % t.sample_every == 0 or done == end:
             sample_grid(parts.ema, fixed_x, fixed_labels, groups).save(run / "samples" / f"{done:07d}.png")
         if done % t.checkpoint_every == 0 or done == end:
             save_state(run / STATE_FILE, _state(parts, done, config))
-            save_export(run / EXPORT_FILE, {"bridge": parts.ema, "discriminator": parts.discriminator},
-                        config.model, {"step": done, "data": data})
+            write_export(run / EXPORT_FILE, parts.ema, parts.discriminator, config.model, {"step": done, "data": data})
     if stats_file is not None:
         stats_file.close()
     if board is not None:
         board.close()
     checksum = sum(p.double().sum().item() for p in parts.generator.parameters())
-    return {"rank": rank, "steps": end - start, "label_sum": label_sum, "weights_checksum": checksum}
+    return {"rank": rank, "steps": end - start, "label_sum": float(label_sum), "weights_checksum": checksum}

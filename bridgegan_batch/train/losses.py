@@ -119,7 +119,10 @@ class BridgeGANLoss:
         codes = torch.cat([src + lab, src + ref, src + _mix(lab, ref, batch.alpha)])  # [3B, ...]
         return self.G(batch.x.repeat(3, 1, 1, 1), codes)
 
-    def discriminator_phase(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
+    # Both phases return (loss, {term: detached 0-d tensor}); reading the terms (.item()) waits for
+    # the device, so the loop does it only on the steps it logs.
+
+    def discriminator_phase(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with torch.no_grad():
             fakes = self.fakes(batch)  # [3B, 3, H, W]
         real3 = batch.x.repeat(3, 1, 1, 1)
@@ -131,10 +134,10 @@ class BridgeGANLoss:
         gp = self.gp(hat_s, x_hat)
         attr = self.attr(self.D.classify(batch.x), batch.labels)  # real faces only
         loss = adv + self.w.gradient_penalty * gp + self.w.attribute_real * attr
-        return loss, {"d/adv": adv.item(), "d/gp": gp.item(), "d/attr_real": attr.item(),
-                      "d/wasserstein": -adv.item()}
+        return loss, {"d/adv": adv.detach(), "d/gp": gp.detach(), "d/attr_real": attr.detach()}
 
-    def generator_phase(self, batch: Batch, latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, float]]:
+    def generator_phase(self, batch: Batch,
+                        latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G's losses; `latent_scale` multiplies the closeness and latent-cycle weights (warm-up)."""
         x, d, b = batch.x, batch.d, batch.x.shape[0]
         zero = torch.zeros_like(d)
@@ -161,5 +164,5 @@ class BridgeGANLoss:
         w = self.w
         loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
                 + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms)
-        return loss, {"g/adv": adv.item(), "g/attr_fake": attr.item(), "g/rec": rec.item(),
-                      "g/cycle": cycle.item(), "g/close": close.item(), "g/ms": ms.item()}
+        return loss, {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
+                      "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach()}

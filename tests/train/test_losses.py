@@ -101,4 +101,4 @@ def test_generator_phase_trains_e_m_g_and_weights_are_configurable():
                            mode_seeking=0)
     _, _, _, rec_loss = _setup(only_rec)
     value, stats = rec_loss.generator_phase(batch)
-    assert value.item() == pytest.approx(stats["g/rec"], rel=1e-5)
+    assert value.item() == pytest.approx(stats["g/rec"].item(), rel=1e-5)
