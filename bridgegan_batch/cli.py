@@ -320,6 +320,32 @@ def validate(job_path, overrides):
                f"model {model} ({len(model_config.attributes)} attributes)")
 
 
+@main.command(short_help="Run an augmentation job: plan, translate on Ray, write shards and a report.")
+@click.argument("job_path", metavar="JOB", type=click.Path(dir_okay=False))
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a field (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Print the resolved job and its plan; write nothing.")
+@click.option("--force", is_flag=True, help="Replace an output made by another job spec or model.")
+@click.option("--no-progress", is_flag=True, help="No progress bar (logs, cron).")
+@_user_errors
+def run(job_path, overrides, dry_run, force, no_progress):
+    """Run JOB.yaml. Reruns skip finished shards and pick up new input shards."""
+    from bridgegan_batch.augment.engine import run_job, summary_lines
+    from bridgegan_batch.augment.spec import load_job
+
+    job = load_job(job_path, tuple(overrides))
+    result = run_job(job, job_path, force=force, dry_run=dry_run, echo=click.echo, progress=not no_progress)
+    if dry_run:
+        return
+    for line in summary_lines(result, job_path):
+        click.echo(line)
+    click.echo(f"report: {Path(result.output) / 'report.html'}")
+    if result.error_rate > job.output.max_error_rate or result.shards_failed:
+        click.echo(f"error: {100 * result.error_rate:.2f} % of input samples failed "
+                   f"(output.max_error_rate {100 * job.output.max_error_rate:.2f} %)"
+                   + (f", {len(result.shards_failed)} shards failed" if result.shards_failed else ""), err=True)
+        sys.exit(1)
+
+
 @main.command(short_help="Count samples, attribute frequencies and failures.")
 @click.argument("patterns", nargs=-1, required=True)
 @click.option("--format", "format_", type=SHARD_FORMATS, default=None,

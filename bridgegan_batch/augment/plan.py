@@ -13,7 +13,7 @@ import hashlib
 import itertools
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -55,6 +55,24 @@ def _matches(labels: dict[str, int], where: dict[str, int]) -> bool:
     return all(labels.get(name) == value for name, value in where.items())
 
 
+def _reference_pool(index: int, op: Operation, references: Sequence[Source], seed: int) -> list[Source]:
+    """An operation's candidate references: its fixed keys, or a seeded subset (at most pool_size)
+    of the faces that already have the attributes it sets."""
+    spec = op.spec
+    if spec.choose == "keys":
+        by_key = {r.key: r for r in references}
+        missing = [k for k in spec.keys if k not in by_key]
+        if missing:
+            raise ConfigError(f"operations.{index}.{op.kind}.keys: not in the reference pool: {missing[:5]}")
+        return [by_key[k] for k in spec.keys]
+    matching = [r for r in references if _matches(r.labels, spec.set)]
+    if len(matching) > spec.pool_size:
+        chosen = np.random.default_rng(stable_seed(seed, "pool", index)).choice(len(matching), spec.pool_size,
+                                                                                replace=False)
+        matching = [matching[i] for i in sorted(chosen)]
+    return matching
+
+
 class _OpCursor:
     """Walks an operation's eligible sources in a seeded order, then again for later variants."""
 
@@ -63,8 +81,8 @@ class _OpCursor:
         self.index, self.op, self.spec, self.stratum = index, op, op.spec, stratum
         order = np.random.default_rng(stable_seed(seed, "order", index, stratum)).permutation(len(eligible))
         self.eligible = [eligible[i] for i in order]
-        self.references = [r for r in references if _matches(r.labels, self.spec.set)]
-        if op.kind != "label" and self.eligible and not self.references and self.spec.choose == "random":
+        self.references = _reference_pool(index, op, references, seed) if op.kind != "label" else []
+        if op.kind != "label" and self.eligible and not self.references:
             raise ConfigError(f"operations.{index}.{op.kind}: no face in the reference pool has "
                               f"{dict(self.spec.set)}")
         self.seed, self.max_variants, self.position = seed, max_variants, 0
@@ -84,9 +102,6 @@ class _OpCursor:
         return Item(self.index, self.op.kind, source.shard, source.key, variant, target, reference, alpha)
 
     def _reference(self, source: Source, variant: int) -> tuple[str, str]:
-        if self.spec.choose == "keys":
-            key = self.spec.keys[stable_seed(self.seed, "ref", self.index, source.key, variant) % len(self.spec.keys)]
-            return ("", key)  # resolved against the pool when the pool is read
         pool = [r for r in self.references if r.key != source.key] or self.references
         ref = pool[stable_seed(self.seed, "ref", self.index, source.key, variant) % len(pool)]
         return (ref.shard, ref.key)
@@ -131,6 +146,19 @@ class Plan:
     originals: int  # sources copied unchanged into the output (include_originals)
     input_counts: dict[str, dict[str, int]]  # attribute -> {"0": n, "1": n} over the sources
     output_counts: dict[str, dict[str, int]]  # the same over the planned output
+    shards: list[str] = field(default_factory=list)  # the input shards it covers
+
+    def items_by_shard(self) -> dict[str, list[Item]]:
+        grouped: dict[str, list[Item]] = {shard: [] for shard in self.shards}
+        for item in self.items:
+            grouped.setdefault(item.shard, []).append(item)
+        return grouped
+
+    @classmethod
+    def from_json(cls, data: dict) -> Plan:
+        items = [Item(**{**i, "reference": tuple(i["reference"]) if i["reference"] else None}) for i in data["items"]]
+        return cls(items, data["sources"], data["originals"], data["input_counts"], data["output_counts"],
+                   list(data.get("shards", [])))
 
     def counts_per_operation(self) -> dict[str, int]:
         c = Counter(f"{item.op}:{item.kind}" for item in self.items)
@@ -139,7 +167,8 @@ class Plan:
     def to_json(self) -> dict:
         return {"sources": self.sources, "originals": self.originals, "translations": len(self.items),
                 "per_operation": self.counts_per_operation(), "input_counts": self.input_counts,
-                "output_counts": self.output_counts, "items": [asdict(i) for i in self.items]}
+                "output_counts": self.output_counts, "shards": self.shards,
+                "items": [asdict(i) for i in self.items]}
 
 
 def _histogram(label_sets: Sequence[dict[str, int]], names: Sequence[str]) -> dict[str, dict[str, int]]:
@@ -148,8 +177,14 @@ def _histogram(label_sets: Sequence[dict[str, int]], names: Sequence[str]) -> di
 
 
 def make_plan(job: JobSpec, sources: Sequence[Source], references: Sequence[Source] | None = None,
-              max_variants: int = 16) -> Plan:
-    """The plan for `job` over `sources` (and a reference pool: the sources themselves by default)."""
+              max_variants: int = 16, previous: Plan | None = None,
+              previous_sources: Sequence[Source] = ()) -> Plan:
+    """The plan for `job` over `sources` (and a reference pool: the sources themselves by default).
+
+    With `previous` (the plan already carried out over `previous_sources`), only `sources` are
+    planned, and balancing starts from the output that plan makes: a nightly run over new shards
+    keeps the whole output on target without touching finished work.
+    """
     references = sources if references is None else references
     originals = len(sources) if job.output.include_originals else 0
     items: list[Item] = []
@@ -160,11 +195,18 @@ def make_plan(job: JobSpec, sources: Sequence[Source], references: Sequence[Sour
             while not cursor.exhausted():
                 items.append(cursor.take())
     else:
-        items = _balance(job, _strata_cursors(job, sources, references, max_variants), sources if originals else [])
+        done = [s.labels for s in previous_sources][: previous.originals if previous else 0]
+        done += [i.target for i in previous.items] if previous else []
+        items = _balance(job, _strata_cursors(job, sources, references, max_variants),
+                         [s.labels for s in sources] if originals else [], done)
+    shards = list(dict.fromkeys(s.shard for s in sources))
+    if previous is not None:
+        items, shards = previous.items + items, previous.shards + [s for s in shards if s not in previous.shards]
+        sources, originals = [*previous_sources, *sources], previous.originals + originals
     names = sorted({n for s in sources for n in s.labels})
     out_labels = [s.labels for s in sources][:originals] + [i.target for i in items]
     return Plan(items, len(sources), originals, _histogram([s.labels for s in sources], names),
-                _histogram(out_labels, names))
+                _histogram(out_labels, names), shards)
 
 
 def _own_variants(op: Operation) -> int:
@@ -192,11 +234,13 @@ def _strata_cursors(job: JobSpec, sources: Sequence[Source], references: Sequenc
     return cursors
 
 
-def _balance(job: JobSpec, cursors: list[_OpCursor], originals: Sequence[Source]) -> list[Item]:
+def _balance(job: JobSpec, cursors: list[_OpCursor], originals: Sequence[dict[str, int]],
+             done: Sequence[dict[str, int]] = ()) -> list[Item]:
+    """Greedy translations toward the target, starting from the output's `done` samples and `originals`."""
     counts: Counter = Counter()
-    for source in originals:
-        _count(counts, source.labels, job)
-    total, items = len(originals), []
+    for labels in [*done, *originals]:
+        _count(counts, labels, job)
+    total, items = len(done) + len(originals), []
     taken = Counter()
     current = _distance(counts, total, job)
     while True:

@@ -6,6 +6,8 @@ the model (attribute names) or the data (a feasible balance) happen when the pla
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -19,12 +21,22 @@ from bridgegan_batch.errors import ConfigError
 Labels = dict[str, Literal[0, 1]]
 
 
+class SynthInput(StrictModel):
+    """Demo input: SynthFaces rendered into input.uri (a directory) on first use."""
+
+    samples: int = Field(2000, gt=0)
+    seed: int = 0
+    size: Literal[64, 128] = 64
+    shard_size: int = Field(500, gt=0)
+
+
 class InputSpec(StrictModel):
     uri: tuple[str, ...]  # shard patterns: files, directories, globs, {000..009} braces, s3:// ...
     format: Literal["auto", "wds", "parquet"] = "auto"
     # The data's attribute names -> the model's, e.g. {glasses: Eyeglasses}.
     attribute_map: dict[str, str] = Field(default_factory=dict)
     labels: Literal["given", "predict"] = "given"  # predict: the model's attribute head labels the sources
+    synth: SynthInput | None = None  # render the demo dataset into uri when it holds no shards yet
 
     @field_validator("uri", mode="before")
     @classmethod
@@ -68,6 +80,9 @@ class _ReferenceChoice(_Operation):
     choose: Literal["random", "keys"] = "random"  # random among faces with the target attributes
     keys: tuple[str, ...] = ()  # with choose: keys
     per_source: int = Field(1, gt=0)  # references per source
+    # Random references are drawn from a seeded subset of this many matching faces, so the
+    # driver ships a bounded set of reference images to the actors however large the pool.
+    pool_size: int = Field(256, gt=0)
 
     @model_validator(mode="after")
     def _keys_when_chosen(self):
@@ -168,6 +183,12 @@ class JobSpec(StrictModel):
     resources: ResourcesSpec = ResourcesSpec()
 
     @model_validator(mode="after")
+    def _synth_needs_one_directory(self):
+        if self.input.synth is not None and (len(self.input.uri) != 1 or any(c in self.input.uri[0] for c in "*?{")):
+            raise ValueError("input.synth renders into one directory: give input.uri as a single directory path")
+        return self
+
+    @model_validator(mode="after")
     def _output_not_inside_input(self):
         out = Path(self.output.uri).resolve() if "://" not in self.output.uri else None
         for pattern in self.input.uri:
@@ -178,6 +199,16 @@ class JobSpec(StrictModel):
             if out == root.resolve() or root.resolve() in out.parents:
                 raise ValueError(f"output.uri {self.output.uri!r} lies inside the input {pattern!r}")
         return self
+
+
+# Fields that do not change a single output byte: a rerun may change them freely.
+_NOT_FINGERPRINTED = {"resources": None, "input": {"uri"}, "output": {"uri", "max_error_rate"}}
+
+
+def fingerprint(job: JobSpec) -> str:
+    """sha256 of the job fields that decide the output's bytes (not its resources or input list)."""
+    data = job.model_dump(mode="json", exclude={k: v if v else True for k, v in _NOT_FINGERPRINTED.items()})
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
 def _set_path(data: dict, dotted: str, value) -> None:

@@ -1,8 +1,11 @@
-"""An ordered process-pool map for CPU-bound per-item work (render, decode, encode)."""
+"""Parallel helpers for CPU-bound per-item work: an ordered process-pool map, a read-ahead thread."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from typing import TypeVar
@@ -22,3 +25,38 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, chunksiz
         return
     with ProcessPoolExecutor(max_workers=workers) as pool:
         yield from pool.map(fn, items, chunksize=chunksize)
+
+
+def background(items: Iterable[T], depth: int = 64) -> Iterator[T]:
+    """Iterate `items` on a thread, `depth` ahead of the consumer (decoding overlaps the model);
+    an exception in the thread is raised here, at the point it happened in the sequence."""
+    done = object()
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if stop.is_set():
+                    return
+                buffer.put((item, None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            buffer.put((done, exc))
+            return
+        buffer.put((done, None))
+
+    thread = threading.Thread(target=produce, daemon=True, name="background-iter")
+    thread.start()
+    try:
+        while True:
+            item, error = buffer.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock a producer waiting on a full buffer
+            with contextlib.suppress(queue.Empty):
+                buffer.get(timeout=0.05)

@@ -1,0 +1,119 @@
+"""Ray model actors, and the dispatcher that feeds them whole input shards and retries failures.
+
+An actor loads the export once (its bytes come through the object store, so a worker node needs
+no copy of the file) and processes one shard per call. A call that fails, because our code raised
+or because the actor process died, is retried on a fresh actor up to `max_tries` times; then the
+shard is marked failed and the others go on.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import ray
+import torch
+from ray.exceptions import RayActorError, RayTaskError
+
+from bridgegan_batch.augment.labels import ShardLabels, predict_labels
+from bridgegan_batch.augment.layout import ShardStats
+from bridgegan_batch.augment.provenance import RunInfo, sha256
+from bridgegan_batch.augment.worker import OutputOptions, ShardTask, process_shard
+from bridgegan_batch.model.translator import Translator
+
+
+@dataclass(frozen=True)
+class ActorSettings:
+    device: str  # auto | cpu | cuda
+    d_scale: float
+    batch_size: int
+    threads: int  # torch threads per actor (CPU)
+    encode_threads: int
+
+
+class TranslatorActor:
+    """Holds one Translator; `process` runs a ShardTask, `predict` labels a shard."""
+
+    def __init__(self, model_bytes: bytes, model_sha256: str, settings: ActorSettings, options: OutputOptions,
+                 run: RunInfo, references: Mapping[str, bytes]):
+        if sha256(model_bytes) != model_sha256:
+            raise RuntimeError("the model bytes arrived corrupted (sha256 mismatch)")
+        torch.set_num_threads(settings.threads)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "model.safetensors")
+            with open(path, "wb") as f:
+                f.write(model_bytes)
+            device = settings.device
+            if device == "auto":
+                device = "cuda" if torch.cuda.is_available() else "cpu"
+            # On CPU, batch-invariant kernels make the output bytes independent of batching.
+            self.translator = Translator.load(path, device=device, d_scale=settings.d_scale,
+                                              batch_invariant=device == "cpu")
+        self.settings, self.options, self.run, self.references = settings, options, run, references
+        self.reference_cache: dict = {}
+
+    def process(self, task: ShardTask) -> ShardStats:
+        return process_shard(task, self.translator, self.options, self.run, self.references,
+                             batch_size=self.settings.batch_size, encode_threads=self.settings.encode_threads,
+                             reference_cache=self.reference_cache, node_id=ray.get_runtime_context().get_node_id())
+
+    def predict(self, shard: str, fmt: str | None) -> ShardLabels:
+        return predict_labels(self.translator, shard, fmt, self.settings.batch_size)
+
+
+@dataclass
+class ActorPool:
+    """Creates actors on demand and replaces one whose process died."""
+
+    make: Callable[[], object]
+    size: int
+
+    def __post_init__(self):
+        self.idle = deque(self.make() for _ in range(self.size))
+
+    def replace(self, actor) -> None:
+        ray.kill(actor, no_restart=True)
+        self.idle.append(self.make())
+
+
+def dispatch(pool: ActorPool, tasks: list, call: Callable[[object, object], ray.ObjectRef], max_tries: int,
+             on_done: Callable[[object, object], None], on_failed: Callable[[object, str], None],
+             on_retry: Callable[[object, str], None] = lambda task, error: None) -> None:
+    """Run every task on the pool's actors; `call(actor, task)` starts one. Tasks carry `attempt`."""
+    queue = deque(tasks)
+    running: dict[ray.ObjectRef, tuple[object, object]] = {}
+    while queue or running:
+        while queue and pool.idle:
+            task, actor = queue.popleft(), pool.idle.popleft()
+            running[call(actor, task)] = (actor, task)
+        ready, _ = ray.wait(list(running), num_returns=1)
+        for ref in ready:
+            actor, task = running.pop(ref)
+            try:
+                result = ray.get(ref)
+            except (RayActorError, RayTaskError) as exc:
+                error = _short(exc)
+                if isinstance(exc, RayActorError):
+                    pool.replace(actor)  # its process is gone
+                else:
+                    pool.idle.append(actor)
+                if task.attempt >= max_tries:
+                    on_failed(task, error)
+                else:
+                    on_retry(task, error)
+                    queue.append(replace(task, attempt=task.attempt + 1))
+                continue
+            pool.idle.append(actor)
+            on_done(task, result)
+
+
+def _short(exc: Exception) -> str:
+    """The last line of a Ray error: the original exception, without the remote traceback."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(exc, RayTaskError) and cause is not None:
+        return f"{type(cause).__name__}: {cause}"[:500]
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else type(exc).__name__)[:500]

@@ -1,0 +1,416 @@
+"""`bridgegan-batch run`: plan in front, Ray actors in the middle, manifest and report behind.
+
+The driver owns the output directory (its lock, manifest, plan, dataset.json, rejects and report);
+the actors own the output shards and per-shard stats. A rerun reads what is done from the stats
+files, so a driver killed at any point loses at most the shards that were in flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from bridgegan_batch import __version__
+from bridgegan_batch.augment.inputs import (
+    describe_inputs,
+    input_format,
+    label_pass,
+    read_reference_images,
+    render_demo_input,
+)
+from bridgegan_batch.augment.labels import ShardLabels
+from bridgegan_batch.augment.layout import (
+    MANIFEST,
+    PLAN,
+    REJECTS,
+    Reject,
+    ShardStats,
+    read_json,
+    read_stats,
+    write_json_atomic,
+)
+from bridgegan_batch.augment.manifest import InputShard, Manifest, OutputLock, now
+from bridgegan_batch.augment.plan import Plan, Source, make_plan
+from bridgegan_batch.augment.provenance import RunInfo
+from bridgegan_batch.augment.spec import JobSpec, check_attribute_names, fingerprint
+from bridgegan_batch.augment.worker import OutputOptions, ShardTask
+from bridgegan_batch.data.dataset_info import DATASET_FILE, DatasetInfo, ShardEntry
+from bridgegan_batch.data.paths import filesystem, is_shard
+from bridgegan_batch.errors import ConfigError, DataError
+from bridgegan_batch.model.checkpoint import load_export
+from bridgegan_batch.model.translator import DEFAULT_MODEL
+
+MAX_TRIES = 3  # attempts per input shard before it is marked failed
+
+
+@dataclass
+class RunResult:
+    output: str
+    plan: Plan
+    shards_done: int = 0
+    shards_failed: list[tuple[str, str]] = field(default_factory=list)  # (input shard, error)
+    shards_skipped: int = 0  # finished by an earlier run
+    written: Counter = field(default_factory=Counter)  # per operation, this run
+    rejects: int = 0
+    input_samples: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+
+    @property
+    def error_rate(self) -> float:
+        return self.rejects / max(1, self.input_samples)
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _model(job: JobSpec, job_path: str) -> tuple[str, list[str]]:
+    path = job.model.path or str(DEFAULT_MODEL)
+    if not Path(path).is_file():
+        hint = " (the demo model: train it with scripts/train_demo.sh)" if job.model.path is None else ""
+        raise ConfigError(f"{job_path}: model.path: {path} not found{hint}")
+    _, config, _ = load_export(path)
+    return path, list(config.attributes)
+
+
+def _check_output(output: str, manifest: Manifest | None, job_sha: str, model_sha: str, force: bool) -> None:
+    """Refuse an output made by another job or model (unless --force), or one we did not make."""
+    fs, root = filesystem(output)
+    if manifest is None:
+        if fs.exists(root) and any(is_shard(p) or p.endswith("/" + DATASET_FILE) for p in fs.ls(root, detail=False)):
+            raise DataError(f"output {output!r} holds shards that no bridgegan-batch run made; choose a new output")
+        return
+    changed = [what for what, old, new in (("job spec", manifest.job_sha256, job_sha),
+                                           ("model", manifest.model_sha256, model_sha)) if old != new]
+    if changed and not force:
+        raise ConfigError(f"output {output!r} was made with another {' and '.join(changed)}; rerun with --force "
+                          "to replace it, or choose a new output.uri")
+
+
+def _clear_output(output: str) -> None:
+    """--force: drop everything an earlier run wrote (shards, stats, plan, labels, manifest, report)."""
+    fs, root = filesystem(output)
+    if fs.exists(root):
+        for path in fs.ls(root, detail=False):
+            if not path.endswith("/.lock"):
+                fs.rm(path, recursive=True)
+
+
+def _sources(labels: dict[str, ShardLabels], shards: list[str]) -> list[Source]:
+    return [s for shard in shards for s in labels[shard].sources()]
+
+
+def _make_or_extend_plan(job: JobSpec, output_exists: bool, output: str, labels: dict[str, ShardLabels],
+                         shards: list[str]) -> tuple[Plan, bool]:
+    """The saved plan, extended to shards it does not cover yet (the nightly case); or a new plan."""
+    saved = read_json(output, PLAN) if output_exists else None
+    if saved is None:
+        return make_plan(job, _sources(labels, shards)), True
+    plan = Plan.from_json(saved)
+    new = [s for s in shards if s not in plan.shards]
+    if not new:
+        return plan, False
+    old = [s for s in plan.shards if s in labels]
+    everything = _sources(labels, old + new)
+    return make_plan(job, _sources(labels, new), everything, previous=plan,
+                     previous_sources=_sources(labels, old)), True
+
+
+def _shard_tasks(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], todo: list[InputShard]) -> list[ShardTask]:
+    by_shard = plan.items_by_shard()
+    tasks = []
+    for shard in todo:
+        items = tuple(by_shard.get(shard.path, ()))
+        known = labels[shard.path]
+        originals = tuple(known.keys) if job.output.include_originals else ()
+        needed = {i.key for i in items} | set(originals)
+        source_labels = {k: lab for k, lab in zip(known.keys, known.labels, strict=True) if k in needed}
+        tasks.append(ShardTask(shard.path, shard.shard_id, input_format(job), items, originals, source_labels))
+    return tasks
+
+
+def _actor_count(job: JobSpec, pending: int) -> int:
+    import ray
+
+    res = job.resources
+    if res.actors is not None:
+        return max(1, min(res.actors, pending))
+    total = ray.cluster_resources()
+    if res.gpus_per_actor > 0:
+        fits = int(total.get("GPU", 0) // res.gpus_per_actor)
+    else:  # leave one CPU to Ray's own tasks and the driver
+        fits = int(max(1.0, total.get("CPU", 1) - 1) // res.cpus_per_actor)
+    return max(1, min(fits, pending))
+
+
+def _start_ray(address: str) -> bool:
+    """Join or start Ray; True if we started it (and so stop it at the end)."""
+    import ray
+
+    if ray.is_initialized():
+        return False
+    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
+    kwargs = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
+    if address:
+        ray.init(address=address, **kwargs)
+    else:  # embedded: a local Ray with this machine's cores
+        ray.init(num_cpus=os.cpu_count(), **kwargs)
+    return True
+
+
+def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool = False,
+            echo: Callable[[str], None] = print, progress: bool = True) -> RunResult:
+    """Run (or, with dry_run, only plan and print) a validated job. See the module docstring."""
+    started, t0 = now(), time.perf_counter()
+    model_path, attributes = _model(job, job_path)
+    check_attribute_names(job, tuple(attributes))
+    job_sha, model_sha = fingerprint(job), file_sha256(model_path)
+    output = job.output.uri
+    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+    render_demo_input(job, echo)
+    inputs = describe_inputs(job.input.uri)
+    fs, root = filesystem(output)
+    manifest = Manifest.load(output) if fs.exists(root) else None
+    _check_output(output, manifest, job_sha, model_sha, force)
+
+    if dry_run:
+        labels = label_pass(job, inputs, attributes, None, _local_predictor(job, model_path))
+        plan, _ = _make_or_extend_plan(job, manifest is not None and not force, output, labels,
+                                       [s.path for s in inputs])
+        echo(yaml.safe_dump(job.model_dump(mode="json"), sort_keys=False).rstrip())
+        echo(_plan_summary(plan, inputs, model_path))
+        return RunResult(output, plan, dry_run=True)
+
+    fs.makedirs(root, exist_ok=True)
+    with OutputLock(output, run_id):
+        if force and manifest is not None:
+            _clear_output(output)
+            manifest = None
+        ray_started = False
+        try:
+            predictor = None
+            if job.input.labels == "predict":
+                ray_started = _start_ray(job.resources.address)
+                predictor = _ray_predictor(job, model_path, model_sha)
+            labels = label_pass(job, inputs, attributes, output, predictor)
+            plan, changed = _make_or_extend_plan(job, manifest is not None, output, labels, [s.path for s in inputs])
+            if changed:
+                write_json_atomic(output, PLAN, plan.to_json())
+            manifest = _update_manifest(manifest, job, job_sha, model_path, model_sha, run_id, inputs)
+            manifest.runs.append({"run_id": run_id, "started": started, "status": "running"})
+            manifest.save(output)
+            todo = [s for s in manifest.inputs if s.path in plan.shards and read_stats(output, s.shard_id) is None]
+            result = RunResult(output, plan, shards_skipped=len(plan.shards) - len(todo))
+            if todo:
+                ray_started = _start_ray(job.resources.address) or ray_started
+                _process(job, plan, labels, todo, attributes, model_path, model_sha, job_sha, run_id, manifest,
+                         result, echo, progress)
+            _finish(output, job, manifest, labels, attributes, result)
+            result.seconds = time.perf_counter() - t0
+            manifest.runs[-1].update(ended=now(), seconds=round(result.seconds, 2),
+                                     status="failed" if result.shards_failed else "done")
+            manifest.save(output)
+            _write_report(output, echo)
+            return result
+        except BaseException:
+            if manifest is not None and manifest.runs and manifest.runs[-1].get("run_id") == run_id:
+                manifest.runs[-1].update(ended=now(), status="interrupted")
+                manifest.save(output)
+            raise
+        finally:
+            if ray_started:
+                import ray
+
+                ray.shutdown()
+
+
+def _update_manifest(manifest: Manifest | None, job: JobSpec, job_sha: str, model_path: str, model_sha: str,
+                     run_id: str, inputs: list[InputShard]) -> Manifest:
+    if manifest is None:
+        manifest = Manifest(job_name=job.name, job_sha256=job_sha, model_path=model_path, model_sha256=model_sha,
+                            tool_version=__version__, run_id=run_id)
+    known = {s.path: s for s in manifest.inputs}
+    for shard in inputs:
+        if shard.path not in known:
+            manifest.inputs.append(shard)
+    manifest.tool_version = __version__
+    return manifest
+
+
+def _process(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], todo: list[InputShard],
+             attributes: list[str], model_path: str, model_sha: str, job_sha: str, run_id: str,
+             manifest: Manifest, result: RunResult, echo: Callable[[str], None], progress: bool) -> None:
+    import ray
+
+    from bridgegan_batch.augment.actor import ActorPool, ActorSettings, TranslatorActor, dispatch
+
+    tasks = _shard_tasks(job, plan, labels, todo)
+    wanted = {i.reference for t in tasks for i in t.items if i.reference is not None}
+    references = ray.put(read_reference_images(wanted, input_format(job)))
+    res, out = job.resources, job.output
+    options = OutputOptions(out.uri, out.format, out.image.format, out.image.quality, out.image.compress_level,
+                            out.shard_size, tuple(attributes))
+    run = RunInfo(job.name, job_sha, job.seed, Path(model_path).stem, model_sha, run_id, __version__)
+    settings = ActorSettings(job.model.device, job.model.d_scale, res.batch_size or job.model.batch_size,
+                             threads=max(1, math.floor(res.cpus_per_actor)), encode_threads=1)
+    model_bytes = ray.put(Path(model_path).read_bytes())
+    remote = ray.remote(TranslatorActor).options(num_cpus=res.cpus_per_actor, num_gpus=res.gpus_per_actor,
+                                                 max_restarts=0)
+    size = _actor_count(job, len(tasks))
+    pool = ActorPool(lambda: remote.remote(model_bytes, model_sha, settings, options, run, references), size)
+    total = sum(len(t.items) + len(t.originals) for t in tasks)
+    echo(f"{len(tasks)} input shards to process ({result.shards_skipped} already done), {total} output samples, "
+         f"{size} actors × {res.cpus_per_actor} CPU" + (f" + {res.gpus_per_actor} GPU" if res.gpus_per_actor else ""))
+    bar = tqdm(total=total, unit="img", desc="translate", disable=not progress, dynamic_ncols=True)
+    status = {s.path: s for s in manifest.inputs}
+
+    def on_done(task: ShardTask, stats: ShardStats) -> None:
+        entry = status[task.input_shard]
+        entry.status, entry.tries, entry.error = "done", task.attempt, ""
+        result.shards_done += 1
+        result.written.update(stats.per_operation)
+        manifest.save(job.output.uri)
+        bar.update(stats.planned)
+        bar.set_postfix(shards=f"{result.shards_done}/{len(tasks)}")
+
+    def on_failed(task: ShardTask, error: str) -> None:
+        entry = status[task.input_shard]
+        entry.status, entry.tries, entry.error = "failed", task.attempt, error
+        result.shards_failed.append((task.input_shard, error))
+        manifest.save(job.output.uri)
+        bar.update(len(task.items) + len(task.originals))
+
+    def on_retry(task: ShardTask, error: str) -> None:
+        echo(f"retrying {task.input_shard} (attempt {task.attempt + 1} of {MAX_TRIES}): {error}")
+
+    try:
+        dispatch(pool, tasks, lambda actor, task: actor.process.remote(task), MAX_TRIES, on_done, on_failed,
+                 on_retry)
+    finally:
+        bar.close()
+
+
+def _local_predictor(job: JobSpec, model_path: str):
+    """`labels: predict` without Ray (for --dry-run): the model on this machine."""
+    if job.input.labels != "predict":
+        return None
+
+    def predict(shards: list[str]) -> list[ShardLabels]:
+        from bridgegan_batch.augment.labels import predict_labels
+        from bridgegan_batch.model.translator import Translator
+
+        translator = Translator.load(model_path, device="cpu", d_scale=job.model.d_scale)
+        return [predict_labels(translator, s, input_format(job), job.model.batch_size) for s in shards]
+
+    return predict
+
+
+def _ray_predictor(job: JobSpec, model_path: str, model_sha: str):
+    """`labels: predict` on the actors: each labels whole shards with the model's attribute head."""
+    import ray
+
+    from bridgegan_batch.augment.actor import ActorSettings, TranslatorActor
+
+    def predict(shards: list[str]) -> list[ShardLabels]:
+        if not shards:
+            return []
+        res = job.resources
+        settings = ActorSettings(job.model.device, job.model.d_scale, res.batch_size or job.model.batch_size,
+                                 threads=max(1, math.floor(res.cpus_per_actor)), encode_threads=1)
+        remote = ray.remote(TranslatorActor).options(num_cpus=res.cpus_per_actor, num_gpus=res.gpus_per_actor)
+        model_bytes = ray.put(Path(model_path).read_bytes())
+        actors = [remote.remote(model_bytes, model_sha, settings, None, None, {})
+                  for _ in range(_actor_count(job, len(shards)))]
+        fmt = input_format(job)
+        refs = [actors[i % len(actors)].predict.remote(s, fmt) for i, s in enumerate(shards)]
+        try:
+            return ray.get(refs)
+        finally:
+            for actor in actors:
+                ray.kill(actor)
+
+    return predict
+
+
+def _finish(output: str, job: JobSpec, manifest: Manifest, labels: dict[str, ShardLabels], attributes: list[str],
+            result: RunResult) -> None:
+    """dataset.json over every finished shard, rejects.jsonl, and the error rate."""
+    entries: list[ShardEntry] = []
+    rejects: dict[tuple, Reject] = {}
+    for shard_labels in labels.values():
+        for r in shard_labels.rejects:
+            rejects[(r.shard, r.key)] = r
+    for shard in manifest.inputs:
+        stats = read_stats(output, shard.shard_id)
+        if stats is None:
+            continue
+        entries += [ShardEntry(name=o.name, samples=o.samples, sha256=o.sha256) for o in stats.outputs]
+        for r in stats.rejects:
+            rejects[(r.shard, r.key)] = r
+    failed = {path for path, _ in result.shards_failed}
+    result.input_samples = sum(len(labels[p].keys) + len(labels[p].rejects) for p in labels)
+    result.rejects = len(rejects) + sum(len(labels[p].keys) for p in failed if p in labels)
+    info = DatasetInfo(name=job.name, attributes=tuple(attributes), format=job.output.format,
+                       image_format=job.output.image.format if not job.output.include_originals else None,
+                       samples=sum(e.samples for e in entries), shards=tuple(sorted(entries, key=lambda e: e.name)),
+                       created_by=f"bridgegan-batch {__version__}", extra={"job": job.name, "manifest": MANIFEST})
+    write_json_atomic(output, DATASET_FILE, info.model_dump(mode="json"))
+    fs, root = filesystem(output)
+    lines = "".join(r.model_dump_json() + "\n" for _, r in sorted(rejects.items(), key=lambda kv: str(kv[0])))
+    with fs.open(f"{root}/.{REJECTS}.tmp", "wb") as f:
+        f.write(lines.encode())
+    fs.mv(f"{root}/.{REJECTS}.tmp", f"{root}/{REJECTS}")
+
+
+def _write_report(output: str, echo: Callable[[str], None]) -> None:
+    from bridgegan_batch.augment.report import write_report
+
+    if "://" in output and not output.startswith("file://"):
+        echo("report: skipped for a remote output (report.html is written for local outputs)")
+        return
+    write_report(output)
+
+
+def _plan_summary(plan: Plan, inputs: list[InputShard], model_path: str) -> str:
+    lines = [f"model: {model_path}", f"input: {len(inputs)} shards, {plan.sources} labelled samples",
+             f"output: {plan.originals} originals + {len(plan.items)} translations"]
+    lines += [f"  operation {name}: {n}" for name, n in plan.counts_per_operation().items()]
+    for name, counts in plan.output_counts.items():
+        before, after = plan.input_counts.get(name, {}), counts
+        pct = [100 * c.get("1", 0) / max(1, c.get("0", 0) + c.get("1", 0)) for c in (before, after)]
+        lines.append(f"  {name}: {pct[0]:.1f} % -> {pct[1]:.1f} %")
+    return "\n".join(lines)
+
+
+def summary_lines(result: RunResult, job_path: str) -> list[str]:
+    """The end-of-run summary the CLI prints."""
+    written = sum(result.written.values())
+    rate = written / result.seconds if result.seconds else 0.0
+    lines = [f"output: {result.output}",
+             f"shards: {result.shards_done} done, {result.shards_skipped} already done, "
+             f"{len(result.shards_failed)} failed",
+             f"written this run: {written} samples ({rate:.1f} img/s over {result.seconds:.1f} s)"]
+    lines += [f"  {name}: {n}" for name, n in sorted(result.written.items())]
+    lines.append(f"rejected input samples: {result.rejects} of {result.input_samples} "
+                 f"({100 * result.error_rate:.2f} %), listed in {REJECTS}")
+    for shard, error in result.shards_failed:
+        lines.append(f"FAILED {shard}: {error}")
+    if result.shards_failed:
+        lines.append(f"rerun just the failed shards with: bridgegan-batch run {job_path} (finished ones are skipped)")
+    return lines

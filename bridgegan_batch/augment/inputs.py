@@ -1,0 +1,113 @@
+"""The job's inputs before planning: demo data on first use, the shard list, labels, reference images."""
+
+from __future__ import annotations
+
+import posixpath
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from bridgegan_batch.augment.labels import ShardLabels, load_cached, read_given_labels, save_cached
+from bridgegan_batch.augment.layout import shard_id
+from bridgegan_batch.augment.manifest import InputShard
+from bridgegan_batch.augment.spec import JobSpec
+from bridgegan_batch.augment.worker import reference_id
+from bridgegan_batch.data.paths import filesystem, is_shard, resolve_shards
+from bridgegan_batch.data.reader import DatasetReader
+from bridgegan_batch.errors import DataError
+
+LABEL_THREADS = 4  # the label pass is I/O: reading tars and Parquet files without decoding
+
+
+def input_format(job: JobSpec) -> str | None:
+    return None if job.input.format == "auto" else job.input.format
+
+
+def render_demo_input(job: JobSpec, echo: Callable[[str], None]) -> None:
+    """Render the job's SynthFaces input (input.synth) into input.uri, unless it already holds shards."""
+    synth = job.input.synth
+    if synth is None:
+        return
+    directory = job.input.uri[0]
+    fs, path = filesystem(directory)
+    if fs.isdir(path) and any(is_shard(p) for p in fs.ls(path, detail=False)):
+        return
+    from bridgegan_batch.data.parallel import default_workers
+    from bridgegan_batch.data.synth_dataset import write_synth_dataset
+
+    echo(f"rendering the demo input: {synth.samples} SynthFaces at {synth.size} px into {directory} (first use)")
+    write_synth_dataset(directory, n=synth.samples, size=synth.size, seed=synth.seed, shard_size=synth.shard_size,
+                        format=job.input.format if job.input.format != "auto" else "wds",
+                        workers=default_workers())
+
+
+def describe_inputs(patterns: Sequence[str]) -> list[InputShard]:
+    """The input shards with their size and mtime (what tells a rerun that a shard changed)."""
+    shards = []
+    for path in resolve_shards(list(patterns)):
+        fs, p = filesystem(path)
+        info = fs.info(p)
+        mtime = info.get("mtime", info.get("LastModified"))
+        shards.append(InputShard(path=path, shard_id=shard_id(path), size=info.get("size"),
+                                 mtime=float(mtime.timestamp()) if hasattr(mtime, "timestamp") else mtime))
+    return shards
+
+
+def label_fingerprint(job: JobSpec, shard: InputShard) -> dict:
+    return {"size": shard.size, "mtime": shard.mtime, "mode": job.input.labels,
+            "attribute_map": dict(sorted(job.input.attribute_map.items()))}
+
+
+def label_pass(job: JobSpec, shards: Sequence[InputShard], attributes: Sequence[str], output: str | None,
+               predict: Callable[[list[str]], list[ShardLabels]] | None = None) -> dict[str, ShardLabels]:
+    """Labels of every shard: from the cache in `output` when the shard is unchanged, else read
+    (or predicted by `predict`, for `labels: predict`), then cached (`output` None: no cache)."""
+    found: dict[str, ShardLabels] = {}
+    todo = []
+    for shard in shards:
+        cached = load_cached(output, shard.shard_id, label_fingerprint(job, shard)) if output else None
+        if cached is not None:
+            found[shard.path] = cached
+        else:
+            todo.append(shard)
+    if job.input.labels == "predict":
+        if predict is None:
+            raise ValueError("labels: predict needs a predictor")
+        fresh = predict([s.path for s in todo])
+    else:
+        fmt = input_format(job)
+        with ThreadPoolExecutor(LABEL_THREADS) as pool:
+            fresh = list(pool.map(lambda s: read_given_labels(s.path, fmt, job.input.attribute_map, attributes),
+                                  todo))
+    for shard, labels in zip(todo, fresh, strict=True):
+        if output:
+            save_cached(output, shard.shard_id, labels, attributes, label_fingerprint(job, shard))
+        found[shard.path] = labels
+    return found
+
+
+def read_reference_images(wanted: Iterable[tuple[str, str]], fmt: str | None) -> dict[str, bytes]:
+    """The image bytes of each (shard, key) wanted as a reference, read once per shard."""
+    by_shard: dict[str, set[str]] = defaultdict(set)
+    for shard, key in wanted:
+        by_shard[shard].add(key)
+
+    def read(shard: str) -> dict[str, bytes]:
+        keys = by_shard[shard]
+        reader = DatasetReader([shard], format=fmt)
+        got = {reference_id(shard, s.key): s.image for s in reader.read_shard(shard) if s.key in keys}
+        missing = keys - {k.split("\x1f", 1)[1] for k in got}
+        if missing:
+            raise DataError(f"{shard}: reference images {sorted(missing)[:5]} could not be read "
+                            f"({'; '.join(str(f) for f in reader.failures[:3]) or 'not in the shard'})")
+        return got
+
+    images: dict[str, bytes] = {}
+    with ThreadPoolExecutor(LABEL_THREADS) as pool:
+        for part in pool.map(read, sorted(by_shard)):
+            images.update(part)
+    return images
+
+
+def local_shard_name(path: str) -> str:
+    return posixpath.basename(path)

@@ -1,0 +1,125 @@
+"""The run manifest (what was asked, of which inputs, and how far it got) and the output lock."""
+
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import socket
+import time
+from datetime import datetime, timezone
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from bridgegan_batch.augment.layout import LOCK, MANIFEST, pid_alive, read_json, write_json_atomic
+from bridgegan_batch.data.paths import filesystem
+from bridgegan_batch.errors import UserError
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class InputShard(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    shard_id: str
+    size: int | None = None
+    mtime: float | None = None
+    status: str = "pending"  # pending | done | failed
+    tries: int = 0
+    error: str = ""
+
+
+class Manifest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    job_name: str
+    job_sha256: str  # of the fields that decide the output's bytes (see spec.fingerprint)
+    model_path: str
+    model_sha256: str
+    tool_version: str
+    run_id: str  # the run that created this output; later runs append to `runs`
+    runs: list[dict] = Field(default_factory=list)  # {run_id, started, ended, status, ...} per invocation
+    inputs: list[InputShard] = Field(default_factory=list)
+
+    def save(self, directory: str) -> None:
+        write_json_atomic(directory, MANIFEST, self)
+
+    @classmethod
+    def load(cls, directory: str) -> Manifest | None:
+        data = read_json(directory, MANIFEST)
+        return None if data is None else cls.model_validate(data)
+
+    def shard(self, path: str) -> InputShard | None:
+        return next((s for s in self.inputs if s.path == path), None)
+
+
+class OutputBusy(UserError):
+    """Another run is writing the same output."""
+
+
+class OutputLock:
+    """`OUT/.lock`, created exclusively; a lock left by a dead process on this host is taken over."""
+
+    def __init__(self, directory: str, run_id: str):
+        self.fs, root = filesystem(directory)
+        self.directory, self.run_id = directory, run_id
+        self.path = posixpath.join(root, LOCK)
+        self.local = "file" in self.fs.protocol  # a str or a tuple, depending on the filesystem
+
+    def _owner(self) -> dict:
+        return {"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": now()}
+
+    def acquire(self) -> OutputLock:
+        self.fs.makedirs(posixpath.dirname(self.path), exist_ok=True)
+        for _ in range(2):
+            if self._create():
+                return self
+            holder = self._holder()
+            if holder is None:  # vanished between our attempts
+                continue
+            stale = holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid", -1)))
+            if not stale:
+                raise OutputBusy(
+                    f"output {self.directory!r} is in use by run {holder.get('run_id')} (pid {holder.get('pid')} "
+                    f"on {holder.get('host')}, since {holder.get('since')}); if no such run is active, delete "
+                    f"{self.path}")
+            self.fs.rm(self.path)  # its process is gone: a crashed run
+        raise OutputBusy(f"output {self.directory!r}: could not take {self.path}")
+
+    def _create(self) -> bool:
+        data = json.dumps(self._owner()).encode()
+        if self.local:
+            try:
+                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            return True
+        # Object stores have no exclusive create: check, write, read back (best effort).
+        if self.fs.exists(self.path):
+            return False
+        with self.fs.open(self.path, "wb") as f:
+            f.write(data)
+        time.sleep(0.2)
+        return (self._holder() or {}).get("run_id") == self.run_id
+
+    def _holder(self) -> dict | None:
+        try:
+            with self.fs.open(self.path, "rb") as f:
+                return json.loads(f.read() or b"{}")
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError:
+            return {}
+
+    def release(self) -> None:
+        if (self._holder() or {}).get("run_id") == self.run_id:
+            self.fs.rm(self.path)
+
+    def __enter__(self) -> OutputLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
