@@ -32,6 +32,9 @@ class ActorSettings:
     batch_size: int
     threads: int  # torch threads per actor (CPU)
     encode_threads: int
+    # Fault injection for the retry tests: "SHARD_ID_PREFIX:N" makes the first N attempts at a
+    # matching shard kill their actor's process. From $BRIDGEGAN_BATCH_FAULT on the driver.
+    fault: str = ""
 
 
 class TranslatorActor:
@@ -56,6 +59,9 @@ class TranslatorActor:
         self.reference_cache: dict = {}
 
     def process(self, task: ShardTask) -> ShardStats:
+        prefix, _, times = self.settings.fault.rpartition(":")
+        if prefix and task.shard_id.startswith(prefix) and task.attempt <= int(times):
+            os._exit(1)  # an actor crash, as an OOM kill or a lost node would cause
         return process_shard(task, self.translator, self.options, self.run, self.references,
                              batch_size=self.settings.batch_size, encode_threads=self.settings.encode_threads,
                              reference_cache=self.reference_cache, node_id=ray.get_runtime_context().get_node_id())

@@ -28,6 +28,7 @@ from bridgegan_batch.augment.inputs import (
     label_pass,
     read_reference_images,
     render_demo_input,
+    save_label_cache,
 )
 from bridgegan_batch.augment.labels import ShardLabels
 from bridgegan_batch.augment.layout import (
@@ -159,19 +160,30 @@ def _actor_count(job: JobSpec, pending: int) -> int:
     return max(1, min(fits, pending))
 
 
-def _start_ray(address: str) -> bool:
-    """Join or start Ray; True if we started it (and so stop it at the end)."""
-    import ray
+class _RaySession:
+    """Joins Ray (resources.address) or starts an embedded one on first need; stops only what it started."""
 
-    if ray.is_initialized():
-        return False
-    os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")
-    kwargs = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
-    if address:
-        ray.init(address=address, **kwargs)
-    else:  # embedded: a local Ray with this machine's cores
-        ray.init(num_cpus=os.cpu_count(), **kwargs)
-    return True
+    def __init__(self, address: str):
+        self.address, self.started = address, False
+
+    def ensure(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            return
+        kwargs = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
+        if self.address:
+            ray.init(address=self.address, **kwargs)
+        else:  # embedded: a local Ray with this machine's cores
+            ray.init(num_cpus=os.cpu_count(), **kwargs)
+        self.started = True
+
+    def close(self) -> None:
+        if self.started:
+            import ray
+
+            ray.shutdown()
+            self.started = False
 
 
 def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool = False,
@@ -189,55 +201,64 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
     manifest = Manifest.load(output) if fs.exists(root) else None
     _check_output(output, manifest, job_sha, model_sha, force)
 
-    if dry_run:
-        labels = label_pass(job, inputs, attributes, None, _local_predictor(job, model_path))
-        plan, _ = _make_or_extend_plan(job, manifest is not None and not force, output, labels,
-                                       [s.path for s in inputs])
-        echo(yaml.safe_dump(job.model_dump(mode="json"), sort_keys=False).rstrip())
-        echo(_plan_summary(plan, inputs, model_path))
-        return RunResult(output, plan, dry_run=True)
-
-    fs.makedirs(root, exist_ok=True)
-    with OutputLock(output, run_id):
-        if force and manifest is not None:
-            _clear_output(output)
-            manifest = None
-        ray_started = False
-        try:
-            predictor = None
-            if job.input.labels == "predict":
-                ray_started = _start_ray(job.resources.address)
+    # Labels and plan come first, so that a bad input or an impossible balance writes nothing.
+    ray_session = _RaySession(job.resources.address)
+    reuse = manifest is not None and not force
+    try:
+        predictor = None
+        if job.input.labels == "predict":
+            predictor = _local_predictor(job, model_path)
+            if not dry_run:
+                ray_session.ensure()
                 predictor = _ray_predictor(job, model_path, model_sha)
-            labels = label_pass(job, inputs, attributes, output, predictor)
-            plan, changed = _make_or_extend_plan(job, manifest is not None, output, labels, [s.path for s in inputs])
+        labels, fresh = label_pass(job, inputs, attributes, output if reuse else None, predictor)
+        plan, changed = _make_or_extend_plan(job, reuse, output, labels, [s.path for s in inputs])
+        if dry_run:
+            echo(yaml.safe_dump(job.model_dump(mode="json"), sort_keys=False).rstrip())
+            echo(_plan_summary(plan, inputs, model_path))
+            return RunResult(output, plan, dry_run=True)
+
+        fs.makedirs(root, exist_ok=True)
+        with OutputLock(output, run_id):
+            if force and manifest is not None:
+                _clear_output(output)
+                manifest = None
+            save_label_cache(job, [s for s in inputs if s.path in fresh or not reuse], labels, attributes, output)
             if changed:
                 write_json_atomic(output, PLAN, plan.to_json())
             manifest = _update_manifest(manifest, job, job_sha, model_path, model_sha, run_id, inputs)
             manifest.runs.append({"run_id": run_id, "started": started, "status": "running"})
             manifest.save(output)
-            todo = [s for s in manifest.inputs if s.path in plan.shards and read_stats(output, s.shard_id) is None]
-            result = RunResult(output, plan, shards_skipped=len(plan.shards) - len(todo))
-            if todo:
-                ray_started = _start_ray(job.resources.address) or ray_started
-                _process(job, plan, labels, todo, attributes, model_path, model_sha, job_sha, run_id, manifest,
-                         result, echo, progress)
-            _finish(output, job, manifest, labels, attributes, result)
+            try:
+                result = _run_locked(job, plan, labels, attributes, model_path, model_sha, job_sha, run_id,
+                                     manifest, ray_session, echo, progress)
+            except BaseException:
+                manifest.runs[-1].update(ended=now(), status="interrupted")
+                manifest.save(output)
+                raise
             result.seconds = time.perf_counter() - t0
             manifest.runs[-1].update(ended=now(), seconds=round(result.seconds, 2),
                                      status="failed" if result.shards_failed else "done")
             manifest.save(output)
             _write_report(output, echo)
             return result
-        except BaseException:
-            if manifest is not None and manifest.runs and manifest.runs[-1].get("run_id") == run_id:
-                manifest.runs[-1].update(ended=now(), status="interrupted")
-                manifest.save(output)
-            raise
-        finally:
-            if ray_started:
-                import ray
+    finally:
+        ray_session.close()
 
-                ray.shutdown()
+
+def _run_locked(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], attributes: list[str], model_path: str,
+                model_sha: str, job_sha: str, run_id: str, manifest: Manifest, ray_session: _RaySession,
+                echo: Callable[[str], None], progress: bool) -> RunResult:
+    """Process the shards the plan covers that have no stats yet, then write dataset.json and rejects."""
+    output = job.output.uri
+    todo = [s for s in manifest.inputs if s.path in plan.shards and read_stats(output, s.shard_id) is None]
+    result = RunResult(output, plan, shards_skipped=len(plan.shards) - len(todo))
+    if todo:
+        ray_session.ensure()
+        _process(job, plan, labels, todo, attributes, model_path, model_sha, job_sha, run_id, manifest, result,
+                 echo, progress)
+    _finish(output, job, manifest, labels, attributes, result)
+    return result
 
 
 def _update_manifest(manifest: Manifest | None, job: JobSpec, job_sha: str, model_path: str, model_sha: str,
@@ -268,7 +289,8 @@ def _process(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], todo: lis
                             out.shard_size, tuple(attributes))
     run = RunInfo(job.name, job_sha, job.seed, Path(model_path).stem, model_sha, run_id, __version__)
     settings = ActorSettings(job.model.device, job.model.d_scale, res.batch_size or job.model.batch_size,
-                             threads=max(1, math.floor(res.cpus_per_actor)), encode_threads=1)
+                             threads=max(1, math.floor(res.cpus_per_actor)), encode_threads=1,
+                             fault=os.environ.get("BRIDGEGAN_BATCH_FAULT", ""))
     model_bytes = ray.put(Path(model_path).read_bytes())
     remote = ray.remote(TranslatorActor).options(num_cpus=res.cpus_per_actor, num_gpus=res.gpus_per_actor,
                                                  max_restarts=0)

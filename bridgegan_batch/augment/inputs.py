@@ -59,9 +59,10 @@ def label_fingerprint(job: JobSpec, shard: InputShard) -> dict:
 
 
 def label_pass(job: JobSpec, shards: Sequence[InputShard], attributes: Sequence[str], output: str | None,
-               predict: Callable[[list[str]], list[ShardLabels]] | None = None) -> dict[str, ShardLabels]:
-    """Labels of every shard: from the cache in `output` when the shard is unchanged, else read
-    (or predicted by `predict`, for `labels: predict`), then cached (`output` None: no cache)."""
+               predict: Callable[[list[str]], list[ShardLabels]] | None = None
+               ) -> tuple[dict[str, ShardLabels], list[str]]:
+    """Labels of every shard: from the cache in `output` when the shard is unchanged, else read (or
+    predicted by `predict`, for `labels: predict`). Also returns the shards that were not cached."""
     found: dict[str, ShardLabels] = {}
     todo = []
     for shard in shards:
@@ -80,10 +81,14 @@ def label_pass(job: JobSpec, shards: Sequence[InputShard], attributes: Sequence[
             fresh = list(pool.map(lambda s: read_given_labels(s.path, fmt, job.input.attribute_map, attributes),
                                   todo))
     for shard, labels in zip(todo, fresh, strict=True):
-        if output:
-            save_cached(output, shard.shard_id, labels, attributes, label_fingerprint(job, shard))
         found[shard.path] = labels
-    return found
+    return found, [s.path for s in todo]
+
+
+def save_label_cache(job: JobSpec, shards: Sequence[InputShard], labels: dict[str, ShardLabels],
+                     attributes: Sequence[str], output: str) -> None:
+    for shard in shards:
+        save_cached(output, shard.shard_id, labels[shard.path], attributes, label_fingerprint(job, shard))
 
 
 def read_reference_images(wanted: Iterable[tuple[str, str]], fmt: str | None) -> dict[str, bytes]:

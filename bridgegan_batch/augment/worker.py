@@ -38,6 +38,7 @@ from bridgegan_batch.augment.provenance import (
 )
 from bridgegan_batch.data.images import decode_rgb, encode_image
 from bridgegan_batch.data.parallel import background
+from bridgegan_batch.data.paths import filesystem
 from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.data.sample import Sample
 from bridgegan_batch.data.writer import WRITERS
@@ -135,6 +136,8 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
                   reference_cache: dict | None = None, node_id: str = "") -> ShardStats:
     """Translate one input shard and publish its output shards and stats (see module docstring)."""
     start = time.perf_counter()
+    fs, root = filesystem(options.directory)
+    fs.makedirs(root, exist_ok=True)
     remove_partial(options.directory, task.shard_id)
     by_key: dict[str, list[Item]] = defaultdict(list)
     for item in task.items:

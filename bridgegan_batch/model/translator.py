@@ -2,15 +2,14 @@
 
 Output is a pure function of (weights, inputs, seeds): noise comes from one generator per
 sample seed, and every network normalises per sample, so batching changes a result only by float
-rounding (~1e-6). With `batch_invariant=True` on CPU the oneDNN kernels are switched off, whose
-choice depends on the batch size: results are then bit-identical for any batching, ~1.7x slower.
+rounding (~1e-5: kernels block differently for another batch size). With `batch_invariant=True`
+each sample runs on its own, so results are bit-identical for any batching (for a given device
+and thread count).
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -28,13 +27,28 @@ AUTHORS_D_SCALE = 1.5
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "synth64.safetensors"
 
 
+def _per_sample(value, i: int, batch: int):
+    """Row i of a batched argument (a [B, ...] tensor or a length-B sequence); anything else as is."""
+    if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
+        return value[i : i + 1]
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) == batch:
+        return value[i : i + 1]
+    return value
+
+
 def _translation(method):
-    """Run a translation method without autograd, under the translator's kernel choice."""
+    """Run a translation method without autograd; batch-invariant translators run it per sample."""
 
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
-        with torch.inference_mode(), self._kernels():
-            return method(self, *args, **kwargs)
+    def wrapper(self, x, *args, **kwargs):
+        with torch.inference_mode():
+            if not self.batch_invariant or len(x) == 1:
+                return method(self, x, *args, **kwargs)
+            # Kernels (GEMM blocking, oneDNN algorithms) may round differently for another batch
+            # size; one sample at a time, every result is computed the same way whatever the batch.
+            b = len(x)
+            return torch.cat([method(self, x[i : i + 1], *(_per_sample(a, i, b) for a in args),
+                                     **{k: _per_sample(v, i, b) for k, v in kwargs.items()}) for i in range(b)])
 
     return wrapper
 
@@ -97,25 +111,12 @@ class Translator:
 
     # ------------------------------------------------------------------ translation
 
-    @contextlib.contextmanager
-    def _kernels(self):
-        if not (self.batch_invariant and self.device.type == "cpu"):
-            yield
-            return
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="TF32 acceleration on top of oneDNN")  # Intel-GPU notice
-            with torch.backends.mkldnn.flags(enabled=False):
-                yield
-
     def _noise(self, seeds: Sequence[int]) -> torch.Tensor:
         rows = [torch.randn(self.config.noise_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
         return torch.stack(rows).to(self.device)  # [B, R]
 
     def _label_code(self, seeds: Sequence[int], d: torch.Tensor) -> torch.Tensor:
-        r = self._noise(seeds)  # [B, R]
-        if self.batch_invariant:  # M's linear layer is a GEMM whose rounding depends on the batch size
-            return torch.cat([self.model.label_code(r[i : i + 1], d[i : i + 1]) for i in range(len(r))])
-        return self.model.label_code(r, d)
+        return self.model.label_code(self._noise(seeds), d)  # [B, C, h, w]
 
     def _d(self, src_labels: torch.Tensor, target_labels: torch.Tensor) -> torch.Tensor:
         return (target_labels.to(self.device) - src_labels.to(self.device)) * self.d_scale  # [B, N]

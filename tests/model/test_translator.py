@@ -47,16 +47,19 @@ def test_label_noise_comes_from_the_seed(export_path):
 @pytest.mark.parametrize("batch_invariant", [False, True])
 def test_result_does_not_depend_on_the_batch(export_path, batch_invariant):
     t = Translator.load(export_path, device="cpu", batch_invariant=batch_invariant)
-    x, src = _inputs()
+    x, src = _inputs(16)
     ref_x = x.flip(0)
     target = t.targets(src, {"Blond_Hair": 1})
-    whole = [t.label(x, src, target, seeds=range(6)), t.reference(x, src, ref_x, target),
-             t.interpolate(x, src, ref_x, target, None, seeds=range(6), alpha=0.3)]
-    parts = [torch.cat([t.label(x[i : i + 1], src[i : i + 1], target[i : i + 1], seeds=[i]) for i in range(6)]),
+    alpha = torch.linspace(0, 1, 16)
+    whole = [t.label(x, src, target, seeds=range(16)), t.reference(x, src, ref_x, target),
+             t.interpolate(x, src, ref_x, target, None, seeds=range(16), alpha=alpha)]
+    parts = [torch.cat([t.label(x[i : i + 5], src[i : i + 5], target[i : i + 5], seeds=range(i, min(i + 5, 16)))
+                        for i in range(0, 16, 5)]),
              torch.cat([t.reference(x[i : i + 2], src[i : i + 2], ref_x[i : i + 2], target[i : i + 2])
-                        for i in range(0, 6, 2)]),
+                        for i in range(0, 16, 2)]),
              torch.cat([t.interpolate(x[i : i + 3], src[i : i + 3], ref_x[i : i + 3], target[i : i + 3], None,
-                                      seeds=range(i, i + 3), alpha=0.3) for i in range(0, 6, 3)])]
+                                      seeds=range(i, min(i + 3, 16)), alpha=alpha[i : i + 3])
+                        for i in range(0, 16, 3)])]
     for w, p in zip(whole, parts, strict=True):
         if batch_invariant:
             assert torch.equal(w, p)
