@@ -266,6 +266,9 @@ def _update_manifest(manifest: Manifest | None, job: JobSpec, job_sha: str, mode
     if manifest is None:
         manifest = Manifest(job_name=job.name, job_sha256=job_sha, model_path=model_path, model_sha256=model_sha,
                             tool_version=__version__, run_id=run_id)
+    for run in manifest.runs:
+        if run.get("status") == "running":  # we hold the lock: that run's driver is gone
+            run["status"] = "died"
     known = {s.path: s for s in manifest.inputs}
     for shard in inputs:
         if shard.path not in known:

@@ -10,22 +10,19 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-import torch
 
 from bridgegan_batch.augment.engine import run_job
 from bridgegan_batch.augment.layout import LOCK, read_json
 from bridgegan_batch.augment.manifest import OutputBusy
 from bridgegan_batch.augment.plan import BALANCE_TOLERANCE
 from bridgegan_batch.augment.spec import JobSpec
-from bridgegan_batch.config import ModelConfig, validate
+from bridgegan_batch.config import validate
 from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
 from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.data.sample import Sample
 from bridgegan_batch.data.synth_dataset import write_synth_dataset
 from bridgegan_batch.data.writer import DatasetWriter
 from bridgegan_batch.errors import ConfigError
-from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
-from bridgegan_batch.model.checkpoint import save_export
 
 TINY = dict(image_size=32, code_size=8, code_channels=4, encoder_channels=8, mapping_channels=16,
             generator_channels=(8, 16, 16), spade_hidden=8, disc_channels=8, disc_max_channels=16)
@@ -34,16 +31,6 @@ GLASSES_OPS = [{"label": {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}}}
                {"interpolate": {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}, "alphas": [0.25, 0.75]}}]
 PROVENANCE_FIELDS = {"op", "operation", "variant", "source", "target", "d", "reference", "alpha", "seed", "model",
                      "job", "run_id", "tool_version", "digital_source_type"}
-
-
-@pytest.fixture(scope="session")
-def tiny_export(tmp_path_factory) -> str:
-    """An untrained export over the SynthFaces attributes: real weights, real file, fast."""
-    torch.manual_seed(0)
-    config = ModelConfig(attributes=SYNTH_ATTRIBUTES, **TINY)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_export(path, {"bridge": BridgeGenerator(config), "discriminator": build_discriminator(config)}, config)
-    return str(path)
 
 
 def make_job(tmp_path, export, inputs, **changes) -> JobSpec:
