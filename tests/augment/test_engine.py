@@ -230,3 +230,47 @@ def test_actors_holding_every_cpu_still_finish(tmp_path, tiny_export, synth_dirs
     assert ray_local.cluster_resources()["CPU"] == 2
     job = make_job(tmp_path, tiny_export, synth_dirs["wds"], resources__actors=2, resources__cpus_per_actor=1)
     assert run_job(job, "j", echo=lambda _: None, progress=False).shards_done == 3
+
+
+def _relabelled(directory, out, rename: dict[str, str] | None, n=40) -> str:
+    """A copy of the first n faces with attributes renamed (None: no labels at all)."""
+    faces = list(DatasetReader([directory]))[:n]
+    names = [] if rename is None else [rename.get(a, a) for a in SYNTH_ATTRIBUTES]
+    with DatasetWriter(str(out), attributes=names, shard_size=20) as writer:
+        for s in faces:
+            labels = {} if rename is None else {rename.get(k, k): v for k, v in s.attributes.items()}
+            writer.write(Sample(s.key, s.image, labels, {}))
+    return str(out)
+
+
+@pytest.mark.slow
+def test_unlabelled_faces_are_labelled_by_the_model(tmp_path, tiny_export, synth_dirs, ray_local):
+    inputs = _relabelled(synth_dirs["wds"], tmp_path / "unlabelled", None)
+    job = make_job(tmp_path, tiny_export, inputs, input__labels="predict", balance=None,
+                   operations=[{"label": {"set": {"Smiling": 1}}}], output__include_originals=False)
+    result = run_job(job, "j", echo=lambda _: None, progress=False)
+    samples = read_output(tmp_path / "out")
+    assert result.rejects == 0 and len(samples) == 40
+    for s in samples.values():
+        labels = s.meta["provenance"]["source"]["labels"]
+        assert set(labels) == set(SYNTH_ATTRIBUTES) and set(labels.values()) <= {0, 1}
+        assert s.attributes == {**labels, "Smiling": 1}
+
+
+@pytest.mark.slow
+def test_the_data_attribute_names_are_mapped_to_the_model_names(tmp_path, tiny_export, synth_dirs, ray_local):
+    inputs = _relabelled(synth_dirs["wds"], tmp_path / "renamed", {"Eyeglasses": "glasses"})
+    ops = [{"label": {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}}}]
+    job = make_job(tmp_path, tiny_export, inputs, input__attribute_map={"glasses": "Eyeglasses"}, balance=None,
+                   operations=ops, output__include_originals=False)
+    run_job(job, "j", echo=lambda _: None, progress=False)
+    truth = {s.key: s.attributes for s in DatasetReader([synth_dirs["wds"]])}
+    samples = read_output(tmp_path / "out")
+    assert len(samples) == sum(1 for k in list(truth)[:40] if truth[k]["Eyeglasses"] == 0)
+    assert all(s.meta["provenance"]["source"]["labels"] == truth[s.meta["provenance"]["source"]["key"]]
+               for s in samples.values())
+
+    unmapped = make_job(tmp_path / "u", tiny_export, inputs, balance=None, operations=ops)
+    result = run_job(unmapped, "j", echo=lambda _: None, progress=False)
+    rejects = (tmp_path / "u" / "out" / "rejects.jsonl").read_text()
+    assert result.error_rate == 1.0 and "input.attribute_map" in rejects
