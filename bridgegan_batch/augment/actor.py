@@ -58,6 +58,9 @@ class TranslatorActor:
         self.settings, self.options, self.run, self.references = settings, options, run, references
         self.reference_cache: dict = {}
 
+    def ready(self) -> bool:
+        return True
+
     def process(self, task: ShardTask) -> ShardStats:
         prefix, _, times = self.settings.fault.rpartition(":")
         if prefix and task.shard_id.startswith(prefix) and task.attempt <= int(times):

@@ -65,7 +65,9 @@ class RunResult:
     written: Counter = field(default_factory=Counter)  # per operation, this run
     rejects: int = 0
     input_samples: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # the whole run: planning, Ray start-up, translation, finishing
+    process_seconds: float = 0.0  # from the first shard handed to an actor to the last one back
+    actors: int = 0
     dry_run: bool = False
 
     @property
@@ -238,6 +240,7 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
                 raise
             result.seconds = time.perf_counter() - t0
             manifest.runs[-1].update(ended=now(), seconds=round(result.seconds, 2),
+                                     process_seconds=round(result.process_seconds, 2), actors=result.actors,
                                      status="failed" if result.shards_failed else "done")
             manifest.save(output)
             _write_report(output, echo)
@@ -297,7 +300,7 @@ def _process(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], todo: lis
     model_bytes = ray.put(Path(model_path).read_bytes())
     remote = ray.remote(TranslatorActor).options(num_cpus=res.cpus_per_actor, num_gpus=res.gpus_per_actor,
                                                  max_restarts=0)
-    size = _actor_count(job, len(tasks))
+    size = result.actors = _actor_count(job, len(tasks))
     pool = ActorPool(lambda: remote.remote(model_bytes, model_sha, settings, options, run, references), size)
     total = sum(len(t.items) + len(t.originals) for t in tasks)
     echo(f"{len(tasks)} input shards to process ({result.shards_skipped} already done), {total} output samples, "
@@ -324,10 +327,13 @@ def _process(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], todo: lis
     def on_retry(task: ShardTask, error: str) -> None:
         echo(f"retrying {task.input_shard} (attempt {task.attempt + 1} of {MAX_TRIES}): {error}")
 
+    ray.get([actor.ready.remote() for actor in pool.idle])  # model loaded: start-up ends, translation begins
+    start = time.perf_counter()
     try:
         dispatch(pool, tasks, lambda actor, task: actor.process.remote(task), MAX_TRIES, on_done, on_failed,
                  on_retry)
     finally:
+        result.process_seconds = time.perf_counter() - start
         bar.close()
 
 
@@ -427,10 +433,12 @@ def summary_lines(result: RunResult, job_path: str) -> list[str]:
     """The end-of-run summary the CLI prints."""
     written = sum(result.written.values())
     rate = written / result.seconds if result.seconds else 0.0
+    translate = sum(n for op, n in result.written.items() if op != "original")
     lines = [f"output: {result.output}",
              f"shards: {result.shards_done} done, {result.shards_skipped} already done, "
              f"{len(result.shards_failed)} failed",
-             f"written this run: {written} samples ({rate:.1f} img/s over {result.seconds:.1f} s)"]
+             f"written this run: {written} samples ({rate:.1f} img/s over {result.seconds:.1f} s); "
+             f"{translate} translations in {result.process_seconds:.1f} s on the actors"]
     lines += [f"  {name}: {n}" for name, n in sorted(result.written.items())]
     lines.append(f"rejected input samples: {result.rejects} of {result.input_samples} "
                  f"({100 * result.error_rate:.2f} %), listed in {REJECTS}")

@@ -116,6 +116,8 @@ class Translator:
         return torch.stack(rows).to(self.device)  # [B, R]
 
     def _label_code(self, seeds: Sequence[int], d: torch.Tensor) -> torch.Tensor:
+        if len(seeds) != len(d):
+            raise ValueError(f"one seed per sample: got {len(seeds)} seeds for {len(d)} samples")
         return self.model.label_code(self._noise(seeds), d)  # [B, C, h, w]
 
     def _d(self, src_labels: torch.Tensor, target_labels: torch.Tensor) -> torch.Tensor:
