@@ -346,6 +346,26 @@ def run(job_path, overrides, dry_run, force, no_progress):
         sys.exit(1)
 
 
+@main.command("judge", short_help="Check a job's output with the attribute judge.")
+@click.argument("output")
+@click.option("--judge", "judge_path", required=True, type=click.Path(dir_okay=False),
+              help="A judge export (bridgegan-batch train-judge).")
+@click.option("--attribute", "attributes", multiple=True, help="Attributes to show [default: all the judge knows].")
+@click.option("--json", "json_out", type=click.Path(dir_okay=False), help="Also write the scores as JSON here.")
+@_user_errors
+def judge_cmd(output, judge_path, attributes, json_out):
+    """Per attribute: how much of OUTPUT is labelled 1 and how much the judge sees as 1, per operation."""
+    from bridgegan_batch.eval.judge import Judge
+    from bridgegan_batch.eval.output import judge_output, markdown
+
+    judge = Judge.load(judge_path)
+    result = judge_output(output, judge)
+    click.echo(markdown(result, list(attributes) or list(judge.config.attributes)))
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(result, indent=2) + "\n")
+
+
 @main.command(short_help="Count samples, attribute frequencies and failures.")
 @click.argument("patterns", nargs=-1, required=True)
 @click.option("--format", "format_", type=SHARD_FORMATS, default=None,
