@@ -303,6 +303,7 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, json_out):
 @_user_errors
 def validate(job_path, overrides):
     """Validate JOB.yaml without running it or writing anything."""
+    from bridgegan_batch.augment.inputs import planned_demo_input
     from bridgegan_batch.augment.spec import check_attribute_names, load_job
     from bridgegan_batch.data.reader import DatasetReader
     from bridgegan_batch.errors import ConfigError
@@ -315,8 +316,13 @@ def validate(job_path, overrides):
         raise ConfigError(f"{job_path}: model.path: {model} not found")
     _, model_config, _ = load_export(model)
     check_attribute_names(job, model_config.attributes)
-    shards = DatasetReader(list(job.input.uri), format=None if job.input.format == "auto" else job.input.format).shards
-    click.echo(f"{job_path}: valid — {len(shards)} input shards, {len(job.operations)} operations, "
+    demo = planned_demo_input(job, model_config.attributes)
+    if demo is not None:
+        inputs = f"{len(demo[0])} input shards of SynthFaces, rendered on first use"
+    else:
+        fmt = None if job.input.format == "auto" else job.input.format
+        inputs = f"{len(DatasetReader(list(job.input.uri), format=fmt).shards)} input shards"
+    click.echo(f"{job_path}: valid — {inputs}, {len(job.operations)} operations, "
                f"model {model} ({len(model_config.attributes)} attributes)")
 
 
@@ -338,11 +344,11 @@ def run(job_path, overrides, dry_run, force, no_progress):
         return
     for line in summary_lines(result, job_path):
         click.echo(line)
-    click.echo(f"report: {Path(result.output) / 'report.html'}")
-    if result.error_rate > job.output.max_error_rate or result.shards_failed:
+    if "://" not in result.output:
+        click.echo(f"report: {Path(result.output) / 'report.html'}")
+    if result.error_rate > job.output.max_error_rate:  # failed shards count with all their samples
         click.echo(f"error: {100 * result.error_rate:.2f} % of input samples failed "
-                   f"(output.max_error_rate {100 * job.output.max_error_rate:.2f} %)"
-                   + (f", {len(result.shards_failed)} shards failed" if result.shards_failed else ""), err=True)
+                   f"(output.max_error_rate {100 * job.output.max_error_rate:.2f} %)", err=True)
         sys.exit(1)
 
 
@@ -355,10 +361,14 @@ def run(job_path, overrides, dry_run, force, no_progress):
 @_user_errors
 def judge_cmd(output, judge_path, attributes, json_out):
     """Per attribute: how much of OUTPUT is labelled 1 and how much the judge sees as 1, per operation."""
+    from bridgegan_batch.errors import ConfigError
     from bridgegan_batch.eval.judge import Judge
     from bridgegan_batch.eval.output import judge_output, markdown
 
     judge = Judge.load(judge_path)
+    unknown = sorted(set(attributes) - set(judge.config.attributes))
+    if unknown:
+        raise ConfigError(f"--attribute: the judge does not know {unknown}; it knows {list(judge.config.attributes)}")
     result = judge_output(output, judge)
     click.echo(markdown(result, list(attributes) or list(judge.config.attributes)))
     if json_out:

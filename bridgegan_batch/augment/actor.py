@@ -82,10 +82,18 @@ class ActorPool:
 
     def __post_init__(self):
         self.idle = deque(self.make() for _ in range(self.size))
+        self.all = list(self.idle)
 
     def replace(self, actor) -> None:
         ray.kill(actor, no_restart=True)
-        self.idle.append(self.make())
+        fresh = self.make()
+        self.all = [fresh if a is actor else a for a in self.all]
+        self.idle.append(fresh)
+
+    def shutdown(self) -> None:
+        for actor in self.all:
+            ray.kill(actor, no_restart=True)
+        self.idle.clear()
 
 
 def dispatch(pool: ActorPool, tasks: list, call: Callable[[object, object], ray.ObjectRef], max_tries: int,

@@ -22,10 +22,12 @@ import yaml
 from tqdm import tqdm
 
 from bridgegan_batch import __version__
+from bridgegan_batch.augment.actor import ActorSettings
 from bridgegan_batch.augment.inputs import (
     describe_inputs,
     input_format,
     label_pass,
+    planned_demo_input,
     read_reference_images,
     render_demo_input,
     save_label_cache,
@@ -40,6 +42,7 @@ from bridgegan_batch.augment.layout import (
     read_json,
     read_stats,
     write_json_atomic,
+    write_text_atomic,
 )
 from bridgegan_batch.augment.manifest import InputShard, Manifest, OutputLock, now
 from bridgegan_batch.augment.plan import Plan, Source, make_plan
@@ -75,21 +78,25 @@ class RunResult:
         return self.rejects / max(1, self.input_samples)
 
 
-def file_sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+@dataclass(frozen=True)
+class ModelFile:
+    path: str
+    data: bytes  # read once: what is hashed is what the actors load
+    sha256: str
+    attributes: tuple[str, ...]
 
 
-def _model(job: JobSpec, job_path: str) -> tuple[str, list[str]]:
+def _model(job: JobSpec, job_path: str) -> ModelFile:
     path = job.model.path or str(DEFAULT_MODEL)
     if not Path(path).is_file():
         hint = " (the demo model: train it with scripts/train_demo.sh)" if job.model.path is None else ""
         raise ConfigError(f"{job_path}: model.path: {path} not found{hint}")
-    _, config, _ = load_export(path)
-    return path, list(config.attributes)
+    modules, config, _ = load_export(path)
+    if job.input.labels == "predict" and "discriminator" not in modules:
+        raise ConfigError(f"{job_path}: input.labels: predict needs a model with an attribute head; "
+                          f"{path} has none")
+    data = Path(path).read_bytes()
+    return ModelFile(path, data, hashlib.sha256(data).hexdigest(), tuple(config.attributes))
 
 
 def _check_output(output: str, manifest: Manifest | None, job_sha: str, model_sha: str, force: bool) -> None:
@@ -149,17 +156,35 @@ def _shard_tasks(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], todo:
 
 
 def _actor_count(job: JobSpec, pending: int) -> int:
+    """How many actors to start: resources.actors, else as many as the cluster holds (locally one
+    CPU is left to Ray and the driver). Refuses a request the cluster cannot place, which would
+    otherwise wait forever."""
     import ray
 
-    res = job.resources
-    if res.actors is not None:
-        return max(1, min(res.actors, pending))
-    total = ray.cluster_resources()
+    res, total = job.resources, ray.cluster_resources()
+    cpus, gpus = total.get("CPU", 0.0), total.get("GPU", 0.0)
+    fits = int(cpus // res.cpus_per_actor)
     if res.gpus_per_actor > 0:
-        fits = int(total.get("GPU", 0) // res.gpus_per_actor)
-    else:  # leave one CPU to Ray's own tasks and the driver
-        fits = int(max(1.0, total.get("CPU", 1) - 1) // res.cpus_per_actor)
+        fits = min(fits, int(gpus // res.gpus_per_actor))
+    if fits == 0:
+        raise ConfigError(f"resources: the Ray cluster ({cpus:g} CPUs, {gpus:g} GPUs) cannot place one actor of "
+                          f"cpus_per_actor {res.cpus_per_actor:g} and gpus_per_actor {res.gpus_per_actor:g}")
+    if res.actors is not None:
+        if res.actors > fits:
+            raise ConfigError(f"resources.actors: {res.actors} actors do not fit the Ray cluster ({cpus:g} CPUs, "
+                              f"{gpus:g} GPUs) at cpus_per_actor {res.cpus_per_actor:g}, gpus_per_actor "
+                              f"{res.gpus_per_actor:g}; at most {fits}")
+        return max(1, min(res.actors, pending))
+    if res.gpus_per_actor == 0:
+        fits = max(1, int(max(1.0, cpus - 1) // res.cpus_per_actor))
     return max(1, min(fits, pending))
+
+
+def _actor_settings(job: JobSpec) -> ActorSettings:
+    res = job.resources
+    return ActorSettings(job.model.device, job.model.d_scale, res.batch_size or job.model.batch_size,
+                         threads=max(1, math.floor(res.cpus_per_actor)), encode_threads=1,
+                         fault=os.environ.get("BRIDGEGAN_BATCH_FAULT", ""))
 
 
 class _RaySession:
@@ -188,54 +213,79 @@ class _RaySession:
             self.started = False
 
 
+@dataclass
+class _Run:
+    """What every step of one invocation needs."""
+
+    job: JobSpec
+    job_path: str
+    model: ModelFile
+    job_sha: str
+    run_id: str
+    echo: Callable[[str], None]
+    progress: bool
+
+    @property
+    def output(self) -> str:
+        return self.job.output.uri
+
+
 def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool = False,
             echo: Callable[[str], None] = print, progress: bool = True) -> RunResult:
     """Run (or, with dry_run, only plan and print) a validated job. See the module docstring."""
     started, t0 = now(), time.perf_counter()
-    model_path, attributes = _model(job, job_path)
-    check_attribute_names(job, tuple(attributes))
-    job_sha, model_sha = fingerprint(job), file_sha256(model_path)
+    model = _model(job, job_path)
+    check_attribute_names(job, model.attributes)
+    run = _Run(job, job_path, model, fingerprint(job), datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-")
+               + secrets.token_hex(3), echo, progress)
     output = job.output.uri
-    run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
-    render_demo_input(job, echo)
-    inputs = describe_inputs(job.input.uri)
+    if dry_run:
+        inputs, labels = planned_demo_input(job, model.attributes) or (None, None)
+    if not dry_run or inputs is None:
+        render_demo_input(job, echo)
+        inputs, labels = describe_inputs(job.input.uri), None
     fs, root = filesystem(output)
-    manifest = Manifest.load(output) if fs.exists(root) else None
-    _check_output(output, manifest, job_sha, model_sha, force)
+    manifest = _load_manifest(output) if fs.exists(root) else None
+    _check_output(output, manifest, run.job_sha, model.sha256, force)
+    _check_unchanged(manifest, inputs)
 
     # Labels and plan come first, so that a bad input or an impossible balance writes nothing.
     ray_session = _RaySession(job.resources.address)
     reuse = manifest is not None and not force
     try:
-        predictor = None
-        if job.input.labels == "predict":
-            predictor = _local_predictor(job, model_path)
-            if not dry_run:
-                ray_session.ensure()
-                predictor = _ray_predictor(job, model_path, model_sha)
-        labels, fresh = label_pass(job, inputs, attributes, output if reuse else None, predictor)
+        if labels is None:
+            predictor = None
+            if job.input.labels == "predict":
+                predictor = _local_predictor(run) if dry_run else _ray_predictor(run, ray_session)
+            labels, fresh = label_pass(job, inputs, model.attributes, output if reuse else None, predictor)
         plan, changed = _make_or_extend_plan(job, reuse, output, labels, [s.path for s in inputs])
         if dry_run:
             echo(yaml.safe_dump(job.model_dump(mode="json"), sort_keys=False).rstrip())
-            echo(_plan_summary(plan, inputs, model_path))
+            echo(_plan_summary(plan, inputs, model.path))
             return RunResult(output, plan, dry_run=True)
 
+        if any(read_stats(output, s.shard_id) is None for s in inputs if s.path in plan.shards) if reuse else True:
+            ray_session.ensure()
+            _actor_count(job, 1)  # a resources request the cluster cannot place fails now, before any write
         fs.makedirs(root, exist_ok=True)
-        with OutputLock(output, run_id):
+        with OutputLock(output, run.run_id):
+            if _load_manifest(output) != manifest:  # another run finished while we were planning
+                raise DataError(f"output {output!r} changed while this run was planning; run it again")
             if force and manifest is not None:
                 _clear_output(output)
                 manifest = None
-            save_label_cache(job, [s for s in inputs if s.path in fresh or not reuse], labels, attributes, output)
+            save_label_cache(job, [s for s in inputs if s.path in fresh or not reuse], labels, model.attributes,
+                             output)
             if changed:
                 write_json_atomic(output, PLAN, plan.to_json())
-            manifest = _update_manifest(manifest, job, job_sha, model_path, model_sha, run_id, inputs)
-            manifest.runs.append({"run_id": run_id, "started": started, "status": "running"})
+            manifest = _update_manifest(manifest, run, inputs)
+            manifest.runs.append({"run_id": run.run_id, "started": started, "status": "running"})
             manifest.save(output)
             try:
-                result = _run_locked(job, plan, labels, attributes, model_path, model_sha, job_sha, run_id,
-                                     manifest, ray_session, echo, progress)
-            except BaseException:
-                manifest.runs[-1].update(ended=now(), status="interrupted")
+                result = _run_locked(run, plan, labels, manifest, ray_session)
+            except BaseException as exc:
+                manifest.runs[-1].update(ended=now(), status="failed" if isinstance(exc, Exception) else "interrupted",
+                                         error=str(exc)[:500])
                 manifest.save(output)
                 raise
             result.seconds = time.perf_counter() - t0
@@ -249,63 +299,82 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
         ray_session.close()
 
 
-def _run_locked(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], attributes: list[str], model_path: str,
-                model_sha: str, job_sha: str, run_id: str, manifest: Manifest, ray_session: _RaySession,
-                echo: Callable[[str], None], progress: bool) -> RunResult:
+def _load_manifest(output: str) -> Manifest | None:
+    try:
+        return Manifest.load(output)
+    except (ValueError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
+        raise DataError(f"{output}/{MANIFEST} is not a manifest this version can read ({str(exc)[:300]}); "
+                        "choose a new output.uri") from exc
+
+
+def _check_unchanged(manifest: Manifest | None, inputs: list[InputShard]) -> None:
+    """Refuse input shards rewritten since an earlier run planned them: their plan no longer fits."""
+    if manifest is None:
+        return
+    current = {s.path: s for s in inputs}
+    for known in manifest.inputs:
+        now_ = current.get(known.path)
+        if now_ is not None and (now_.size, now_.mtime) != (known.size, known.mtime):
+            raise DataError(f"input shard {known.path} changed since an earlier run planned it (size/mtime); "
+                            "restore it, write new data under a new shard name, or rerun with --force")
+
+
+def _run_locked(run: _Run, plan: Plan, labels: dict[str, ShardLabels], manifest: Manifest,
+                ray_session: _RaySession) -> RunResult:
     """Process the shards the plan covers that have no stats yet, then write dataset.json and rejects."""
-    output = job.output.uri
-    todo = [s for s in manifest.inputs if s.path in plan.shards and read_stats(output, s.shard_id) is None]
-    result = RunResult(output, plan, shards_skipped=len(plan.shards) - len(todo))
+    output = run.output
+    present = [s for s in manifest.inputs if s.path in plan.shards and s.path in labels]
+    missing = [p for p in plan.shards if p not in labels]
+    if missing:
+        run.echo(f"warning: {len(missing)} planned input shards no longer match input.uri and are left as they are "
+                 f"(e.g. {missing[0]})")
+    todo = [s for s in present if read_stats(output, s.shard_id) is None]
+    result = RunResult(output, plan, shards_skipped=len(present) - len(todo))
     if todo:
         ray_session.ensure()
-        _process(job, plan, labels, todo, attributes, model_path, model_sha, job_sha, run_id, manifest, result,
-                 echo, progress)
-    _finish(output, job, manifest, labels, attributes, result)
+        _process(run, plan, labels, todo, manifest, result)
+    _finish(run, manifest, labels, result)
     return result
 
 
-def _update_manifest(manifest: Manifest | None, job: JobSpec, job_sha: str, model_path: str, model_sha: str,
-                     run_id: str, inputs: list[InputShard]) -> Manifest:
+def _update_manifest(manifest: Manifest | None, run: _Run, inputs: list[InputShard]) -> Manifest:
     if manifest is None:
-        manifest = Manifest(job_name=job.name, job_sha256=job_sha, model_path=model_path, model_sha256=model_sha,
-                            tool_version=__version__, run_id=run_id)
-    for run in manifest.runs:
-        if run.get("status") == "running":  # we hold the lock: that run's driver is gone
-            run["status"] = "died"
-    known = {s.path: s for s in manifest.inputs}
-    for shard in inputs:
-        if shard.path not in known:
-            manifest.inputs.append(shard)
+        manifest = Manifest(job_name=run.job.name, job_sha256=run.job_sha, model_path=run.model.path,
+                            model_sha256=run.model.sha256, tool_version=__version__, run_id=run.run_id)
+    for past in manifest.runs:
+        if past.get("status") == "running":  # we hold the lock: that run's driver is gone
+            past["status"] = "died"
+    known = {s.path for s in manifest.inputs}
+    manifest.inputs += [s for s in inputs if s.path not in known]
     manifest.tool_version = __version__
     return manifest
 
 
-def _process(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], todo: list[InputShard],
-             attributes: list[str], model_path: str, model_sha: str, job_sha: str, run_id: str,
-             manifest: Manifest, result: RunResult, echo: Callable[[str], None], progress: bool) -> None:
+def _process(run: _Run, plan: Plan, labels: dict[str, ShardLabels], todo: list[InputShard], manifest: Manifest,
+             result: RunResult) -> None:
     import ray
 
-    from bridgegan_batch.augment.actor import ActorPool, ActorSettings, TranslatorActor, dispatch
+    from bridgegan_batch.augment.actor import ActorPool, TranslatorActor, dispatch
 
+    job, res, out = run.job, run.job.resources, run.job.output
     tasks = _shard_tasks(job, plan, labels, todo)
     wanted = {i.reference for t in tasks for i in t.items if i.reference is not None}
     references = ray.put(read_reference_images(wanted, input_format(job)))
-    res, out = job.resources, job.output
     options = OutputOptions(out.uri, out.format, out.image.format, out.image.quality, out.image.compress_level,
-                            out.shard_size, tuple(attributes))
-    run = RunInfo(job.name, job_sha, job.seed, Path(model_path).stem, model_sha, run_id, __version__)
-    settings = ActorSettings(job.model.device, job.model.d_scale, res.batch_size or job.model.batch_size,
-                             threads=max(1, math.floor(res.cpus_per_actor)), encode_threads=1,
-                             fault=os.environ.get("BRIDGEGAN_BATCH_FAULT", ""))
-    model_bytes = ray.put(Path(model_path).read_bytes())
+                            out.shard_size, run.model.attributes)
+    info = RunInfo(job.name, run.job_sha, job.seed, Path(run.model.path).stem, run.model.sha256, run.run_id,
+                   __version__)
+    settings = _actor_settings(job)
+    model_bytes = ray.put(run.model.data)
     remote = ray.remote(TranslatorActor).options(num_cpus=res.cpus_per_actor, num_gpus=res.gpus_per_actor,
                                                  max_restarts=0)
     size = result.actors = _actor_count(job, len(tasks))
-    pool = ActorPool(lambda: remote.remote(model_bytes, model_sha, settings, options, run, references), size)
+    pool = ActorPool(lambda: remote.remote(model_bytes, run.model.sha256, settings, options, info, references), size)
     total = sum(len(t.items) + len(t.originals) for t in tasks)
-    echo(f"{len(tasks)} input shards to process ({result.shards_skipped} already done), {total} output samples, "
-         f"{size} actors × {res.cpus_per_actor} CPU" + (f" + {res.gpus_per_actor} GPU" if res.gpus_per_actor else ""))
-    bar = tqdm(total=total, unit="img", desc="translate", disable=not progress, dynamic_ncols=True)
+    gpus = f" + {res.gpus_per_actor} GPU" if res.gpus_per_actor else ""
+    run.echo(f"{len(tasks)} input shards to process ({result.shards_skipped} already done), {total} output samples, "
+             f"{size} actors × {res.cpus_per_actor} CPU{gpus}")
+    bar = tqdm(total=total, unit="img", desc="translate", disable=not run.progress, dynamic_ncols=True)
     status = {s.path: s for s in manifest.inputs}
 
     def on_done(task: ShardTask, stats: ShardStats) -> None:
@@ -313,7 +382,7 @@ def _process(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], todo: lis
         entry.status, entry.tries, entry.error = "done", task.attempt, ""
         result.shards_done += 1
         result.written.update(stats.per_operation)
-        manifest.save(job.output.uri)
+        manifest.save(out.uri)
         bar.update(stats.planned)
         bar.set_postfix(shards=f"{result.shards_done}/{len(tasks)}")
 
@@ -321,57 +390,56 @@ def _process(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], todo: lis
         entry = status[task.input_shard]
         entry.status, entry.tries, entry.error = "failed", task.attempt, error
         result.shards_failed.append((task.input_shard, error))
-        manifest.save(job.output.uri)
+        manifest.save(out.uri)
         bar.update(len(task.items) + len(task.originals))
 
     def on_retry(task: ShardTask, error: str) -> None:
-        echo(f"retrying {task.input_shard} (attempt {task.attempt + 1} of {MAX_TRIES}): {error}")
+        run.echo(f"retrying {task.input_shard} (attempt {task.attempt + 1} of {MAX_TRIES}): {error}")
 
-    ray.get([actor.ready.remote() for actor in pool.idle])  # model loaded: start-up ends, translation begins
-    start = time.perf_counter()
     try:
+        ray.get([actor.ready.remote() for actor in pool.idle])  # models loaded: start-up ends, translation begins
+        start = time.perf_counter()
         dispatch(pool, tasks, lambda actor, task: actor.process.remote(task), MAX_TRIES, on_done, on_failed,
                  on_retry)
-    finally:
         result.process_seconds = time.perf_counter() - start
+    finally:
         bar.close()
+        pool.shutdown()  # no actor may write once the lock is released
 
 
-def _local_predictor(job: JobSpec, model_path: str):
+def _local_predictor(run: _Run):
     """`labels: predict` without Ray (for --dry-run): the model on this machine."""
-    if job.input.labels != "predict":
-        return None
 
     def predict(shards: list[str]) -> list[ShardLabels]:
         from bridgegan_batch.augment.labels import predict_labels
         from bridgegan_batch.model.translator import Translator
 
-        translator = Translator.load(model_path, device="cpu", d_scale=job.model.d_scale)
-        return [predict_labels(translator, s, input_format(job), job.model.batch_size) for s in shards]
+        translator = Translator.load(run.model.path, device="cpu", d_scale=run.job.model.d_scale)
+        batch = run.job.resources.batch_size or run.job.model.batch_size
+        return [predict_labels(translator, s, input_format(run.job), batch) for s in shards]
 
     return predict
 
 
-def _ray_predictor(job: JobSpec, model_path: str, model_sha: str):
+def _ray_predictor(run: _Run, ray_session: _RaySession):
     """`labels: predict` on the actors: each labels whole shards with the model's attribute head."""
-    import ray
-
-    from bridgegan_batch.augment.actor import ActorSettings, TranslatorActor
 
     def predict(shards: list[str]) -> list[ShardLabels]:
         if not shards:
             return []
-        res = job.resources
-        settings = ActorSettings(job.model.device, job.model.d_scale, res.batch_size or job.model.batch_size,
-                                 threads=max(1, math.floor(res.cpus_per_actor)), encode_threads=1)
+        import ray
+
+        from bridgegan_batch.augment.actor import TranslatorActor
+
+        ray_session.ensure()
+        res = run.job.resources
         remote = ray.remote(TranslatorActor).options(num_cpus=res.cpus_per_actor, num_gpus=res.gpus_per_actor)
-        model_bytes = ray.put(Path(model_path).read_bytes())
-        actors = [remote.remote(model_bytes, model_sha, settings, None, None, {})
-                  for _ in range(_actor_count(job, len(shards)))]
-        fmt = input_format(job)
-        refs = [actors[i % len(actors)].predict.remote(s, fmt) for i, s in enumerate(shards)]
+        model_bytes = ray.put(run.model.data)
+        actors = [remote.remote(model_bytes, run.model.sha256, _actor_settings(run.job), None, None, {})
+                  for _ in range(_actor_count(run.job, len(shards)))]
+        fmt = input_format(run.job)
         try:
-            return ray.get(refs)
+            return ray.get([actors[i % len(actors)].predict.remote(s, fmt) for i, s in enumerate(shards)])
         finally:
             for actor in actors:
                 ray.kill(actor)
@@ -379,9 +447,9 @@ def _ray_predictor(job: JobSpec, model_path: str, model_sha: str):
     return predict
 
 
-def _finish(output: str, job: JobSpec, manifest: Manifest, labels: dict[str, ShardLabels], attributes: list[str],
-            result: RunResult) -> None:
+def _finish(run: _Run, manifest: Manifest, labels: dict[str, ShardLabels], result: RunResult) -> None:
     """dataset.json over every finished shard, rejects.jsonl, and the error rate."""
+    output, job = run.output, run.job
     entries: list[ShardEntry] = []
     rejects: dict[tuple, Reject] = {}
     for shard_labels in labels.values():
@@ -394,19 +462,19 @@ def _finish(output: str, job: JobSpec, manifest: Manifest, labels: dict[str, Sha
         entries += [ShardEntry(name=o.name, samples=o.samples, sha256=o.sha256) for o in stats.outputs]
         for r in stats.rejects:
             rejects[(r.shard, r.key)] = r
-    failed = {path for path, _ in result.shards_failed}
+    lost = 0  # a failed shard loses all its samples, though rejects.jsonl has one line for it
+    for path, error in result.shards_failed:
+        rejects[(path, None)] = Reject(shard=path, key=None, reason=f"shard failed {MAX_TRIES} times: {error}")
+        lost += max(0, len(labels[path].keys) - 1)
     result.input_samples = sum(len(labels[p].keys) + len(labels[p].rejects) for p in labels)
-    result.rejects = len(rejects) + sum(len(labels[p].keys) for p in failed if p in labels)
-    info = DatasetInfo(name=job.name, attributes=tuple(attributes), format=job.output.format,
+    result.rejects = len(rejects) + lost
+    info = DatasetInfo(name=job.name, attributes=run.model.attributes, format=job.output.format,
                        image_format=job.output.image.format if not job.output.include_originals else None,
                        samples=sum(e.samples for e in entries), shards=tuple(sorted(entries, key=lambda e: e.name)),
                        created_by=f"bridgegan-batch {__version__}", extra={"job": job.name, "manifest": MANIFEST})
     write_json_atomic(output, DATASET_FILE, info.model_dump(mode="json"))
-    fs, root = filesystem(output)
     lines = "".join(r.model_dump_json() + "\n" for _, r in sorted(rejects.items(), key=lambda kv: str(kv[0])))
-    with fs.open(f"{root}/.{REJECTS}.tmp", "wb") as f:
-        f.write(lines.encode())
-    fs.mv(f"{root}/.{REJECTS}.tmp", f"{root}/{REJECTS}")
+    write_text_atomic(output, REJECTS, lines)
 
 
 def _write_report(output: str, echo: Callable[[str], None]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import posixpath
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -39,6 +40,32 @@ def render_demo_input(job: JobSpec, echo: Callable[[str], None]) -> None:
     write_synth_dataset(directory, n=synth.samples, size=synth.size, seed=synth.seed, shard_size=synth.shard_size,
                         format=job.input.format if job.input.format != "auto" else "wds",
                         workers=default_workers())
+
+
+def planned_demo_input(job: JobSpec, attributes: Sequence[str]
+                       ) -> tuple[list[InputShard], dict[str, ShardLabels]] | None:
+    """The demo input's shards and labels before it is rendered (for --dry-run and validate, which
+    write nothing): the labels come straight from the SynthFaces records. None if it exists already."""
+    synth = job.input.synth
+    if synth is None:
+        return None
+    fs, path = filesystem(job.input.uri[0])
+    if fs.isdir(path) and any(is_shard(p) for p in fs.ls(path, detail=False)):
+        return None
+    from bridgegan_batch.data.synth_dataset import synth_key
+    from bridgegan_batch.data.synthfaces import sample_record
+    from bridgegan_batch.data.writer import shard_name
+
+    fmt = job.input.format if job.input.format != "auto" else "wds"
+    inputs, labels = [], {}
+    for index, start in enumerate(range(0, synth.samples, synth.shard_size)):
+        shard = posixpath.join(os.path.abspath(path) if "://" not in job.input.uri[0] else job.input.uri[0],
+                               shard_name("shard", index, fmt))
+        inputs.append(InputShard(path=shard, shard_id=shard_id(shard)))
+        keys = [synth_key(synth.seed, i) for i in range(start, min(start + synth.shard_size, synth.samples))]
+        records = [sample_record(synth.seed, i).attributes for i in range(start, start + len(keys))]
+        labels[shard] = ShardLabels(shard, keys, [{a: r[a] for a in attributes} for r in records])
+    return inputs, labels
 
 
 def describe_inputs(patterns: Sequence[str]) -> list[InputShard]:
@@ -82,7 +109,19 @@ def label_pass(job: JobSpec, shards: Sequence[InputShard], attributes: Sequence[
                                   todo))
     for shard, labels in zip(todo, fresh, strict=True):
         found[shard.path] = labels
+    _check_unique_keys(found)
     return found, [s.path for s in todo]
+
+
+def _check_unique_keys(labels: dict[str, ShardLabels]) -> None:
+    """Output keys and noise seeds derive from the source key, so keys must be unique across shards."""
+    seen: dict[str, str] = {}
+    for shard, shard_labels in labels.items():
+        for key in shard_labels.keys:
+            other = seen.setdefault(key, shard)
+            if other != shard:
+                raise DataError(f"key {key!r} is in two input shards, {other} and {shard}; keys must be unique "
+                                "across the job's input")
 
 
 def save_label_cache(job: JobSpec, shards: Sequence[InputShard], labels: dict[str, ShardLabels],

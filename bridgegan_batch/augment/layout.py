@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bridgegan_batch.data.paths import filesystem
 from bridgegan_batch.data.writer import WRITERS
+from bridgegan_batch.errors import DataError
 
 MANIFEST = "manifest.json"
 PLAN = "plan.json"
@@ -79,30 +80,40 @@ class ShardStats(BaseModel):
     attempt: int = 1
 
 
-def write_json_atomic(directory: str, name: str, data: dict | BaseModel) -> None:
+def write_text_atomic(directory: str, name: str, text: str) -> None:
     """Write `name` in `directory` through a temporary name, so readers see all of it or none."""
     fs, root = filesystem(directory)
-    text = data.model_dump_json(indent=2) if isinstance(data, BaseModel) else json.dumps(data, indent=2)
     fs.makedirs(root, exist_ok=True)
     temp = posixpath.join(root, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
     with fs.open(temp, "wb") as f:
-        f.write(text.encode() + b"\n")
+        f.write(text.encode())
     fs.mv(temp, posixpath.join(root, name))
 
 
+def write_json_atomic(directory: str, name: str, data: dict | BaseModel) -> None:
+    text = data.model_dump_json(indent=2) if isinstance(data, BaseModel) else json.dumps(data, indent=2)
+    write_text_atomic(directory, name, text + "\n")
+
+
 def read_json(directory: str, name: str) -> dict | None:
-    """The JSON file `name` in `directory`, None if it does not exist."""
+    """The JSON file `name` in `directory`, None if it does not exist; DataError if it is not JSON."""
     fs, root = filesystem(directory)
     path = posixpath.join(root, name)
     if not fs.exists(path):
         return None
     with fs.open(path, "rb") as f:
-        return json.loads(f.read())
+        try:
+            return json.loads(f.read())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"{path}: not valid JSON ({exc}); was it edited by hand?") from exc
 
 
 def read_stats(directory: str, sid: str) -> ShardStats | None:
     data = read_json(directory, stats_name(sid))
-    return None if data is None else ShardStats.model_validate(data)
+    try:
+        return None if data is None else ShardStats.model_validate(data)
+    except ValueError as exc:
+        raise DataError(f"{directory}/{stats_name(sid)}: not a shard stats file ({str(exc)[:200]})") from exc
 
 
 def local_path(directory: str) -> str | None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import posixpath
 import socket
 import time
+import uuid
 from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -72,31 +74,52 @@ class OutputLock:
 
     def acquire(self) -> OutputLock:
         self.fs.makedirs(posixpath.dirname(self.path), exist_ok=True)
-        for _ in range(2):
+        for _ in range(3):
             if self._create():
                 return self
             holder = self._holder()
-            if holder is None:  # vanished between our attempts
+            if holder is None:  # released between our attempts
                 continue
-            stale = holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid", -1)))
+            stale = holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid") or -1))
             if not stale:
                 raise OutputBusy(
                     f"output {self.directory!r} is in use by run {holder.get('run_id')} (pid {holder.get('pid')} "
                     f"on {holder.get('host')}, since {holder.get('since')}); if no such run is active, delete "
                     f"{self.path}")
-            self.fs.rm(self.path)  # its process is gone: a crashed run
+            self._take_over(holder)
         raise OutputBusy(f"output {self.directory!r}: could not take {self.path}")
+
+    def _take_over(self, holder: dict) -> None:
+        """Remove a dead run's lock, unless another run replaced it meanwhile."""
+        if not self.local:
+            self.fs.rm(self.path)
+            return
+        aside = f"{self.path}.stale-{uuid.uuid4().hex[:12]}"
+        try:
+            os.rename(self.path, aside)  # atomic: only one of several takers gets the dead lock
+        except FileNotFoundError:
+            return
+        with open(aside, "rb") as f:
+            moved = json.loads(f.read() or b"{}")
+        if moved != holder:  # a live run's fresh lock: put it back
+            with contextlib.suppress(FileExistsError):
+                os.link(aside, self.path)
+        os.unlink(aside)
 
     def _create(self) -> bool:
         data = json.dumps(self._owner()).encode()
         if self.local:
+            # Write the content first, then link it into place: a lock is never seen empty.
+            temp = f"{self.path}.new-{uuid.uuid4().hex[:12]}"
+            with open(temp, "wb") as f:
+                f.write(data)
             try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                os.link(temp, self.path)
+                return True
             except FileExistsError:
                 return False
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            return True
+            finally:
+                os.unlink(temp)
         # Object stores have no exclusive create: check, write, read back (best effort).
         if self.fs.exists(self.path):
             return False
@@ -112,7 +135,7 @@ class OutputLock:
         except FileNotFoundError:
             return None
         except json.JSONDecodeError:
-            return {}
+            return {"run_id": "unknown (unreadable lock file)"}
 
     def release(self) -> None:
         if (self._holder() or {}).get("run_id") == self.run_id:

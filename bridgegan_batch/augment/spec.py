@@ -76,7 +76,7 @@ class LabelOp(_Operation):
 
 
 class _ReferenceChoice(_Operation):
-    pool: str = "input"  # where references come from: "input", or shard patterns
+    pool: Literal["input"] = "input"  # where references come from: the job's input faces
     choose: Literal["random", "keys"] = "random"  # random among faces with the target attributes
     keys: tuple[str, ...] = ()  # with choose: keys
     per_source: int = Field(1, gt=0)  # references per source
@@ -183,6 +183,13 @@ class JobSpec(StrictModel):
     resources: ResourcesSpec = ResourcesSpec()
 
     @model_validator(mode="after")
+    def _cuda_needs_gpus(self):
+        if self.model.device == "cuda" and self.resources.gpus_per_actor == 0:
+            raise ValueError("model.device: cuda needs resources.gpus_per_actor > 0 (Ray gives actors GPUs only "
+                             "when they ask for them)")
+        return self
+
+    @model_validator(mode="after")
     def _synth_needs_one_directory(self):
         if self.input.synth is not None and (len(self.input.uri) != 1 or any(c in self.input.uri[0] for c in "*?{")):
             raise ValueError("input.synth renders into one directory: give input.uri as a single directory path")
@@ -202,7 +209,9 @@ class JobSpec(StrictModel):
 
 
 # Fields that do not change a single output byte: a rerun may change them freely.
-_NOT_FINGERPRINTED = {"resources": None, "input": {"uri"}, "output": {"uri", "max_error_rate"}}
+# (The model is fingerprinted by its file's sha256, not its path; batching does not change bytes.)
+_NOT_FINGERPRINTED = {"resources": None, "input": {"uri"}, "output": {"uri", "max_error_rate"},
+                      "model": {"path", "batch_size"}}
 
 
 def fingerprint(job: JobSpec) -> str:
@@ -212,13 +221,24 @@ def fingerprint(job: JobSpec) -> str:
 
 
 def _set_path(data: dict, dotted: str, value) -> None:
+    """data[a][b][0][c] = value for "a.b.0.c"; a number indexes a list (operations.0.label.variants)."""
     keys = dotted.split(".")
     node = data
-    for key in keys[:-1]:
-        if not isinstance(node.get(key), dict):
-            node[key] = {}
-        node = node[key]
-    node[keys[-1]] = value
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(f"--set {dotted}: {'.'.join(keys[:depth]) or 'the job'} is a list of {len(node)}; "
+                                  f"'{key}' is not an index in it")
+            key = int(key)
+        elif not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {'.'.join(keys[:depth])} is a value, not a mapping")
+        if last:
+            node[key] = value
+        else:
+            if not isinstance(node, list) and not isinstance(node.get(key), dict | list):
+                node[key] = {}
+            node = node[key]
 
 
 def load_job(path: str | Path, overrides: tuple[str, ...] = ()) -> JobSpec:

@@ -36,7 +36,7 @@ from bridgegan_batch.augment.provenance import (
     sha256,
     translation_provenance,
 )
-from bridgegan_batch.data.images import decode_rgb, encode_image
+from bridgegan_batch.data.images import ImageDecodeError, decode_rgb, encode_image
 from bridgegan_batch.data.parallel import background
 from bridgegan_batch.data.paths import filesystem
 from bridgegan_batch.data.reader import DatasetReader
@@ -90,11 +90,18 @@ class _Batches:
         self.cache, self.run, self.emit = reference_cache, run, emit
         self.pending: dict[str, list[_Pending]] = defaultdict(list)
 
-    def add(self, work: _Pending) -> None:
+    def add(self, work: _Pending) -> str | None:
+        """Queue one translation; the reason if it cannot be made (an unreadable reference image)."""
+        if work.item.reference is not None:
+            try:
+                self._reference(work.item)
+            except ImageDecodeError as exc:
+                return f"reference {work.item.reference[1]} ({work.item.reference[0]}): {exc}"
         queue = self.pending[work.item.kind]
         queue.append(work)
         if len(queue) >= self.batch_size:
             self._run(work.item.kind)
+        return None
 
     def flush(self) -> None:
         for kind in list(self.pending):
@@ -135,10 +142,21 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
                   references: Mapping[str, bytes], *, batch_size: int, encode_threads: int = 1,
                   reference_cache: dict | None = None, node_id: str = "") -> ShardStats:
     """Translate one input shard and publish its output shards and stats (see module docstring)."""
-    start = time.perf_counter()
     fs, root = filesystem(options.directory)
     fs.makedirs(root, exist_ok=True)
     remove_partial(options.directory, task.shard_id)
+    try:
+        return _process_shard(task, translator, options, run, references, batch_size, encode_threads,
+                              {} if reference_cache is None else reference_cache, node_id)
+    except BaseException:
+        remove_partial(options.directory, task.shard_id)  # no output shard of a failed attempt stays
+        raise
+
+
+def _process_shard(task: ShardTask, translator, options: OutputOptions, run: RunInfo,
+                   references: Mapping[str, bytes], batch_size: int, encode_threads: int, reference_cache: dict,
+                   node_id: str) -> ShardStats:
+    start = time.perf_counter()
     by_key: dict[str, list[Item]] = defaultdict(list)
     for item in task.items:
         by_key[item.key].append(item)
@@ -156,11 +174,10 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
             outputs[output_key(item)] = pool.submit(_encode, output_key(item), pixels, dict(item.target), meta,
                                                     options)
 
-        batches = _Batches(translator, batch_size, references, {} if reference_cache is None else reference_cache,
-                           run, emit)
+        batches = _Batches(translator, batch_size, references, reference_cache, run, emit)
         reader = DatasetReader([task.input_shard], format=task.input_format, decode=True,
                                size=translator.config.image_size)
-        seen = 0
+        seen, failed_items = 0, []
         for sample in background(reader.read_shard(task.input_shard), depth=2 * batch_size):
             seen += 1
             if sample.key not in wanted:
@@ -171,11 +188,14 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
                 meta = {"provenance": original_provenance(source, dict(labels), run)}
                 outputs[sample.key] = Sample(sample.key, sample.image, dict(labels), meta)
             for item in by_key.get(sample.key, ()):
-                batches.add(_Pending(item, sample.pixels, source, labels))
+                problem = batches.add(_Pending(item, sample.pixels, source, labels))
+                if problem:
+                    failed_items.append(Reject(shard=task.input_shard, key=output_key(item), reason=problem))
         batches.flush()
         samples = {key: out.result() if isinstance(out, Future) else out for key, out in outputs.items()}
 
-    rejects = [Reject(shard=f.shard, key=f.key, reason=f.reason) for f in reader.failures]
+    rejects = [Reject(shard=f.shard, key=f.key, reason=f.reason) for f in reader.failures] + failed_items
+    wanted -= {f.key for f in reader.failures}  # already rejected, with the reader's reason
     rejects += [Reject(shard=task.input_shard, key=key, reason="planned, but no longer in the shard "
                        "(was it rewritten since the label pass?)") for key in sorted(wanted)]
     shards = _write_parts(task.shard_id, [samples[k] for k in sorted(samples)], options)

@@ -7,6 +7,7 @@ from collections import defaultdict
 import numpy as np
 
 from bridgegan_batch.data.reader import DatasetReader
+from bridgegan_batch.errors import DataError
 from bridgegan_batch.eval.judge import Judge
 from bridgegan_batch.train.data import to_tensor
 
@@ -38,7 +39,7 @@ def judge_output(patterns: str | list[str], judge: Judge) -> dict:
     if batch:
         flush()
     if reader.failures:
-        raise ValueError(f"{len(reader.failures)} output samples could not be read, e.g. {reader.failures[0]}")
+        raise DataError(f"{len(reader.failures)} output samples could not be read, e.g. {reader.failures[0]}")
     per_op = {op: _scores(np.array(labelled[op]), np.array(judged[op]), names) for op in sorted(labelled)}
     every_l = np.concatenate([np.array(v) for v in labelled.values()]) if labelled else np.zeros((0, len(names)))
     every_j = np.concatenate([np.array(v) for v in judged.values()]) if judged else np.zeros((0, len(names)))

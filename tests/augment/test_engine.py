@@ -22,7 +22,7 @@ from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.data.sample import Sample
 from bridgegan_batch.data.synth_dataset import write_synth_dataset
 from bridgegan_batch.data.writer import DatasetWriter
-from bridgegan_batch.errors import ConfigError
+from bridgegan_batch.errors import ConfigError, DataError
 
 TINY = dict(image_size=32, code_size=8, code_channels=4, encoder_channels=8, mapping_channels=16,
             generator_channels=(8, 16, 16), spade_hidden=8, disc_channels=8, disc_max_channels=16)
@@ -274,3 +274,42 @@ def test_the_data_attribute_names_are_mapped_to_the_model_names(tmp_path, tiny_e
     result = run_job(unmapped, "j", echo=lambda _: None, progress=False)
     rejects = (tmp_path / "u" / "out" / "rejects.jsonl").read_text()
     assert result.error_rate == 1.0 and "input.attribute_map" in rejects
+
+
+def test_keys_must_be_unique_across_input_shards(tmp_path, tiny_export, synth_dirs):
+    for name in ("a", "b"):
+        shutil.copytree(synth_dirs["wds"], tmp_path / name)
+    job = make_job(tmp_path, tiny_export, [str(tmp_path / "a"), str(tmp_path / "b")])
+    with pytest.raises(DataError, match="is in two input shards"):
+        run_job(job, "j", echo=lambda _: None, progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_resources_the_cluster_cannot_place_are_refused_before_writing(tmp_path, tiny_export, synth_dirs,
+                                                                       ray_local):
+    for changes, field in [({"resources__actors": 3, "resources__cpus_per_actor": 1}, "resources.actors"),
+                           ({"resources__gpus_per_actor": 1}, "resources")]:
+        with pytest.raises(ConfigError, match=field):
+            run_job(make_job(tmp_path, tiny_export, synth_dirs["wds"], **changes), "j", echo=lambda _: None)
+        assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_a_corrupt_reference_rejects_only_the_translations_that_use_it(tmp_path, tiny_export, synth_dirs,
+                                                                       ray_local):
+    faces = list(DatasetReader([synth_dirs["wds"]]))[:40]
+    ref = next(s for s in faces if s.attributes["Smiling"] == 1)
+    inputs = str(tmp_path / "in")
+    with DatasetWriter(inputs, attributes=SYNTH_ATTRIBUTES, shard_size=20) as writer:
+        for s in faces:
+            writer.write(Sample(s.key, s.image[:60] + b"\0" * 40 if s is ref else s.image, s.attributes, {}))
+    ops = [{"reference": {"set": {"Smiling": 1}, "where": {"Smiling": 0}, "choose": "keys", "keys": [ref.key]}},
+           {"label": {"set": {"Smiling": 1}, "where": {"Smiling": 0}}}]
+    job = make_job(tmp_path, tiny_export, inputs, balance=None, operations=ops, output__include_originals=False)
+    result = run_job(job, "j", echo=lambda _: None, progress=False)
+    plain = sum(1 for s in faces if s.attributes["Smiling"] == 0)
+    rejects = [json.loads(line) for line in (tmp_path / "out" / "rejects.jsonl").read_text().splitlines()]
+    assert result.shards_done == 2 and not result.shards_failed
+    assert len(read_output(tmp_path / "out")) == plain  # every label translation, no reference one
+    assert sum(1 for r in rejects if ref.key in r["reason"]) == plain
