@@ -14,7 +14,7 @@ import pytest
 from bridgegan_batch.augment.engine import run_job
 from bridgegan_batch.augment.layout import LOCK, read_json
 from bridgegan_batch.augment.manifest import OutputBusy
-from bridgegan_batch.augment.plan import BALANCE_TOLERANCE
+from bridgegan_batch.augment.plan import BALANCE_TOLERANCE, make_plan
 from bridgegan_batch.augment.spec import JobSpec
 from bridgegan_batch.config import validate
 from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
@@ -313,3 +313,16 @@ def test_a_corrupt_reference_rejects_only_the_translations_that_use_it(tmp_path,
     assert result.shards_done == 2 and not result.shards_failed
     assert len(read_output(tmp_path / "out")) == plain  # every label translation, no reference one
     assert sum(1 for r in rejects if ref.key in r["reason"]) == plain
+
+
+def test_the_demo_input_is_planned_before_it_is_rendered_exactly_as_after(tmp_path, tiny_export):
+    from bridgegan_batch.augment.inputs import describe_inputs, label_pass, render_demo_input
+
+    job = make_job(tmp_path, tiny_export, str(tmp_path / "demo"), input__synth={"samples": 90, "shard_size": 40})
+    before = run_job(job, "j", dry_run=True, echo=lambda _: None).plan
+    assert not (tmp_path / "demo").exists()  # a dry run renders nothing
+    render_demo_input(job, echo=lambda _: None)
+    inputs = describe_inputs(job.input.uri)
+    labels, _ = label_pass(job, inputs, SYNTH_ATTRIBUTES, None)
+    assert [s.path for s in inputs] == before.shards
+    assert make_plan(job, [s for p in before.shards for s in labels[p].sources()]).to_json() == before.to_json()
