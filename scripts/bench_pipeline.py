@@ -7,8 +7,9 @@ WebDataset shards of 500, PNG out. Three throughputs of translated images per se
   - engine: `bridgegan-batch run` with its defaults on this machine (an embedded Ray, actors of
     0.5 CPU with 1 torch thread each), timed from the first shard handed to a ready actor to the last
     one back (the manifest's process_seconds); the whole command's wall time is reported too;
-  - bare forward: the translator alone on decoded tensors already in memory, in one process with
-    as many torch threads as the engine's actors have together;
+  - bare forward: the translator alone on decoded tensors already in memory: in one process with
+    as many torch threads as the engine's actors have together, and with one thread scaled by the
+    actor count; the faster of the two is the reference;
   - naive loop: one process, same threads: read + decode a batch, translate it, encode it, write
     it, then the next batch.
 Peak RSS: the engine command's whole process tree (driver, Ray's processes, actors), sampled
@@ -154,9 +155,14 @@ def main() -> None:
         engine = {n: run_engine(root, inputs[n], args.model, n) for n in sizes}
         actors = engine[args.samples]["actors"]
         threads = actors * max(1, int(CPUS_PER_ACTOR))  # what the engine's actors use together
-        torch.set_num_threads(threads)
         translator = Translator.load(args.model, device="cpu", batch_invariant=True)
-        bare = bare_forward(translator, inputs[args.samples], args.samples)
+        torch.set_num_threads(1)
+        bare_one = bare_forward(translator, inputs[args.samples], args.samples)
+        torch.set_num_threads(threads)
+        bare_shared = bare_forward(translator, inputs[args.samples], args.samples)
+        # The stricter reference: one process with all the threads, or one thread per actor scaled
+        # perfectly to the actor count, whichever is faster.
+        bare = max(bare_shared, bare_one * actors)
         naive_out = root / "naive"
         naive_out.mkdir()
         naive = naive_loop(translator, inputs[args.samples], naive_out, args.samples)
@@ -176,10 +182,12 @@ def main() -> None:
         "",
         "| measure | images/s | ratio | goal |",
         "|---|---|---|---|",
-        f"| bare model forward (tensors in memory) | {bare:.1f} | 1.00 | |",
+        f"| bare model forward, one process × {threads} threads | {bare_shared:.1f} | {bare_shared / bare:.2f} | |",
+        f"| bare model forward, 1 thread × {actors} (perfect scaling of one thread's rate) | {bare_one * actors:.1f} | "
+        f"{bare_one * actors / bare:.2f} | |",
         f"| naive loop (decode → model → encode → write, one batch at a time) | {naive:.1f} | "
         f"{naive / bare:.2f} | |",
-        f"| **engine end to end** (translation phase) | **{e2e:.1f}** | **{e2e / bare:.2f}** of bare, "
+        f"| **engine end to end** (translation phase) | **{e2e:.1f}** | **{e2e / bare:.2f}** of the faster bare, "
         f"**{e2e / naive:.2f}** of naive | ≥ 0.8 of bare, ≥ 1.0 of naive |",
         f"| engine, whole command (Ray start-up, label pass, plan, report included) | "
         f"{args.samples / e['wall']:.1f} | {args.samples / e['wall'] / bare:.2f} | |",
