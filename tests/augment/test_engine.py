@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bridgegan_batch.augment.engine import run_job
 from bridgegan_batch.augment.layout import LOCK, read_json
@@ -181,9 +182,9 @@ def test_bad_jobs_fail_before_writing(tmp_path, tiny_export, synth_dirs):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
-def _dataset_with_corrupt_image(directory, n=30) -> str:
+def _dataset_with_corrupt_image(directory, out, n=30) -> str:
     good = list(DatasetReader([directory]))[:n]
-    out = str(Path(directory).parent / "with_corrupt")
+    out = str(out)
     with DatasetWriter(out, attributes=SYNTH_ATTRIBUTES, shard_size=n) as writer:
         for i, s in enumerate(good):
             image = s.image[:60] + b"\0" * 40 if i == 4 else s.image  # PNG magic, broken body
@@ -193,7 +194,7 @@ def _dataset_with_corrupt_image(directory, n=30) -> str:
 
 @pytest.mark.slow
 def test_corrupt_images_are_rejects_and_the_error_rate_decides(tmp_path, tiny_export, synth_dirs, ray_local):
-    inputs = _dataset_with_corrupt_image(synth_dirs["wds"])
+    inputs = _dataset_with_corrupt_image(synth_dirs["wds"], tmp_path / "with_corrupt")
     job = make_job(tmp_path, tiny_export, inputs, balance=None, output__include_originals=False,
                    operations=[{"label": {"set": {"Smiling": 1}}}])
     result = run_job(job, "j", echo=lambda _: None, progress=False)
@@ -326,3 +327,22 @@ def test_the_demo_input_is_planned_before_it_is_rendered_exactly_as_after(tmp_pa
     labels, _ = label_pass(job, inputs, SYNTH_ATTRIBUTES, None)
     assert [s.path for s in inputs] == before.shards
     assert make_plan(job, [s for p in before.shards for s in labels[p].sources()]).to_json() == before.to_json()
+
+
+@pytest.mark.slow
+def test_the_exit_code_follows_the_error_rate(tmp_path, tiny_export, synth_dirs, ray_local):
+    from click.testing import CliRunner
+
+    from bridgegan_batch.cli import main
+
+    inputs = _dataset_with_corrupt_image(synth_dirs["wds"], tmp_path / "with_corrupt")  # 1 bad image in 30
+    job = make_job(tmp_path, tiny_export, inputs, balance=None, operations=[{"label": {"set": {"Smiling": 1}}}],
+                   output__max_error_rate=0.01)
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump(job.model_dump(mode="json")))
+    failing = CliRunner().invoke(main, ["run", str(path), "--no-progress"])
+    assert failing.exit_code == 1 and "3.33 % of input samples failed" in failing.output
+    assert "rejected input samples: 1 of 30" in failing.output
+    tolerant = CliRunner().invoke(main, ["run", str(path), "--no-progress", "--set", "output.max_error_rate=0.05"])
+    assert tolerant.exit_code == 0, tolerant.output  # same output: the rate is not part of the job's identity
+    assert "shards: 0 done, 1 already done" in tolerant.output
