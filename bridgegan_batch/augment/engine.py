@@ -41,6 +41,7 @@ from bridgegan_batch.augment.layout import (
     ShardStats,
     read_json,
     read_stats,
+    remove_partial,
     write_json_atomic,
     write_text_atomic,
 )
@@ -457,7 +458,8 @@ def _finish(run: _Run, manifest: Manifest, labels: dict[str, ShardLabels], resul
             rejects[(r.shard, r.key)] = r
     for shard in manifest.inputs:
         stats = read_stats(output, shard.shard_id)
-        if stats is None:
+        if stats is None:  # unfinished or failed: no part of it may look like output
+            remove_partial(output, shard.shard_id)
             continue
         entries += [ShardEntry(name=o.name, samples=o.samples, sha256=o.sha256) for o in stats.outputs]
         for r in stats.rejects:

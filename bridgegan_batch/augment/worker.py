@@ -144,18 +144,10 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
     """Translate one input shard and publish its output shards and stats (see module docstring)."""
     fs, root = filesystem(options.directory)
     fs.makedirs(root, exist_ok=True)
+    # An earlier attempt's leftovers go. (A failed attempt's own parts stay until the driver's
+    # final sweep: deleting them here could race a retry of the same shard writing the same names.)
     remove_partial(options.directory, task.shard_id)
-    try:
-        return _process_shard(task, translator, options, run, references, batch_size, encode_threads,
-                              {} if reference_cache is None else reference_cache, node_id)
-    except BaseException:
-        remove_partial(options.directory, task.shard_id)  # no output shard of a failed attempt stays
-        raise
-
-
-def _process_shard(task: ShardTask, translator, options: OutputOptions, run: RunInfo,
-                   references: Mapping[str, bytes], batch_size: int, encode_threads: int, reference_cache: dict,
-                   node_id: str) -> ShardStats:
+    reference_cache = {} if reference_cache is None else reference_cache
     start = time.perf_counter()
     by_key: dict[str, list[Item]] = defaultdict(list)
     for item in task.items:
