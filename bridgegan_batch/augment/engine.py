@@ -240,19 +240,21 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
     run = _Run(job, job_path, model, fingerprint(job), datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-")
                + secrets.token_hex(3), echo, progress)
     output = job.output.uri
-    if dry_run:
-        inputs, labels = planned_demo_input(job, model.attributes) or (None, None)
-    if not dry_run or inputs is None:
+    # A dry run plans the demo input from its records instead of rendering it: it writes nothing.
+    demo = planned_demo_input(job, model.attributes) if dry_run else None
+    if demo is None:
         render_demo_input(job, echo)
-        inputs, labels = describe_inputs(job.input.uri), None
+    inputs, labels = demo or (describe_inputs(job.input.uri), None)
     fs, root = filesystem(output)
     manifest = _load_manifest(output) if fs.exists(root) else None
     _check_output(output, manifest, run.job_sha, model.sha256, force)
-    _check_unchanged(manifest, inputs)
+    if not force:
+        _check_unchanged(manifest, inputs)
 
     # Labels and plan come first, so that a bad input or an impossible balance writes nothing.
     ray_session = _RaySession(job.resources.address)
     reuse = manifest is not None and not force
+    fresh: list[str] = []
     try:
         if labels is None:
             predictor = None
@@ -265,9 +267,10 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
             echo(_plan_summary(plan, inputs, model.path))
             return RunResult(output, plan, dry_run=True)
 
-        if any(read_stats(output, s.shard_id) is None for s in inputs if s.path in plan.shards) if reuse else True:
+        pending = [s for s in inputs if s.path in plan.shards and not (reuse and read_stats(output, s.shard_id))]
+        if pending:  # a resources request the cluster cannot place fails now, before any write
             ray_session.ensure()
-            _actor_count(job, 1)  # a resources request the cluster cannot place fails now, before any write
+            _actor_count(job, len(pending))
         fs.makedirs(root, exist_ok=True)
         with OutputLock(output, run.run_id):
             if _load_manifest(output) != manifest:  # another run finished while we were planning
