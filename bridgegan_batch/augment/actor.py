@@ -24,6 +24,8 @@ from bridgegan_batch.augment.provenance import RunInfo, sha256
 from bridgegan_batch.augment.worker import OutputOptions, ShardTask, process_shard
 from bridgegan_batch.model.translator import Translator
 
+PROGRESS_EVERY = 16  # samples between an actor's progress messages
+
 
 @dataclass(frozen=True)
 class ActorSettings:
@@ -41,7 +43,7 @@ class TranslatorActor:
     """Holds one Translator; `process` runs a ShardTask, `predict` labels a shard."""
 
     def __init__(self, model_bytes: bytes, model_sha256: str, settings: ActorSettings, options: OutputOptions,
-                 run: RunInfo, references: Mapping[str, bytes]):
+                 run: RunInfo, references: Mapping[str, bytes], progress=None):
         if sha256(model_bytes) != model_sha256:
             raise RuntimeError("the model bytes arrived corrupted (sha256 mismatch)")
         torch.set_num_threads(settings.threads)
@@ -57,6 +59,7 @@ class TranslatorActor:
                                               batch_invariant=device == "cpu")
         self.settings, self.options, self.run, self.references = settings, options, run, references
         self.reference_cache: dict = {}
+        self.progress = progress  # a ProgressCounter actor, told every PROGRESS_EVERY samples
 
     def ready(self) -> bool:
         return True
@@ -65,12 +68,37 @@ class TranslatorActor:
         prefix, _, times = self.settings.fault.rpartition(":")
         if prefix and task.shard_id.startswith(prefix) and task.attempt <= int(times):
             os._exit(1)  # an actor crash, as an OOM kill or a lost node would cause
-        return process_shard(task, self.translator, self.options, self.run, self.references,
-                             batch_size=self.settings.batch_size, encode_threads=self.settings.encode_threads,
-                             reference_cache=self.reference_cache, node_id=ray.get_runtime_context().get_node_id())
+        pending = [0]
+
+        def tell(n: int) -> None:
+            pending[0] += n
+            if self.progress is not None and pending[0] >= PROGRESS_EVERY:
+                self.progress.add.remote(pending[0])  # fire and forget
+                pending[0] = 0
+
+        stats = process_shard(task, self.translator, self.options, self.run, self.references,
+                              batch_size=self.settings.batch_size, encode_threads=self.settings.encode_threads,
+                              reference_cache=self.reference_cache, node_id=ray.get_runtime_context().get_node_id(),
+                              progress=tell)
+        if self.progress is not None and pending[0]:
+            self.progress.add.remote(pending[0])
+        return stats
 
     def predict(self, shard: str, fmt: str | None) -> ShardLabels:
         return predict_labels(self.translator, shard, fmt, self.settings.batch_size)
+
+
+class ProgressCounter:
+    """Samples made so far, across actors: what the driver's progress bar shows between shards."""
+
+    def __init__(self):
+        self.count = 0
+
+    def add(self, n: int) -> None:
+        self.count += n
+
+    def value(self) -> int:
+        return self.count
 
 
 @dataclass
@@ -98,15 +126,18 @@ class ActorPool:
 
 def dispatch(pool: ActorPool, tasks: list, call: Callable[[object, object], ray.ObjectRef], max_tries: int,
              on_done: Callable[[object, object], None], on_failed: Callable[[object, str], None],
-             on_retry: Callable[[object, str], None] = lambda task, error: None) -> None:
-    """Run every task on the pool's actors; `call(actor, task)` starts one. Tasks carry `attempt`."""
+             on_retry: Callable[[object, str], None] = lambda task, error: None,
+             on_tick: Callable[[], None] = lambda: None) -> None:
+    """Run every task on the pool's actors; `call(actor, task)` starts one. Tasks carry `attempt`.
+    `on_tick` runs about once a second while tasks run (progress)."""
     queue = deque(tasks)
     running: dict[ray.ObjectRef, tuple[object, object]] = {}
     while queue or running:
         while queue and pool.idle:
             task, actor = queue.popleft(), pool.idle.popleft()
             running[call(actor, task)] = (actor, task)
-        ready, _ = ray.wait(list(running), num_returns=1)
+        ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+        on_tick()
         for ref in ready:
             actor, task = running.pop(ref)
             try:

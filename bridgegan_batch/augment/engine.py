@@ -358,7 +358,7 @@ def _process(run: _Run, plan: Plan, labels: dict[str, ShardLabels], todo: list[I
              result: RunResult) -> None:
     import ray
 
-    from bridgegan_batch.augment.actor import ActorPool, TranslatorActor, dispatch
+    from bridgegan_batch.augment.actor import ActorPool, ProgressCounter, TranslatorActor, dispatch
 
     job, res, out = run.job, run.job.resources, run.job.output
     tasks = _shard_tasks(job, plan, labels, todo)
@@ -373,12 +373,13 @@ def _process(run: _Run, plan: Plan, labels: dict[str, ShardLabels], todo: list[I
     remote = ray.remote(TranslatorActor).options(num_cpus=res.cpus_per_actor, num_gpus=res.gpus_per_actor,
                                                  max_restarts=0)
     size = result.actors = _actor_count(job, len(tasks))
-    pool = ActorPool(lambda: remote.remote(model_bytes, run.model.sha256, settings, options, info, references), size)
+    counter = ray.remote(ProgressCounter).options(num_cpus=0).remote()
+    pool = ActorPool(lambda: remote.remote(model_bytes, run.model.sha256, settings, options, info, references,
+                                           counter), size)
     total = sum(len(t.items) + len(t.originals) for t in tasks)
     gpus = f" + {res.gpus_per_actor} GPU" if res.gpus_per_actor else ""
     run.echo(f"{len(tasks)} input shards to process ({result.shards_skipped} already done), {total} output samples, "
              f"{size} actors × {res.cpus_per_actor} CPU{gpus}")
-    bar = tqdm(total=total, unit="img", desc="translate", disable=not run.progress, dynamic_ncols=True)
     status = {s.path: s for s in manifest.inputs}
 
     def on_done(task: ShardTask, stats: ShardStats) -> None:
@@ -387,7 +388,6 @@ def _process(run: _Run, plan: Plan, labels: dict[str, ShardLabels], todo: list[I
         result.shards_done += 1
         result.written.update(stats.per_operation)
         manifest.save(out.uri)
-        bar.update(stats.planned)
         bar.set_postfix(shards=f"{result.shards_done}/{len(tasks)}")
 
     def on_failed(task: ShardTask, error: str) -> None:
@@ -395,20 +395,27 @@ def _process(run: _Run, plan: Plan, labels: dict[str, ShardLabels], todo: list[I
         entry.status, entry.tries, entry.error = "failed", task.attempt, error
         result.shards_failed.append((task.input_shard, error))
         manifest.save(out.uri)
-        bar.update(len(task.items) + len(task.originals))
 
     def on_retry(task: ShardTask, error: str) -> None:
         run.echo(f"retrying {task.input_shard} (attempt {task.attempt + 1} of {MAX_TRIES}): {error}")
 
+    def on_tick() -> None:
+        bar.update(min(total, ray.get(counter.value.remote())) - bar.n)  # a retried shard may count twice
+
+    bar = tqdm(total=total, unit="img", desc="translate", disable=True)  # replaced once the actors are up
     try:
         ray.get([actor.ready.remote() for actor in pool.idle])  # models loaded: start-up ends, translation begins
+        bar = tqdm(total=total, unit="img", desc="translate", disable=not run.progress, dynamic_ncols=True)
         start = time.perf_counter()
         dispatch(pool, tasks, lambda actor, task: actor.process.remote(task), MAX_TRIES, on_done, on_failed,
-                 on_retry)
+                 on_retry, on_tick)
         result.process_seconds = time.perf_counter() - start
+        if not result.shards_failed:
+            bar.update(total - bar.n)  # the last counts may still be on their way to the counter
     finally:
         bar.close()
         pool.shutdown()  # no actor may write once the lock is released
+        ray.kill(counter)
 
 
 def _local_predictor(run: _Run):

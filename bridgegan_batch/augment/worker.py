@@ -140,7 +140,8 @@ class _Batches:
 
 def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunInfo,
                   references: Mapping[str, bytes], *, batch_size: int, encode_threads: int = 1,
-                  reference_cache: dict | None = None, node_id: str = "") -> ShardStats:
+                  reference_cache: dict | None = None, node_id: str = "",
+                  progress: Callable[[int], None] = lambda n: None) -> ShardStats:
     """Translate one input shard and publish its output shards and stats (see module docstring)."""
     fs, root = filesystem(options.directory)
     fs.makedirs(root, exist_ok=True)
@@ -165,6 +166,7 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
             meta = {"provenance": translation_provenance(item, work.source, dict(labels), d, ref, run)}
             outputs[output_key(item)] = pool.submit(_encode, output_key(item), pixels, dict(item.target), meta,
                                                     options)
+            progress(1)
 
         batches = _Batches(translator, batch_size, references, reference_cache, run, emit)
         reader = DatasetReader([task.input_shard], format=task.input_format, decode=True,
@@ -179,6 +181,7 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
             if sample.key in originals:
                 meta = {"provenance": original_provenance(source, dict(labels), run)}
                 outputs[sample.key] = Sample(sample.key, sample.image, dict(labels), meta)
+                progress(1)
             for item in by_key.get(sample.key, ()):
                 problem = batches.add(_Pending(item, sample.pixels, source, labels))
                 if problem:
