@@ -326,7 +326,7 @@ def validate(job_path, overrides):
                f"model {model} ({len(model_config.attributes)} attributes)")
 
 
-@main.command(short_help="Run an augmentation job: plan, translate on Ray, write shards and a report.")
+@main.command(short_help="Run an augmentation job on Ray (plan, translate, report).")
 @click.argument("job_path", metavar="JOB", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a field (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Print the resolved job and its plan; write nothing.")
