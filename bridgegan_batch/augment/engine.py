@@ -39,6 +39,7 @@ from bridgegan_batch.augment.layout import (
     REJECTS,
     Reject,
     ShardStats,
+    local_path,
     read_json,
     read_stats,
     remove_partial,
@@ -492,7 +493,7 @@ def _finish(run: _Run, manifest: Manifest, labels: dict[str, ShardLabels], resul
 def _write_report(output: str, echo: Callable[[str], None]) -> None:
     from bridgegan_batch.augment.report import write_report
 
-    if "://" in output and not output.startswith("file://"):
+    if local_path(output) is None:
         echo("report: skipped for a remote output (report.html is written for local outputs)")
         return
     write_report(output)

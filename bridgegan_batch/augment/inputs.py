@@ -151,7 +151,3 @@ def read_reference_images(wanted: Iterable[tuple[str, str]], fmt: str | None) ->
         for part in pool.map(read, sorted(by_shard)):
             images.update(part)
     return images
-
-
-def local_shard_name(path: str) -> str:
-    return posixpath.basename(path)

@@ -52,9 +52,6 @@ class Manifest(BaseModel):
         data = read_json(directory, MANIFEST)
         return None if data is None else cls.model_validate(data)
 
-    def shard(self, path: str) -> InputShard | None:
-        return next((s for s in self.inputs if s.path == path), None)
-
 
 class OutputBusy(UserError):
     """Another run is writing the same output."""
