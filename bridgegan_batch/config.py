@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -173,6 +173,9 @@ class TrainConfig(StrictModel):
     ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of E, M, G (ours: the export uses it)
     single_flip_fraction: float = Field(0.5, ge=0, le=1)  # targets changing one attribute, else a permutation
     losses: LossWeights = LossWeights()
+    # Which encoding paths to train (ours, for the paper's ablation): both, tied by the closeness and
+    # cycle links (the method), or the label path (LEM) or the reference path (REM) alone.
+    paths: Literal["both", "label", "reference"] = "both"
     seed: int = 0
     log_every: int = Field(10, gt=0)
     sample_every: int = Field(500, gt=0)

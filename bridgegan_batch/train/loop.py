@@ -171,9 +171,10 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-# Train settings a resumed run may change; any other change would alter its batches or its method.
+# Train settings a resumed run may change; any other change would alter its method. The batch size may
+# grow when a run moves to a GPU: the data stream is only re-positioned, and its faces are new either way.
 RESUMABLE_CHANGES = {"steps", "log_every", "sample_every", "checkpoint_every", "loader_workers", "compile",
-                     "decay_start"}
+                     "decay_start", "batch_size"}
 
 
 def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: bool) -> Path:
@@ -227,7 +228,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
     start = _restore(parts, load_state(run / STATE_FILE)) if resume else 0
     writer = rank == 0
     groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
-    loss = BridgeGANLoss(parts.generator, parts.discriminator, t.losses)
+    loss = BridgeGANLoss(parts.generator, parts.discriminator, t.losses, t.paths)
     per_step = t.d_steps_per_g_step
     stream = batches(data, batch_size=t.batch_size, size=config.model.image_size,
                      attributes=config.model.attributes, seed=t.seed, synth=t.synth,

@@ -102,34 +102,54 @@ def _mix(a: torch.Tensor, b: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return alpha[:, None, None, None] * a + (1 - alpha[:, None, None, None]) * b
 
 
-class BridgeGANLoss:
-    """The discriminator and generator phases of BridgeGAN (DESIGN.md section 2)."""
+PATHS = ("both", "label", "reference")
 
-    def __init__(self, generator: BridgeGenerator, discriminator: Discriminator, weights: LossWeights):
-        self.G, self.D, self.w = generator, discriminator, weights
+
+class BridgeGANLoss:
+    """The discriminator and generator phases of BridgeGAN (DESIGN.md section 2).
+
+    `paths` trains both encoding paths tied by the closeness and cycle links ("both", the method), or
+    one path alone ("label": LEM only, "reference": REM only), for the paper's ablation.
+    """
+
+    def __init__(self, generator: BridgeGenerator, discriminator: Discriminator, weights: LossWeights,
+                 paths: str = "both"):
+        if paths not in PATHS:
+            raise ValueError(f"paths must be one of {PATHS}, got {paths!r}")
+        self.G, self.D, self.w, self.paths = generator, discriminator, weights, paths
         self.wgan, self.gp, self.attr = WassersteinLoss(), GradientPenalty(), AttributeLoss()
         self.rec, self.cycle = ReconstructionLoss(), LatentCycleLoss()
         self.close, self.ms = ClosenessLoss(), ModeSeekingLoss()
 
+    @property
+    def kinds(self) -> int:
+        """Translations per source a step makes: rand, ref and interp, or one path's."""
+        return 3 if self.paths == "both" else 1
+
     def fakes(self, batch: Batch) -> torch.Tensor:
-        """The rand, ref and interp translations, stacked. -> [3B, 3, H, W]"""
+        """The step's translations, stacked: rand, ref, interp (or one path's). -> [kB, 3, H, W]"""
         d = batch.d
         src = self.G.source_code(batch.x, d)  # [B, Cs, Hs, Ws]
-        lab, ref = self.G.label_code(batch.r1, d), self.G.reference_code(batch.x_ref, d)
-        codes = torch.cat([src + lab, src + ref, src + _mix(lab, ref, batch.alpha)])  # [3B, ...]
-        return self.G(batch.x.repeat(3, 1, 1, 1), codes)
+        if self.paths == "label":
+            codes = src + self.G.label_code(batch.r1, d)
+        elif self.paths == "reference":
+            codes = src + self.G.reference_code(batch.x_ref, d)
+        else:
+            lab, ref = self.G.label_code(batch.r1, d), self.G.reference_code(batch.x_ref, d)
+            codes = torch.cat([src + lab, src + ref, src + _mix(lab, ref, batch.alpha)])  # [3B, ...]
+        return self.G(batch.x.repeat(self.kinds, 1, 1, 1), codes)
 
     # Both phases return (loss, {term: detached 0-d tensor}); reading the terms (.item()) waits for
     # the device, so the loop does it only on the steps it logs.
 
     def discriminator_phase(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         with torch.no_grad():
-            fakes = self.fakes(batch)  # [3B, 3, H, W]
-        real3 = batch.x.repeat(3, 1, 1, 1)
-        x_hat = self.gp.interpolate(real3, fakes, batch.eps)
-        b = batch.x.shape[0]
-        scores = self.D.critic(torch.cat([batch.x, fakes, x_hat]))  # [7B]
-        real_s, fake_s, hat_s = scores[:b], scores[b : 4 * b], scores[4 * b :]
+            fakes = self.fakes(batch)  # [kB, 3, H, W]
+        b, k = batch.x.shape[0], self.kinds
+        real_k = batch.x.repeat(k, 1, 1, 1)
+        x_hat = self.gp.interpolate(real_k, fakes, batch.eps[: k * b])
+        scores = self.D.critic(torch.cat([batch.x, fakes, x_hat]))  # [(1 + 2k)B]
+        real_s, fake_s, hat_s = scores[:b], scores[b : (1 + k) * b], scores[(1 + k) * b :]
         adv = self.wgan.critic(real_s, fake_s)
         gp = self.gp(hat_s, x_hat)
         attr = self.attr(self.D.classify(batch.x), batch.labels)  # real faces only
@@ -141,26 +161,42 @@ class BridgeGANLoss:
         """G's losses; `latent_scale` multiplies the closeness and latent-cycle weights (warm-up)."""
         x, d, b = batch.x, batch.d, batch.x.shape[0]
         zero = torch.zeros_like(d)
-        # One encoder pass for the three codes the step needs: E(x,-d), E(x,0), E(x_ref,d).
-        enc = self.G.encoder(torch.cat([x, x, batch.x_ref]), torch.cat([-d, zero, d]))
-        src, src0, ref = enc[:b], enc[b : 2 * b], enc[2 * b :]
-        lab, lab2 = self.G.label_code(torch.cat([batch.r1, batch.r2]), torch.cat([d, d])).chunk(2)
-        lab0 = self.G.label_code(batch.r1, zero)
-        mix = _mix(lab, ref, batch.alpha)
-        codes = torch.cat([src + lab, src + ref, src + mix,  # the three translations
-                           src + lab2,  # a second noise, for mode seeking
-                           src0 + lab0, src0 + src0])  # self-reconstruction (d = 0), both paths
-        out = self.G(x.repeat(6, 1, 1, 1), codes)  # [6B, 3, H, W]
-        fakes, fake2, recs = out[: 3 * b], out[3 * b : 4 * b], out[4 * b :]
+        no_term = x.new_zeros(())
+        # One encoder pass for the codes the step needs: E(x,-d), E(x,0), and E(x_ref,d) unless LEM only.
+        with_ref = self.paths != "label"
+        enc = self.G.encoder(torch.cat([x, x, batch.x_ref] if with_ref else [x, x]),
+                             torch.cat([-d, zero, d] if with_ref else [-d, zero]))
+        src, src0 = enc[:b], enc[b : 2 * b]
+        ref = enc[2 * b :] if with_ref else None
+        if self.paths != "reference":
+            lab, lab2 = self.G.label_code(torch.cat([batch.r1, batch.r2]), torch.cat([d, d])).chunk(2)
+            lab0 = self.G.label_code(batch.r1, zero)
+        if self.paths == "both":
+            mix = _mix(lab, ref, batch.alpha)
+            codes = [src + lab, src + ref, src + mix,  # the three translations
+                     src + lab2,  # a second noise, for mode seeking
+                     src0 + lab0, src0 + src0]  # self-reconstruction (d = 0), both paths
+        elif self.paths == "label":
+            codes = [src + lab, src + lab2, src0 + lab0]
+        else:
+            codes = [src + ref, src0 + src0]
+        out = self.G(x.repeat(len(codes), 1, 1, 1), torch.cat(codes))  # [len(codes) B, 3, H, W]
+        k = self.kinds
+        fakes = out[: k * b]
+        recs = out[-2 * b :] if self.paths == "both" else out[-b:]
 
-        scores, logits = self.D(fakes)  # [3B], [3B, N]
-        adv = self.wgan.generator(scores)  # the mean over rand, ref and interp fakes
-        attr = self.attr(logits, batch.target.repeat(3, 1))
-        rec = self.rec(recs, x.repeat(2, 1, 1, 1))
-        reencoded = self.G.reference_code(fakes, d.repeat(3, 1))  # [3B, Cs, Hs, Ws]
-        cycle = self.cycle(reencoded, torch.cat([lab, ref, mix]))
-        close = self.close(lab, ref)
-        ms = self.ms(fakes[:b], fake2, batch.r1, batch.r2)
+        scores, logits = self.D(fakes)  # [kB], [kB, N]
+        adv = self.wgan.generator(scores)  # the mean over the step's translations
+        attr = self.attr(logits, batch.target.repeat(k, 1))
+        rec = self.rec(recs, x.repeat(len(recs) // b, 1, 1, 1))
+        if self.paths == "both":  # the two links between the paths
+            reencoded = self.G.reference_code(fakes, d.repeat(3, 1))  # [3B, Cs, Hs, Ws]
+            cycle = self.cycle(reencoded, torch.cat([lab, ref, mix]))
+            close = self.close(lab, ref)
+        else:
+            cycle = close = no_term
+        fake2 = out[k * b : (k + 1) * b]  # the second noise's translation (label path)
+        ms = no_term if self.paths == "reference" else self.ms(fakes[:b], fake2, batch.r1, batch.r2)
         w = self.w
         loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
                 + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms)

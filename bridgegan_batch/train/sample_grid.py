@@ -25,9 +25,9 @@ def sample_grid(model: BridgeGenerator, x: torch.Tensor, labels: torch.Tensor, g
     r = torch.randn(b, model.noise_dim, generator=gen).to(x.device)
     rows = [x]
     for k in range(n):
-        d = flip_one(labels, torch.full((b,), k, dtype=torch.long), groups) - labels
+        d = flip_one(labels, torch.full((b,), k, dtype=torch.long, device=x.device), groups) - labels
         rows.append(model(x, model.source_code(x, d) + model.label_code(r, d)))
-    perm = torch.roll(torch.arange(b), 1)
+    perm = torch.roll(torch.arange(b, device=x.device), 1)
     x_ref, d = x[perm], labels[perm] - labels
     src, lab, ref = model.source_code(x, d), model.label_code(r, d), model.reference_code(x_ref, d)
     rows.append(model(x, src + ref))

@@ -23,7 +23,7 @@ def flip_one(labels: torch.Tensor, which: torch.Tensor, groups: list[list[int]])
     labels: [B, N] in {0, 1}; which: [B] long -> [B, N]
     """
     target = labels.clone()
-    rows = torch.arange(labels.shape[0])
+    rows = torch.arange(labels.shape[0], device=labels.device)
     new = 1 - labels[rows, which]  # [B]
     for group in groups:
         member = torch.zeros_like(which, dtype=torch.bool)

@@ -102,3 +102,24 @@ def test_generator_phase_trains_e_m_g_and_weights_are_configurable():
     _, _, _, rec_loss = _setup(only_rec)
     value, stats = rec_loss.generator_phase(batch)
     assert value.item() == pytest.approx(stats["g/rec"].item(), rel=1e-5)
+
+
+@pytest.mark.parametrize("paths", ["label", "reference"])
+def test_one_path_ablation_trains_only_that_path_without_links(paths):
+    g, d, batch, _ = _setup()
+    loss = BridgeGANLoss(g, d, LossWeights(), paths=paths)
+    assert loss.fakes(batch).shape == (3, 3, 32, 32)  # one translation per source
+    d_value, _ = loss.discriminator_phase(batch)
+    assert torch.isfinite(d_value)
+    value, stats = loss.generator_phase(batch)
+    value.backward()
+    assert stats["g/close"].item() == 0 and stats["g/cycle"].item() == 0
+    assert _grads(g.encoder) and _grads(g.generator)
+    assert _grads(g.mapping) == (paths == "label")  # REM alone never uses the mapping branch
+    assert (stats["g/ms"].item() > 0) == (paths == "label")
+
+
+def test_unknown_paths_are_refused():
+    g, d, _, _ = _setup()
+    with pytest.raises(ValueError, match="paths"):
+        BridgeGANLoss(g, d, LossWeights(), paths="neither")
