@@ -268,10 +268,18 @@ def export(run_dir, out):
               help="Judge file (bridgegan-batch train-judge).")
 @click.option("--d-scale", type=float, default=1.5, show_default=True, help="Scale of d at test time.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
+@click.option("--changes", default="Eyeglasses,Smiling,Blond_Hair", show_default=True, metavar="A,B",
+              help="Attributes the counterfactual suite changes ('' skips the suite).")
+@click.option("--suite-n", type=click.IntRange(min=2), default=100, show_default=True,
+              help="Counterfactual cases per changed attribute.")
+@click.option("--inception", default=None, type=click.Path(dir_okay=False),
+              help="TorchScript Inception weights you already have (inception-2015-12-05.pt): adds the standard FID.")
 @click.option("--json", "json_out", default=None, help="Also write the result as JSON here.")
 @_user_errors
-def eval_cmd(model_path, data, n, judge_path, d_scale, seed, json_out):
-    """Success and preservation of adding and removing each attribute, on held-out faces."""
+def eval_cmd(model_path, data, n, judge_path, d_scale, seed, changes, suite_n, inception, json_out):
+    """Success and preservation of adding and removing each attribute, on held-out faces; then the
+    counterfactual suite on SynthFaces: error against the true counterfactual, reference style
+    match, diversity and realism, for label- and reference-driven translations."""
     from bridgegan_batch.eval.judge import Judge
     from bridgegan_batch.eval.translation import evaluate_label_translations, markdown_table
     from bridgegan_batch.model.checkpoint import CheckpointError
@@ -284,6 +292,11 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, json_out):
     if not Path(judge_path).exists():
         raise CheckpointError(f"judge {judge_path} not found; make one with `bridgegan-batch train-judge`")
     translator = Translator.load(path, d_scale=d_scale)
+    to_change = [c for c in changes.split(",") if c]
+    unknown = [c for c in to_change if c not in translator.attributes]
+    if unknown:
+        raise click.BadParameter(f"{unknown} are not among the model's attributes {list(translator.attributes)}",
+                                 param_hint="--changes")
     judge = Judge.load(judge_path)
     source = "synth" if list(data) == ["synth"] else list(data)
     # Held-out SynthFaces: a stream no training run uses (training: seed 0, the judge: 1000/2000).
@@ -292,6 +305,13 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, json_out):
     result = evaluate_label_translations(translator, judge, images, labels, seed=seed)
     result.update(model=str(path), judge=str(judge_path), n=len(images), d_scale=d_scale)
     click.echo(markdown_table(result))
+    if to_change:
+        from bridgegan_batch.eval import suite
+
+        result["suite"] = suite.evaluate_model(path, judge_path, n=suite_n, changes=to_change,
+                                               inception=inception, seed=seed, d_scale=d_scale)
+        click.echo("\nCounterfactual suite (SynthFaces, truly rendered answers):\n")
+        click.echo(suite.markdown(result["suite"]))
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(json.dumps(result, indent=2) + "\n")

@@ -44,20 +44,26 @@ def evaluate_label_translations(translator: Translator, judge: Judge, images: np
                 seeds = [seed * 1_000_003 + int(i) for i in idx]
                 outs.append(translator.label(x_all[idx], src_all[idx], target, seeds).cpu())
             seen_out = judge.predict(torch.cat(outs))[:, j_index]  # [R, K]
-            pos = names.index(name)
-            # What the judge should see: its view of the source, with the change applied.
-            expected = seen_src[rows].clone()
-            changed = translator.targets(_in_translator_order(expected, names, translator), {name: value})
-            expected = changed[:, [translator.attributes.index(a) for a in names]]
-            others = [i for i in range(len(names)) if i != pos]
-            success = (seen_out[:, pos] == value).float().mean().item()
-            preservation = (seen_out[:, others] == expected[:, others]).all(dim=1).float().mean().item()
+            hit, kept = judged_change(translator, names, seen_src[rows], seen_out, name, value)
+            success, preservation = hit.float().mean().item(), kept.float().mean().item()
             result["attributes"][name][direction] = {"success": success, "preservation": preservation,
                                                      "n": len(rows)}
     scored = [v for a in result["attributes"].values() for v in a.values() if v["n"]]
     result["mean_success"] = float(np.mean([v["success"] for v in scored])) if scored else None
     result["mean_preservation"] = float(np.mean([v["preservation"] for v in scored])) if scored else None
     return result
+
+
+def judged_change(translator: Translator, names: list[str], seen_src: torch.Tensor, seen_out: torch.Tensor,
+                  name: str, value: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per output: does the judge see the target value (success), and every other attribute as it saw
+    it on the source with the change applied (preservation)? seen_*: [R, K] in `names` order -> [R] bool x2"""
+    pos = names.index(name)
+    # What the judge should see: its view of the source, with the change applied.
+    changed = translator.targets(_in_translator_order(seen_src, names, translator), {name: value})
+    expected = changed[:, [translator.attributes.index(a) for a in names]]
+    others = [i for i in range(len(names)) if i != pos]
+    return seen_out[:, pos] == value, (seen_out[:, others] == expected[:, others]).all(dim=1)
 
 
 def _in_translator_order(values: torch.Tensor, names: list[str], translator: Translator) -> torch.Tensor:

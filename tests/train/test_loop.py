@@ -136,7 +136,7 @@ def test_export_and_eval_commands_end_to_end(tmp_path):
     Judge(JudgeNet(len(names), (8, 8, 8, 8)), JudgeConfig(attributes=names, channels=(8, 8, 8, 8))).save(judge)
     out = tmp_path / "eval.json"
     result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--n", "24",
-                                  "--json", str(out)])
+                                  "--changes", "Eyeglasses,Blond_Hair", "--suite-n", "6", "--json", str(out)])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert set(report["attributes"]) == set(names)
@@ -145,5 +145,12 @@ def test_export_and_eval_commands_end_to_end(tmp_path):
         for v in directions.values():
             assert v["n"] == 0 or 0.0 <= v["success"] <= 1.0
     assert 0.0 <= report["mean_success"] <= 1.0 and 0.0 <= report["mean_preservation"] <= 1.0
+    suite = report["suite"]
+    assert suite["cases"] == 12 and suite["changes"] == ["Eyeglasses", "Blond_Hair"]
+    assert set(suite["reference"]["attributes"]) == {"Eyeglasses", "Blond_Hair"}
+    assert suite["label"]["diversity"]["variants"] == 4 and "fd" in suite["reference"]["realism"]["judge"]
+    assert "Counterfactual suite" in result.output
+    result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--changes", "Male"])
+    assert result.exit_code == 2 and "Male" in result.output  # not among the model's attributes
     result = runner.invoke(main, ["eval", "--model", str(tmp_path / "none.safetensors"), "--judge", str(judge)])
     assert result.exit_code == 2 and "none.safetensors" in result.output
