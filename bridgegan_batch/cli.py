@@ -49,6 +49,12 @@ def _output_options(fn):
     return fn
 
 
+def _unsafe_load_option(fn):
+    return click.option("--unsafe-load", is_flag=True,
+                        help="Accept a pickle model (.pt: a training resume state), read with "
+                             "torch.load(weights_only=True). Only for files you trust.")(fn)
+
+
 def _workers(workers: int | None) -> int:
     from bridgegan_batch.data.parallel import default_workers
 
@@ -320,30 +326,27 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, changes, suite_n, i
 @main.command(short_help="Check a job file: fields, model, attribute names, input patterns.")
 @click.argument("job_path", metavar="JOB", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a field (repeatable).")
+@_unsafe_load_option
 @_user_errors
-def validate(job_path, overrides):
+def validate(job_path, overrides, unsafe_load):
     """Validate JOB.yaml without running it or writing anything."""
+    from bridgegan_batch.augment.engine import load_model_file
     from bridgegan_batch.augment.inputs import planned_demo_input
     from bridgegan_batch.augment.spec import check_attribute_names, load_job
     from bridgegan_batch.data.reader import DatasetReader
-    from bridgegan_batch.errors import ConfigError
-    from bridgegan_batch.model.checkpoint import load_export
-    from bridgegan_batch.model.translator import DEFAULT_MODEL
 
     job = load_job(job_path, tuple(overrides))
-    model = job.model.path or str(DEFAULT_MODEL)
-    if not Path(model).is_file():
-        raise ConfigError(f"{job_path}: model.path: {model} not found")
-    _, model_config, _ = load_export(model)
-    check_attribute_names(job, model_config.attributes)
-    demo = planned_demo_input(job, model_config.attributes)
+    model_file = load_model_file(job, job_path, unsafe_load=unsafe_load)
+    model, attributes = model_file.path, model_file.attributes
+    check_attribute_names(job, attributes)
+    demo = planned_demo_input(job, attributes)
     if demo is not None:
         inputs = f"{len(demo[0])} input shards of SynthFaces, rendered on first use"
     else:
         fmt = None if job.input.format == "auto" else job.input.format
         inputs = f"{len(DatasetReader(list(job.input.uri), format=fmt).shards)} input shards"
     click.echo(f"{job_path}: valid — {inputs}, {len(job.operations)} operations, "
-               f"model {model} ({len(model_config.attributes)} attributes)")
+               f"model {model} ({len(attributes)} attributes)")
 
 
 @main.command(short_help="Run an augmentation job on Ray (plan, translate, report).")
@@ -352,14 +355,16 @@ def validate(job_path, overrides):
 @click.option("--dry-run", is_flag=True, help="Print the resolved job and its plan; write nothing.")
 @click.option("--force", is_flag=True, help="Replace an output made by another job spec or model.")
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs, cron).")
+@_unsafe_load_option
 @_user_errors
-def run(job_path, overrides, dry_run, force, no_progress):
+def run(job_path, overrides, dry_run, force, no_progress, unsafe_load):
     """Run JOB.yaml. Reruns skip finished shards and pick up new input shards."""
     from bridgegan_batch.augment.engine import run_job, summary_lines
     from bridgegan_batch.augment.spec import load_job
 
     job = load_job(job_path, tuple(overrides))
-    result = run_job(job, job_path, force=force, dry_run=dry_run, echo=click.echo, progress=not no_progress)
+    result = run_job(job, job_path, force=force, dry_run=dry_run, echo=click.echo, progress=not no_progress,
+                     unsafe_load=unsafe_load)
     if dry_run:
         return
     for line in summary_lines(result, job_path):
@@ -369,6 +374,10 @@ def run(job_path, overrides, dry_run, force, no_progress):
     if result.error_rate > job.output.max_error_rate:  # failed shards count with all their samples
         click.echo(f"error: {100 * result.error_rate:.2f} % of input samples failed "
                    f"(output.max_error_rate {100 * job.output.max_error_rate:.2f} %)", err=True)
+        sys.exit(1)
+    if result.shards_failed or result.shards_damaged:  # whole shards lost: never a quiet success
+        click.echo(f"error: {len(result.shards_failed)} input shards failed, {len(result.shards_damaged)} are "
+                   "damaged (listed above)", err=True)
         sys.exit(1)
 
 

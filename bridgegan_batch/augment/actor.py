@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -25,6 +26,9 @@ from bridgegan_batch.augment.worker import OutputOptions, ShardTask, process_sha
 from bridgegan_batch.model.translator import Translator
 
 PROGRESS_EVERY = 16  # samples between an actor's progress messages
+# How long a run waits with no actor up (all lost, replacements unplaced) before failing what is left:
+# long enough for an autoscaler to bring up a node.
+ACTOR_START_TIMEOUT = 600.0
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,12 @@ class ProgressCounter:
 
 @dataclass
 class ActorPool:
-    """Creates actors on demand and replaces one whose process died."""
+    """Creates actors on demand and replaces one whose process died.
+
+    A replacement gets work only once it is up: after a node is lost, the cluster may have no room
+    for it, and a shard handed to an actor that never starts would wait forever. The actors
+    still up do the work meanwhile.
+    """
 
     make: Callable[[], object]
     size: int
@@ -111,34 +120,59 @@ class ActorPool:
     def __post_init__(self):
         self.idle = deque(self.make() for _ in range(self.size))
         self.all = list(self.idle)
+        self.starting: dict[ray.ObjectRef, object] = {}  # ready() call -> replacement actor
+        self.stalled_since: float | None = None  # since when no actor is up while some start
 
     def replace(self, actor) -> None:
         ray.kill(actor, no_restart=True)
         fresh = self.make()
         self.all = [fresh if a is actor else a for a in self.all]
-        self.idle.append(fresh)
+        self.starting[fresh.ready.remote()] = fresh
+
+    def started(self, ref: ray.ObjectRef) -> None:
+        """A replacement's ready() returned: it takes work, or, if it died starting, it is dropped."""
+        actor = self.starting.pop(ref)
+        try:
+            ray.get(ref)
+        except RayActorError:
+            self.all = [a for a in self.all if a is not actor]
+            return
+        self.idle.append(actor)
 
     def shutdown(self) -> None:
         for actor in self.all:
             ray.kill(actor, no_restart=True)
         self.idle.clear()
+        self.starting.clear()
 
 
 def dispatch(pool: ActorPool, tasks: list, call: Callable[[object, object], ray.ObjectRef], max_tries: int,
              on_done: Callable[[object, object], None], on_failed: Callable[[object, str], None],
              on_retry: Callable[[object, str], None] = lambda task, error: None,
-             on_tick: Callable[[], None] = lambda: None) -> None:
+             on_tick: Callable[[], None] = lambda: None, start_timeout: float = ACTOR_START_TIMEOUT) -> None:
     """Run every task on the pool's actors; `call(actor, task)` starts one. Tasks carry `attempt`.
-    `on_tick` runs about once a second while tasks run (progress)."""
+    `on_tick` runs about once a second while tasks run (progress). If no actor is up for
+    `start_timeout` seconds (the cluster lost the room for them), the tasks left fail."""
     queue = deque(tasks)
     running: dict[ray.ObjectRef, tuple[object, object]] = {}
     while queue or running:
         while queue and pool.idle:
             task, actor = queue.popleft(), pool.idle.popleft()
             running[call(actor, task)] = (actor, task)
-        ready, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
+        if running or pool.idle:
+            pool.stalled_since = None
+        elif _stalled(pool, start_timeout):
+            error = (f"no actor could be started for {start_timeout:.0f} s (the cluster has no room for one, or "
+                     "each one died starting)")
+            while queue:
+                on_failed(queue.popleft(), error)
+            break
+        ready, _ = ray.wait([*running, *pool.starting], num_returns=1, timeout=1.0)
         on_tick()
         for ref in ready:
+            if ref in pool.starting:
+                pool.started(ref)
+                continue
             actor, task = running.pop(ref)
             try:
                 result = ray.get(ref)
@@ -156,6 +190,15 @@ def dispatch(pool: ActorPool, tasks: list, call: Callable[[object, object], ray.
                 continue
             pool.idle.append(actor)
             on_done(task, result)
+
+
+def _stalled(pool: ActorPool, timeout: float) -> bool:
+    """True once no actor has been up (none idle, none working) for `timeout` seconds."""
+    if not pool.starting:
+        return True  # nothing left that could take the work
+    if pool.stalled_since is None:
+        pool.stalled_since = time.monotonic()
+    return time.monotonic() - pool.stalled_since > timeout
 
 
 def _short(exc: Exception) -> str:

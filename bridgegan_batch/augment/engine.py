@@ -7,10 +7,12 @@ files, so a driver killed at any point loses at most the shards that were in fli
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import os
 import secrets
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -54,10 +56,11 @@ from bridgegan_batch.augment.worker import OutputOptions, ShardTask
 from bridgegan_batch.data.dataset_info import DATASET_FILE, DatasetInfo, ShardEntry
 from bridgegan_batch.data.paths import filesystem, is_shard
 from bridgegan_batch.errors import ConfigError, DataError
-from bridgegan_batch.model.checkpoint import load_export
+from bridgegan_batch.model.checkpoint import PICKLE_SUFFIXES, CheckpointError, load_export
 from bridgegan_batch.model.translator import DEFAULT_MODEL
 
 MAX_TRIES = 3  # attempts per input shard before it is marked failed
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass
@@ -66,6 +69,9 @@ class RunResult:
     plan: Plan
     shards_done: int = 0
     shards_failed: list[tuple[str, str]] = field(default_factory=list)  # (input shard, error)
+    # Input shards that could not be read whole (not a shard, truncated, wrong schema): what was
+    # readable is used, the rest is lost, so the run exits 1 like for a failed shard.
+    shards_damaged: list[tuple[str, str]] = field(default_factory=list)  # (input shard, reason)
     shards_skipped: int = 0  # finished by an earlier run
     written: Counter = field(default_factory=Counter)  # per operation, this run
     rejects: int = 0
@@ -82,22 +88,58 @@ class RunResult:
 
 @dataclass(frozen=True)
 class ModelFile:
-    path: str
-    data: bytes  # read once: what is hashed is what the actors load
+    path: str  # the file the job names (its stem is the model's name in provenance)
+    data: bytes  # a safetensors export, read once: what is hashed is what the actors load
     sha256: str
     attributes: tuple[str, ...]
 
+    def translator(self, d_scale: float):
+        """The model on this machine, loaded from `data` (which may not be `path`'s bytes)."""
+        from bridgegan_batch.model.translator import Translator
 
-def _model(job: JobSpec, job_path: str) -> ModelFile:
+        with tempfile.TemporaryDirectory() as tmp:
+            export = Path(tmp) / "model.safetensors"
+            export.write_bytes(self.data)
+            return Translator.load(export, device="cpu", d_scale=d_scale)
+
+
+def _export_of_pickle(path: str) -> bytes:
+    """--unsafe-load: a training resume state (.pt) as export bytes. The pickle is read with
+    torch.load(weights_only=True) here in the driver; actors only ever see safetensors."""
+    from bridgegan_batch.train.loop import export_from_state
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return export_from_state(path, Path(tmp) / "model.safetensors").read_bytes()
+
+
+def load_model_file(job: JobSpec, job_path: str, *, unsafe_load: bool = False) -> ModelFile:
+    """The job's model, checked: it exists, is an export (or, with unsafe_load, a resume state), and
+    can label faces if the job asks it to. ConfigError names model.path otherwise."""
     path = job.model.path or str(DEFAULT_MODEL)
     if not Path(path).is_file():
         hint = " (the demo model: train it with scripts/train_demo.sh)" if job.model.path is None else ""
         raise ConfigError(f"{job_path}: model.path: {path} not found{hint}")
-    modules, config, _ = load_export(path)
+    if Path(path).suffix in PICKLE_SUFFIXES:
+        if not unsafe_load:
+            raise ConfigError(f"{job_path}: model.path: {path} is a pickle checkpoint, and loading a pickle can "
+                              "run code; convert it with `bridgegan-batch export RUN_DIR --out model.safetensors`, "
+                              "or pass --unsafe-load if you trust the file (a training resume state only)")
+        try:
+            data = _export_of_pickle(path)
+        except (KeyError, TypeError, ValueError, RuntimeError) as exc:  # a pickle, but not a resume state
+            raise ConfigError(f"{job_path}: model.path: {path} is not a training resume state ({exc!r})") from exc
+    else:
+        data = Path(path).read_bytes()
+    with tempfile.TemporaryDirectory() as tmp:
+        export = Path(tmp) / "model.safetensors"
+        export.write_bytes(data)
+        try:
+            modules, config, _ = load_export(export)
+        except CheckpointError as exc:  # name the user's file, not the temporary copy
+            raise ConfigError(f"{job_path}: model.path: {str(exc).replace(str(export), path)}") from exc
     if job.input.labels == "predict" and "discriminator" not in modules:
         raise ConfigError(f"{job_path}: input.labels: predict needs a model with an attribute head; "
                           f"{path} has none")
-    data = Path(path).read_bytes()
     return ModelFile(path, data, hashlib.sha256(data).hexdigest(), tuple(config.attributes))
 
 
@@ -204,7 +246,10 @@ class _RaySession:
         if self.address:
             ray.init(address=self.address, **kwargs)
         else:  # embedded: a local Ray with this machine's cores
-            ray.init(num_cpus=os.cpu_count(), **kwargs)
+            # No dashboard (and were it turned on, on loopback only). Ray's own gRPC ports listen on
+            # every interface whatever is asked (it resolves 127.0.0.1 to the node's address); its
+            # token authentication, on by default since 2.5x, is what keeps other hosts out.
+            ray.init(num_cpus=os.cpu_count(), dashboard_host=LOOPBACK, **kwargs)
         self.started = True
 
     def close(self) -> None:
@@ -232,14 +277,22 @@ class _Run:
         return self.job.output.uri
 
 
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-") + secrets.token_hex(3)
+
+
 def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool = False,
-            echo: Callable[[str], None] = print, progress: bool = True) -> RunResult:
-    """Run (or, with dry_run, only plan and print) a validated job. See the module docstring."""
+            echo: Callable[[str], None] = print, progress: bool = True, unsafe_load: bool = False,
+            run_id: str | None = None) -> RunResult:
+    """Run (or, with dry_run, only plan and print) a validated job. See the module docstring.
+
+    `run_id` (default: time + random) is in every sample's provenance, so two runs of one job
+    differ in their shards' bytes by it alone; pin it to reproduce a run byte for byte.
+    """
     started, t0 = now(), time.perf_counter()
-    model = _model(job, job_path)
+    model = load_model_file(job, job_path, unsafe_load=unsafe_load)
     check_attribute_names(job, model.attributes)
-    run = _Run(job, job_path, model, fingerprint(job), datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ-")
-               + secrets.token_hex(3), echo, progress)
+    run = _Run(job, job_path, model, fingerprint(job), run_id or new_run_id(), echo, progress)
     output = job.output.uri
     # A dry run plans the demo input from its records instead of rendering it: it writes nothing.
     demo = planned_demo_input(job, model.attributes) if dry_run else None
@@ -272,8 +325,7 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
         if pending:  # a resources request the cluster cannot place fails now, before any write
             ray_session.ensure()
             _actor_count(job, len(pending))
-        fs.makedirs(root, exist_ok=True)
-        with OutputLock(output, run.run_id):
+        with _io_errors(output), OutputLock(output, run.run_id):  # the lock makes the directory
             if _load_manifest(output) != manifest:  # another run finished while we were planning
                 raise DataError(f"output {output!r} changed while this run was planning; run it again")
             if force and manifest is not None:
@@ -291,7 +343,8 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
             except BaseException as exc:
                 manifest.runs[-1].update(ended=now(), status="failed" if isinstance(exc, Exception) else "interrupted",
                                          error=str(exc)[:500])
-                manifest.save(output)
+                with contextlib.suppress(OSError):  # a full disk must not hide the error that stopped the run
+                    manifest.save(output)
                 raise
             result.seconds = time.perf_counter() - t0
             manifest.runs[-1].update(ended=now(), seconds=round(result.seconds, 2),
@@ -302,6 +355,16 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
             return result
     finally:
         ray_session.close()
+
+
+@contextlib.contextmanager
+def _io_errors(output: str):
+    """A full or read-only disk, or a lost mount, as one clear line naming the file (not a traceback)."""
+    try:
+        yield
+    except OSError as exc:
+        raise DataError(f"{exc.filename or output}: {exc.strerror or exc}; the run stopped, leaving no partial "
+                        f"shard under a final name in {output!r}: free space or fix the output, then rerun") from exc
 
 
 def _load_manifest(output: str) -> Manifest | None:
@@ -401,7 +464,11 @@ def _process(run: _Run, plan: Plan, labels: dict[str, ShardLabels], todo: list[I
         run.echo(f"retrying {task.input_shard} (attempt {task.attempt + 1} of {MAX_TRIES}): {error}")
 
     def on_tick() -> None:
-        bar.update(min(total, ray.get(counter.value.remote())) - bar.n)  # a retried shard may count twice
+        try:
+            made = ray.get(counter.value.remote())
+        except ray.exceptions.RayActorError:  # the counter's node was lost: progress stalls, the run goes on
+            return
+        bar.update(min(total, made) - bar.n)  # a retried shard may count twice
 
     bar = tqdm(total=total, unit="img", desc="translate", disable=True)  # replaced once the actors are up
     try:
@@ -424,9 +491,8 @@ def _local_predictor(run: _Run):
 
     def predict(shards: list[str]) -> list[ShardLabels]:
         from bridgegan_batch.augment.labels import predict_labels
-        from bridgegan_batch.model.translator import Translator
 
-        translator = Translator.load(run.model.path, device="cpu", d_scale=run.job.model.d_scale)
+        translator = run.model.translator(run.job.model.d_scale)
         batch = run.job.resources.batch_size or run.job.model.batch_size
         return [predict_labels(translator, s, input_format(run.job), batch) for s in shards]
 
@@ -475,11 +541,16 @@ def _finish(run: _Run, manifest: Manifest, labels: dict[str, ShardLabels], resul
         entries += [ShardEntry(name=o.name, samples=o.samples, sha256=o.sha256) for o in stats.outputs]
         for r in stats.rejects:
             rejects[(r.shard, r.key)] = r
+    # A reject without a key is a shard that could not be read whole: how many samples it lost is
+    # unknown, so it is reported on its own and makes the run exit 1 whatever the error rate.
+    result.shards_damaged = sorted((shard, r.reason) for (shard, key), r in rejects.items()
+                                   if key is None and shard in labels)
     lost = 0  # a failed shard loses all its samples, though rejects.jsonl has one line for it
     for path, error in result.shards_failed:
         rejects[(path, None)] = Reject(shard=path, key=None, reason=f"shard failed {MAX_TRIES} times: {error}")
         lost += max(0, len(labels[path].keys) - 1)
-    result.input_samples = sum(len(labels[p].keys) + len(labels[p].rejects) for p in labels)
+    # A key rejected twice (an image-only first group of a split key, then the split) is one sample.
+    result.input_samples = sum(len(labels[p].keys) + len({r.key for r in labels[p].rejects}) for p in labels)
     result.rejects = len(rejects) + lost
     info = DatasetInfo(name=job.name, attributes=run.model.attributes, format=job.output.format,
                        image_format=job.output.image.format if not job.output.include_originals else None,
@@ -527,4 +598,9 @@ def summary_lines(result: RunResult, job_path: str) -> list[str]:
         lines.append(f"FAILED {shard}: {error}")
     if result.shards_failed:
         lines.append(f"rerun just the failed shards with: bridgegan-batch run {job_path} (finished ones are skipped)")
+    for shard, reason in result.shards_damaged:
+        lines.append(f"DAMAGED {shard}: {reason}")
+    if result.shards_damaged:
+        lines.append("damaged input shards were used as far as they could be read; replace them under new names "
+                     "to process the rest")
     return lines

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -85,9 +86,14 @@ def write_text_atomic(directory: str, name: str, text: str) -> None:
     fs, root = filesystem(directory)
     fs.makedirs(root, exist_ok=True)
     temp = posixpath.join(root, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
-    with fs.open(temp, "wb") as f:
-        f.write(text.encode())
-    fs.mv(temp, posixpath.join(root, name))
+    try:
+        with fs.open(temp, "wb") as f:
+            f.write(text.encode())
+        fs.mv(temp, posixpath.join(root, name))
+    except BaseException:
+        with contextlib.suppress(OSError):  # a full disk: the half-written temporary goes
+            fs.rm(temp)
+        raise
 
 
 def write_json_atomic(directory: str, name: str, data: dict | BaseModel) -> None:

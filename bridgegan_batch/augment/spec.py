@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -30,6 +31,37 @@ class SynthInput(StrictModel):
     shard_size: int = Field(500, gt=0)
 
 
+# Query parameters that carry secrets in object-store and HTTP URLs (presigned URLs, SAS tokens).
+_SECRET_PARAMS = re.compile(r"(x-(amz|goog)-)?(security-?token|(access_?|id_?|auth_?)?token|secret|password|passwd|"
+                            r"pwd|sig|signature|credential|(api_?|access_?|account_?)?key|auth|authorization)",
+                            re.IGNORECASE)
+
+
+def redact_uri(uri: str) -> str:
+    """`uri` with any user:password@ and secret-looking query values replaced by ***."""
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return uri
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    path, qmark, query = path.partition("?")
+    if qmark:
+        query = "&".join(f"{k}=***" if _SECRET_PARAMS.fullmatch(k) else f"{k}{eq}{v}"
+                         for k, eq, v in (p.partition("=") for p in query.split("&")))
+    return f"{scheme}{sep}{authority}{slash}{path}{qmark}{query}"
+
+
+def _no_credentials(field: str, uri: str) -> str:
+    """Credentials in a URI would reach the manifest, every sample's provenance and the logs:
+    refuse them, and name the URI only in redacted form."""
+    if redact_uri(uri) != uri:
+        raise ValueError(f"{field} {redact_uri(uri)!r} carries credentials (user:password@ or a token in the "
+                         "query); give them to the filesystem instead (environment variables, ~/.aws, "
+                         "GOOGLE_APPLICATION_CREDENTIALS, fsspec config), never in the job")
+    return uri
+
+
 class InputSpec(StrictModel):
     uri: tuple[str, ...]  # shard patterns: files, directories, globs, {000..009} braces, s3:// ...
     format: Literal["auto", "wds", "parquet"] = "auto"
@@ -48,6 +80,8 @@ class InputSpec(StrictModel):
     def _not_empty(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         if not value or not all(value):
             raise ValueError("give at least one non-empty shard pattern")
+        for pattern in value:
+            _no_credentials("pattern", pattern)
         return value
 
 
@@ -156,12 +190,17 @@ class ImageSpec(StrictModel):
 
 
 class OutputSpec(StrictModel):
-    uri: str
+    uri: str = Field(min_length=1)
     format: Literal["wds", "parquet"] = "wds"
     image: ImageSpec = ImageSpec()
     shard_size: int = Field(1000, gt=0)
     include_originals: bool = False
     max_error_rate: float = Field(0.01, ge=0, le=1)  # exit non-zero above this fraction of failed samples
+
+    @field_validator("uri")
+    @classmethod
+    def _no_secrets(cls, value: str) -> str:
+        return _no_credentials("output", value)
 
 
 class ResourcesSpec(StrictModel):
@@ -196,15 +235,19 @@ class JobSpec(StrictModel):
         return self
 
     @model_validator(mode="after")
-    def _output_not_inside_input(self):
+    def _output_and_input_apart(self):
         out = Path(self.output.uri).resolve() if "://" not in self.output.uri else None
         for pattern in self.input.uri:
             if out is None or "://" in pattern:
                 continue
-            root = Path(pattern.split("*")[0].split("{")[0])
-            root = root if root.is_dir() or not root.suffix else root.parent
-            if out == root.resolve() or root.resolve() in out.parents:
+            root = Path(pattern.split("*")[0].split("{")[0].split("?")[0].split("[")[0])
+            root = (root if root.is_dir() or not root.suffix else root.parent).resolve()
+            if out == root or root in out.parents:
                 raise ValueError(f"output.uri {self.output.uri!r} lies inside the input {pattern!r}")
+            # --force clears the output directory: an input inside it would be deleted with it.
+            if out in root.parents:
+                raise ValueError(f"input.uri {pattern!r} lies inside output.uri {self.output.uri!r}; "
+                                 "--force would delete it")
         return self
 
 
@@ -244,7 +287,10 @@ def _set_path(data: dict, dotted: str, value) -> None:
 def load_job(path: str | Path, overrides: tuple[str, ...] = ()) -> JobSpec:
     """Load, override (`key.path=value`, the value read as YAML: `--set output.format=parquet`,
     `--set input.uri=/data/faces-{000..009}.tar`) and validate a job file."""
-    data = read_yaml(path)
+    try:
+        data = read_yaml(path)
+    except OSError as exc:  # a directory, no permission
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a job is a mapping of fields (name, input, operations, output, ...)")
     for item in overrides:

@@ -206,6 +206,11 @@ def _iter_wds(shard: str) -> Iterator[tuple[str | None, Sample | _BadSample]]:
                     key, parts = member_key, {}
                 if key is None:
                     continue  # the rest of a rejected duplicate
+                if ext in parts:  # e.g. a.png twice in a row: which one is the sample?
+                    key, parts = None, {}
+                    rejected.add(member_key)
+                    yield member_key, _BadSample(f"member {member.name!r} appears twice; the key was dropped")
+                    continue
                 extracted = tar.extractfile(member)
                 parts[ext] = extracted.read() if extracted is not None else b""
             end = tar.offset
@@ -231,9 +236,14 @@ def _iter_parquet(shard: str) -> Iterator[tuple[str | None, Sample | _BadSample]
             schema = pf.schema_arrow
             _check_parquet_schema(schema)
             names = [n for n in schema.names if n not in PARQUET_RESERVED]
+            seen: set[str] = set()
             for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS):
                 columns = {name: batch.column(name).to_pylist() for name in batch.schema.names}
                 for i, key in enumerate(columns["key"]):
+                    if key in seen:  # keys name output files and seed the noise: each one once
+                        yield key, _BadSample("duplicate key: an earlier row has it; this row was dropped")
+                        continue
+                    seen.add(key)
                     yield key, _parquet_sample(shard, key, columns, names, i)
     except (pa.ArrowException, OSError) as exc:
         raise _ShardError(f"parquet unreadable: {exc}") from exc

@@ -83,9 +83,11 @@ class ShardWriter(ABC):
         return ShardEntry(name=self.name, samples=self.count, sha256=sha)
 
     def abort(self) -> None:
-        self._discard()
-        if self.fs.exists(self.temp_path):
-            self.fs.rm(self.temp_path)
+        try:
+            self._discard()  # may fail again on a full disk: the temporary file goes all the same
+        finally:
+            if self.fs.exists(self.temp_path):
+                self.fs.rm(self.temp_path)
 
     @abstractmethod
     def _write(self, sample: Sample) -> None: ...

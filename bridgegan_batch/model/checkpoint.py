@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle  # for its exception type: nothing here unpickles but torch.load(weights_only=True)
 from pathlib import Path
 from typing import TypeVar
 
@@ -103,5 +104,9 @@ def load_state(path: str | Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise CheckpointError(f"{path}: resume state not found") from None
+    except pickle.UnpicklingError as exc:  # torch's message advises weights_only=False: not ours to give
+        found = [line.strip() for line in str(exc).splitlines() if "GLOBAL" in line or "global" in line]
+        raise CheckpointError(f"{path}: holds objects other than tensors and plain data, and was not loaded "
+                              f"({found[0] if found else 'weights-only unpickling failed'})") from None
     except Exception as exc:  # torch raises several types for a bad or hostile file
         raise CheckpointError(f"{path}: not a loadable resume state ({exc})") from exc

@@ -1,0 +1,129 @@
+"""Security: no pickle runs, no YAML tag constructs, no credential is accepted, Ray listens on loopback only."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from bridgegan_batch.augment.spec import redact_uri
+from bridgegan_batch.cli import main
+from bridgegan_batch.config import RunConfig, read_yaml
+from bridgegan_batch.errors import ConfigError
+from tests.augment.conftest import TINY
+
+PACKAGE = Path(__file__).resolve().parents[1] / "bridgegan_batch"
+
+
+def _sources() -> dict[Path, str]:
+    return {p: p.read_text() for p in PACKAGE.rglob("*.py")}
+
+
+def test_every_torch_load_is_weights_only_and_nothing_unpickles_or_evals():
+    for path, text in _sources().items():
+        for call in re.findall(r"torch\.load\([^)]*\)", text):
+            assert "weights_only=True" in call, f"{path}: {call}"
+        assert not re.search(r"\bpickle\.loads?\(|\bcloudpickle\.loads?\(|(?<![.\w])(eval|exec)\(", text), path
+        assert not re.search(r"yaml\.(load|unsafe_load|full_load)\(", text), path  # only yaml.safe_load
+
+
+def test_a_yaml_python_tag_is_refused_and_never_constructed(tmp_path):
+    marker = tmp_path / "pwned"
+    job = tmp_path / "job.yaml"
+    job.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        read_yaml(job)
+    assert not marker.exists()
+
+
+def _job(tmp_path: Path, inputs: str, model: str) -> Path:
+    path = tmp_path / "job.yaml"
+    path.write_text(yaml.safe_dump({
+        "name": "unsafe", "input": {"uri": inputs}, "model": {"path": model},
+        "operations": [{"label": {"set": {"Smiling": 1}}}], "output": {"uri": str(tmp_path / "out")}}))
+    return path
+
+
+def _resume_state(path: Path) -> Path:
+    from bridgegan_batch.config import ModelConfig
+    from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
+    from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
+    from bridgegan_batch.model.checkpoint import save_state
+
+    config = RunConfig(model=ModelConfig(attributes=SYNTH_ATTRIBUTES, **TINY))
+    save_state(path, {"config": config.model_dump_json(), "ema": BridgeGenerator(config.model).state_dict(),
+                      "discriminator": build_discriminator(config.model).state_dict(), "step": 7})
+    return path
+
+
+def test_a_pickle_model_is_refused_unless_unsafe_load_is_given(tmp_path, synth_dirs):
+    state = _resume_state(tmp_path / "state.pt")
+    job = _job(tmp_path, synth_dirs["wds"], str(state))
+    for command in (["validate", str(job)], ["run", str(job), "--dry-run"]):
+        refused = CliRunner().invoke(main, command)
+        assert refused.exit_code == 2 and "model.path" in refused.output and "--unsafe-load" in refused.output
+        accepted = CliRunner().invoke(main, [*command, "--unsafe-load"])
+        assert accepted.exit_code == 0, accepted.output
+    assert "output: 0 originals + 120 translations" in accepted.output
+    assert not (tmp_path / "out").exists()
+
+
+class _Exploit:
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_unsafe_load_still_never_runs_a_hostile_pickle(tmp_path, synth_dirs):
+    marker = tmp_path / "pwned"
+    hostile = tmp_path / "state.pt"
+    torch.save({"config": _Exploit(marker)}, hostile)
+    result = CliRunner().invoke(main, ["validate", str(_job(tmp_path, synth_dirs["wds"], str(hostile))),
+                                       "--unsafe-load"])
+    assert result.exit_code == 2 and "holds objects other than tensors" in result.output, result.output
+    assert "posix.system" in result.output and "weights_only=False" not in result.output
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("uri, shown", [
+    ("s3://AKIAX:wJalrXUtnF@bucket/faces/*.tar", "s3://***@bucket/faces/*.tar"),
+    ("https://host/shard.tar?token=abc123&part=1", "https://host/shard.tar?token=***&part=1"),
+    ("https://h/s.tar?X-Amz-Credential=AK&X-Amz-Signature=f00", "https://h/s.tar?X-Amz-Credential=***&X-Amz-Signature=***"),
+    ("gs://bucket/faces-{000..009}.tar", "gs://bucket/faces-{000..009}.tar"),
+    ("data/me@home/faces.tar", "data/me@home/faces.tar"),
+])
+def test_credentials_are_redacted(uri, shown):
+    assert redact_uri(uri) == shown
+
+
+def test_the_embedded_ray_has_no_dashboard_and_keeps_token_auth(monkeypatch):
+    import ray
+
+    from bridgegan_batch.augment.engine import _RaySession
+
+    calls = []
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
+    _RaySession("").ensure()
+    assert calls[0]["include_dashboard"] is False and calls[0]["dashboard_host"] == "127.0.0.1"
+    _RaySession("ray://head:10001").ensure()  # joining a cluster: its own settings decide
+    assert calls[1]["address"] == "ray://head:10001"
+    # Ray's gRPC ports listen on every interface (see docs/RELIABILITY.md); its token authentication
+    # is what guards them, and nothing in the package turns it off.
+    assert not any("RAY_AUTH_MODE" in text for text in _sources().values())
+
+
+def test_image_size_is_bounded_before_decoding():
+    from PIL import Image
+
+    from bridgegan_batch.data.images import MAX_PIXELS
+
+    # Our own limit (checked on the header) is below PIL's bomb limit, so PIL's never decides.
+    assert MAX_PIXELS < Image.MAX_IMAGE_PIXELS
