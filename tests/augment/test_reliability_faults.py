@@ -158,12 +158,14 @@ def test_a_node_lost_mid_run_leaves_the_job_to_the_other(tmp_path, tiny_export):
 # ------------------------------------------------------------------------------------------ full disk
 
 
-def _enospc(*_args, **_kwargs):
-    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+# A full disk, and an output that turns read-only mid-run (simulated: the tests run as root, for
+# whom chmod does not stop writes); both reach the writer as an OSError with their errno.
+FULL_OR_READ_ONLY = pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS], ids=["disk-full", "read-only"])
 
 
+@FULL_OR_READ_ONLY
 def test_a_full_disk_while_a_shard_is_written_leaves_no_partial_shard(tmp_path, tiny_export, synth_dirs,
-                                                                      monkeypatch):
+                                                                      monkeypatch, code):
     from bridgegan_batch.augment.labels import read_given_labels
     from bridgegan_batch.augment.plan import make_plan
     from bridgegan_batch.augment.provenance import RunInfo
@@ -187,20 +189,22 @@ def test_a_full_disk_while_a_shard_is_written_leaves_no_partial_shard(tmp_path, 
     def fills_up(self, sample):  # the disk fills during the second output shard
         calls["n"] += 1
         if calls["n"] > 25:
-            _enospc()
+            raise OSError(code, os.strerror(code))
         original(self, sample)
 
     monkeypatch.setattr(WdsShardWriter, "_write", fills_up)
     translator = Translator.load(tiny_export, device="cpu")
     with pytest.raises(OSError) as err:
         process_shard(task, translator, options, info, {}, batch_size=16)
-    assert err.value.errno == errno.ENOSPC
+    assert err.value.errno == code
     names = sorted(p.name for p in out.iterdir())
     assert names == [f"{task.shard_id}-0000.tar"]  # the first part, complete; no temporary, no stats
     assert len(list(read_output(out).values())) == 20
 
 
-def test_a_full_disk_on_the_driver_is_one_clear_error(tmp_path, tiny_export, synth_dirs, ray_local, monkeypatch):
+@FULL_OR_READ_ONLY
+def test_a_full_disk_on_the_driver_is_one_clear_error(tmp_path, tiny_export, synth_dirs, ray_local, monkeypatch,
+                                                      code):
     from click.testing import CliRunner
 
     from bridgegan_batch.cli import main
@@ -211,12 +215,12 @@ def test_a_full_disk_on_the_driver_is_one_clear_error(tmp_path, tiny_export, syn
     def save(self, directory):  # the first save works; the disk is full by the time a shard is done
         saves["n"] += 1
         if saves["n"] > 1:
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), f"{directory}/manifest.json")
+            raise OSError(code, os.strerror(code), f"{directory}/manifest.json")
         original(self, directory)
 
     monkeypatch.setattr(Manifest, "save", save)
     job = make_job(tmp_path, tiny_export, synth_dirs["wds"], resources__actors=1)
-    with pytest.raises(DataError, match=r"manifest.json: No space left on device; the run stopped"):
+    with pytest.raises(DataError, match=rf"manifest.json: {os.strerror(code)}; the run stopped"):
         run_job(job, "j", echo=lambda _: None, progress=False)
     out = tmp_path / "out"
     assert not (out / LOCK).exists()  # released
@@ -232,7 +236,7 @@ def test_a_full_disk_on_the_driver_is_one_clear_error(tmp_path, tiny_export, syn
                                             resources__actors=1).model_dump(mode="json")))
     saves["n"] = 0
     result = CliRunner().invoke(main, ["run", str(path), "--no-progress"])
-    assert result.exit_code == 2 and "error: " in result.output and "No space left on device" in result.output
+    assert result.exit_code == 2 and "error: " in result.output and os.strerror(code) in result.output
     assert "Traceback" not in result.output
 
 
