@@ -286,6 +286,8 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, changes, suite_n, i
     """Success and preservation of adding and removing each attribute, on held-out faces; then the
     counterfactual suite on SynthFaces: error against the true counterfactual, reference style
     match, diversity and realism, for label- and reference-driven translations."""
+    from bridgegan_batch.eval import suite
+    from bridgegan_batch.eval.counterfactual import make_cases
     from bridgegan_batch.eval.judge import Judge
     from bridgegan_batch.eval.translation import evaluate_label_translations, markdown_table
     from bridgegan_batch.model.checkpoint import CheckpointError
@@ -299,10 +301,9 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, changes, suite_n, i
         raise CheckpointError(f"judge {judge_path} not found; make one with `bridgegan-batch train-judge`")
     translator = Translator.load(path, d_scale=d_scale)
     to_change = [c for c in changes.split(",") if c]
-    unknown = [c for c in to_change if c not in translator.attributes]
-    if unknown:
-        raise click.BadParameter(f"{unknown} are not among the model's attributes {list(translator.attributes)}",
-                                 param_hint="--changes")
+    # The suite's cases first: a bad --changes fails before the label table's work.
+    cases = make_cases(to_change, translator.attributes, n=suite_n, size=translator.config.image_size) \
+        if to_change else None
     judge = Judge.load(judge_path)
     source = "synth" if list(data) == ["synth"] else list(data)
     # Held-out SynthFaces: a stream no training run uses (training: seed 0, the judge: 1000/2000).
@@ -312,10 +313,8 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, changes, suite_n, i
     result.update(model=str(path), judge=str(judge_path), n=len(images), d_scale=d_scale)
     click.echo(markdown_table(result))
     if to_change:
-        from bridgegan_batch.eval import suite
-
-        result["suite"] = suite.evaluate_model(path, judge_path, n=suite_n, changes=to_change,
-                                               inception=inception, seed=seed, d_scale=d_scale)
+        result["suite"] = suite.evaluate(translator, judge, cases, extractors=suite.extractors(judge, inception),
+                                         seed=seed)
         click.echo("\nCounterfactual suite (SynthFaces, truly rendered answers):\n")
         click.echo(suite.markdown(result["suite"]))
     if json_out:

@@ -56,14 +56,15 @@ def train_one(args: argparse.Namespace) -> None:
 
 
 def eval_all(args: argparse.Namespace) -> None:
+    from bridgegan_batch.eval.judge import Judge
     from bridgegan_batch.eval.suite import evaluate_model, markdown_ablation
-
+    from bridgegan_batch.model.translator import Translator
     from bridgegan_batch.train.loop import EXPORT_FILE, latest_run_dir
 
-    rows = {}
+    rows, judge = {}, Judge.load(args.judge)
     for paths, title in VARIANTS.items():
         run = latest_run_dir(Path(args.root) / paths)
-        result = evaluate_model(run / EXPORT_FILE, args.judge, n=args.n,
+        result = evaluate_model(Translator.load(run / EXPORT_FILE, device="cpu"), judge, n=args.n,
                                 kinds=["label", "reference"] if paths == "both" else [paths])
         rows[paths] = {"title": title, "run": str(run), **result}
     out = Path(args.out)

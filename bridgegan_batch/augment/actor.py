@@ -9,7 +9,6 @@ shard is marked failed and the others go on.
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -51,16 +50,12 @@ class TranslatorActor:
         if sha256(model_bytes) != model_sha256:
             raise RuntimeError("the model bytes arrived corrupted (sha256 mismatch)")
         torch.set_num_threads(settings.threads)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "model.safetensors")
-            with open(path, "wb") as f:
-                f.write(model_bytes)
-            device = settings.device
-            if device == "auto":
-                device = "cuda" if torch.cuda.is_available() else "cpu"
-            # On CPU, batch-invariant kernels make the output bytes independent of batching.
-            self.translator = Translator.load(path, device=device, d_scale=settings.d_scale,
-                                              batch_invariant=device == "cpu")
+        device = settings.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        # On CPU, batch-invariant kernels make the output bytes independent of batching.
+        self.translator = Translator.from_bytes(model_bytes, run.model_name, device=device, d_scale=settings.d_scale,
+                                                batch_invariant=device == "cpu")
         self.settings, self.options, self.run, self.references = settings, options, run, references
         self.reference_cache: dict = {}
         self.progress = progress  # a ProgressCounter actor, told every PROGRESS_EVERY samples

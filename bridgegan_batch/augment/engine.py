@@ -56,7 +56,7 @@ from bridgegan_batch.augment.worker import OutputOptions, ShardTask
 from bridgegan_batch.data.dataset_info import DATASET_FILE, DatasetInfo, ShardEntry
 from bridgegan_batch.data.paths import filesystem, is_shard
 from bridgegan_batch.errors import ConfigError, DataError
-from bridgegan_batch.model.checkpoint import PICKLE_SUFFIXES, CheckpointError, load_export
+from bridgegan_batch.model.checkpoint import PICKLE_SUFFIXES, CheckpointError, parse_export
 from bridgegan_batch.model.translator import DEFAULT_MODEL
 
 MAX_TRIES = 3  # attempts per input shard before it is marked failed
@@ -97,10 +97,7 @@ class ModelFile:
         """The model on this machine, loaded from `data` (which may not be `path`'s bytes)."""
         from bridgegan_batch.model.translator import Translator
 
-        with tempfile.TemporaryDirectory() as tmp:
-            export = Path(tmp) / "model.safetensors"
-            export.write_bytes(self.data)
-            return Translator.load(export, device="cpu", d_scale=d_scale)
+        return Translator.from_bytes(self.data, self.path, device="cpu", d_scale=d_scale)
 
 
 def _export_of_pickle(path: str) -> bytes:
@@ -130,13 +127,10 @@ def load_model_file(job: JobSpec, job_path: str, *, unsafe_load: bool = False) -
             raise ConfigError(f"{job_path}: model.path: {path} is not a training resume state ({exc!r})") from exc
     else:
         data = Path(path).read_bytes()
-    with tempfile.TemporaryDirectory() as tmp:
-        export = Path(tmp) / "model.safetensors"
-        export.write_bytes(data)
-        try:
-            modules, config, _ = load_export(export)
-        except CheckpointError as exc:  # name the user's file, not the temporary copy
-            raise ConfigError(f"{job_path}: model.path: {str(exc).replace(str(export), path)}") from exc
+    try:
+        modules, config, _ = parse_export(data, path)
+    except CheckpointError as exc:
+        raise ConfigError(f"{job_path}: model.path: {exc}") from exc
     if job.input.labels == "predict" and "discriminator" not in modules:
         raise ConfigError(f"{job_path}: input.labels: predict needs a model with an attribute head; "
                           f"{path} has none")

@@ -6,7 +6,6 @@ import contextlib
 import dataclasses
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -335,21 +334,12 @@ def goal_check(conditions: dict[str, dict]) -> dict:
 # ----------------------------------------------------------------------------- the augmentation job
 
 
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("bridgegan-batch")
-    if script.is_file():
-        return [str(script)]
-    found = shutil.which("bridgegan-batch")
-    if found:
-        return [found]
-    return [sys.executable, "-c", "from bridgegan_batch.cli import main; main()"]
-
-
 def run_augmentation_job(input_dir: str, output_dir: str, *, job_path: str | Path = DEFAULT_JOB,
                          model_path: str | None = None) -> float:
     """Run the real batch job (`bridgegan-batch run JOB --set ...`) on `input_dir` into `output_dir`, in a
     subprocess as a user would; its own embedded Ray. Returns its wall seconds."""
-    cmd = [*_cli(), "run", str(job_path), "--set", f"input.uri={input_dir}", "--set", "input.synth=null",
+    cmd = [sys.executable, "-m", "bridgegan_batch.cli", "run", str(job_path), "--set", f"input.uri={input_dir}",
+           "--set", "input.synth=null",
            "--set", f"output.uri={output_dir}", "--no-progress"]
     if model_path is not None:
         cmd += ["--set", f"model.path={model_path}"]

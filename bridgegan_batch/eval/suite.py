@@ -22,24 +22,25 @@ from bridgegan_batch.eval.distances import (
 from bridgegan_batch.eval.features import InceptionFeatures, JudgeFeatures
 from bridgegan_batch.eval.judge import Judge
 from bridgegan_batch.eval.translation import judged_change
-from bridgegan_batch.model.translator import AUTHORS_D_SCALE, Translator
+from bridgegan_batch.model.translator import Translator
 from bridgegan_batch.train.data import to_tensor
 
 KINDS = ("label", "reference")
 DEFAULT_CHANGES = ("Eyeglasses", "Smiling", "Blond_Hair")
 
 
-def evaluate_model(model_path: str | Path, judge_path: str | Path, *, n: int = 100,
-                   changes: Sequence[str] = DEFAULT_CHANGES, kinds: Sequence[str] = KINDS, variants: int = 4,
-                   inception: str | Path | None = None, seed: int = 0, d_scale: float = AUTHORS_D_SCALE) -> dict:
-    """The report for an export file; `n` sources per changed attribute; see `evaluate`."""
-    translator = Translator.load(model_path, device="cpu", d_scale=d_scale)
+def evaluate_model(translator: Translator, judge: Judge, *, n: int = 100, changes: Sequence[str] = DEFAULT_CHANGES,
+                   kinds: Sequence[str] = KINDS, variants: int = 4, inception: str | Path | None = None,
+                   seed: int = 0) -> dict:
+    """The report for a loaded model, `n` counterfactual cases per changed attribute; see `evaluate`."""
     cases = make_cases(changes, translator.attributes, n=n, size=translator.config.image_size)
-    judge = Judge.load(judge_path)
-    extractors = [JudgeFeatures(judge)] + ([InceptionFeatures(inception)] if inception else [])
-    result = evaluate(translator, judge, cases, kinds=kinds, variants=variants,
-                      extractors=extractors, seed=seed)
-    return {"model": str(model_path), "judge": str(judge_path), "d_scale": d_scale, **result}
+    return evaluate(translator, judge, cases, kinds=kinds, variants=variants, extractors=extractors(judge, inception),
+                    seed=seed)
+
+
+def extractors(judge: Judge, inception: str | Path | None = None) -> list:
+    """The feature networks for realism and diversity: the judge's, and Inception's when given."""
+    return [JudgeFeatures(judge)] + ([InceptionFeatures(inception)] if inception else [])
 
 
 def evaluate(translator: Translator, judge: Judge, cases: Cases, *, kinds: Sequence[str] = KINDS, variants: int = 4,
@@ -51,13 +52,14 @@ def evaluate(translator: Translator, judge: Judge, cases: Cases, *, kinds: Seque
     real = to_tensor(real_faces(len(cases), translator.config.image_size))
     real_features = {f.name: f(real).numpy() for f in extractors}
     names = [a for a in translator.attributes if a in judge.config.attributes]
-    seen_src = judge.predict(x)[:, [judge.config.attributes.index(a) for a in names]]  # [M, K]
+    judge_index = [judge.config.attributes.index(a) for a in names]
+    seen_src = judge.predict(x)[:, judge_index]  # [M, K]
     result: dict = {"cases": len(cases), "changes": sorted({cases.attributes[i] for i in cases.changed},
                                                            key=list(cases.attributes).index)}
     for kind in kinds:
         out = translate(translator, cases, kind, seed)  # [M, 3, H, W]
         truth = to_tensor(cases.label_truth if kind == "label" else cases.reference_truth)
-        seen_out = judge.predict(out)[:, [judge.config.attributes.index(a) for a in names]]
+        seen_out = judge.predict(out)[:, judge_index]
         report: dict = {"attributes": _per_attribute(translator, cases, names, seen_src, seen_out, x, out, truth)}
         report["mean"] = {key: float(np.nanmean([a[key] for a in report["attributes"].values()]))
                           for key in ("success", "preservation", "l1", "identity_l1", "l1_reduction", "psnr", "edit_l1",

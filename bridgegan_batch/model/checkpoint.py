@@ -18,8 +18,9 @@ from typing import TypeVar
 
 import torch
 from pydantic import BaseModel, ValidationError
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors import SafetensorError
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save_file
 
 from bridgegan_batch.config import ModelConfig, describe_errors
 from bridgegan_batch.errors import UserError
@@ -63,7 +64,7 @@ def save_export(path: str | Path, modules: dict[str, torch.nn.Module], config: B
 
 def load_export(path: str | Path,
                 config_type: type[C] = ModelConfig) -> tuple[dict[str, dict[str, torch.Tensor]], C, dict]:
-    """({module name: state dict}, config, info) of an export; CheckpointError names a bad file."""
+    """({module name: state dict}, config, info) of an export file; CheckpointError names a bad file."""
     path = Path(path)
     if path.suffix in PICKLE_SUFFIXES:
         raise CheckpointError(f"{path}: pickle checkpoints can run code and are refused; "
@@ -71,24 +72,47 @@ def load_export(path: str | Path,
     if not path.is_file():
         raise CheckpointError(f"{path}: model file not found")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            metadata = f.metadata() or {}
-        state = load_file(str(path))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: not a readable safetensors file ({exc})") from exc
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+    return parse_export(data, str(path), config_type)
+
+
+def parse_export(data: bytes, name: str,
+                 config_type: type[C] = ModelConfig) -> tuple[dict[str, dict[str, torch.Tensor]], C, dict]:
+    """`load_export` of an export's bytes (as shipped to Ray actors); errors name `name`."""
+    try:
+        metadata = _safetensors_metadata(data)
+        state = load_safetensors(data)
+    except (SafetensorError, ValueError) as exc:
+        raise CheckpointError(f"{name}: not a readable safetensors file ({exc})") from exc
     if metadata.get("format") != EXPORT_FORMAT:
-        raise CheckpointError(f"{path}: not a bridgegan-batch export (format {metadata.get('format')!r})")
+        raise CheckpointError(f"{name}: not a bridgegan-batch export (format {metadata.get('format')!r})")
     if metadata.get("kind", ModelConfig.__name__) != config_type.__name__:
-        raise CheckpointError(f"{path}: holds a {metadata.get('kind')}, expected a {config_type.__name__}")
+        raise CheckpointError(f"{name}: holds a {metadata.get('kind')}, expected a {config_type.__name__}")
     try:
         config = config_type.model_validate_json(metadata["config"])
     except ValidationError as exc:
-        raise CheckpointError(f"{path}: its config does not validate: {describe_errors(exc)}") from exc
+        raise CheckpointError(f"{name}: its config does not validate: {describe_errors(exc)}") from exc
     modules: dict[str, dict[str, torch.Tensor]] = {}
     for key, tensor in state.items():
-        name, _, rest = key.partition(".")
-        modules.setdefault(name, {})[rest] = tensor
+        module, _, rest = key.partition(".")
+        modules.setdefault(module, {})[rest] = tensor
     return modules, config, json.loads(metadata.get("info", "{}"))
+
+
+def _safetensors_metadata(data: bytes) -> dict:
+    """The `__metadata__` of safetensors bytes: an 8-byte little-endian header length, then a JSON header."""
+    if len(data) < 8:
+        raise ValueError("shorter than a safetensors header")
+    size = int.from_bytes(data[:8], "little")
+    if size > len(data) - 8:
+        raise ValueError("header longer than the file")
+    try:
+        header = json.loads(data[8 : 8 + size])
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"header is not JSON ({exc})") from exc
+    return (header.get("__metadata__") or {}) if isinstance(header, dict) else {}
 
 
 def save_state(path: str | Path, state: dict) -> Path:

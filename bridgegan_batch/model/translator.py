@@ -18,7 +18,7 @@ import torch
 from bridgegan_batch.config import ModelConfig
 from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS, check_changes, check_names
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
-from bridgegan_batch.model.checkpoint import CheckpointError, load_export
+from bridgegan_batch.model.checkpoint import CheckpointError, load_export, parse_export
 from bridgegan_batch.model.networks import Discriminator
 from bridgegan_batch.train.targets import group_indices
 
@@ -70,6 +70,18 @@ class Translator:
              batch_invariant: bool = False) -> Translator:
         """A translator from an export file (see model/checkpoint.py)."""
         modules, config, _ = load_export(path)
+        return cls._from_export(modules, config, str(path), device, d_scale, batch_invariant)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, name: str, *, device: str = "auto", d_scale: float = AUTHORS_D_SCALE,
+                   batch_invariant: bool = False) -> Translator:
+        """A translator from an export's bytes (shipped to Ray actors); errors name `name`."""
+        modules, config, _ = parse_export(data, name)
+        return cls._from_export(modules, config, name, device, d_scale, batch_invariant)
+
+    @classmethod
+    def _from_export(cls, modules: dict, config: ModelConfig, name: str, device: str, d_scale: float,
+                     batch_invariant: bool) -> Translator:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         model = BridgeGenerator(config)
@@ -79,7 +91,7 @@ class Translator:
             if disc is not None:
                 disc.load_state_dict(modules["discriminator"])
         except (KeyError, RuntimeError) as exc:
-            raise CheckpointError(f"{path}: weights do not fit its config ({str(exc)[:300]})") from exc
+            raise CheckpointError(f"{name}: weights do not fit its config ({str(exc)[:300]})") from exc
         return cls(model, config, disc, device=device, d_scale=d_scale, batch_invariant=batch_invariant)
 
     @property

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +25,7 @@ from bridgegan_batch.data.sample import Sample
 from bridgegan_batch.data.writer import DatasetWriter
 from bridgegan_batch.errors import ConfigError
 from tests.augment.test_engine import make_job, read_output
+from tests.data.test_writer_reader import _tar
 
 
 def _save(image: Image.Image, fmt: str, **kw) -> bytes:
@@ -63,14 +63,6 @@ def bad_images(pixels: np.ndarray) -> dict[str, tuple[bytes, str, str | None]]:
         "size_1x1": (encode_image(pixels[:1, :1], "png"), "png", None),
         "size_4000x3000": (encode_image(np.zeros((3000, 4000, 3), np.uint8), "jpg", quality=50), "jpg", None),
     }
-
-
-def _tar(path: Path, members: list[tuple[str, bytes]]) -> None:
-    with tarfile.open(path, "w") as tar:
-        for name, data in members:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
 
 
 def _label(labels: dict, **changes) -> bytes:

@@ -105,3 +105,16 @@ def test_targets_reject_unknown_names_bad_values_and_two_hair_colours(export_pat
                              ({"Black_Hair": 1, "Blond_Hair": 1}, "exclusive")]:
         with pytest.raises(ValueError, match=message):
             t.targets(src, changes)
+
+
+def test_from_bytes_is_the_file_and_names_its_source(export_path):
+    from pathlib import Path
+
+    data = Path(export_path).read_bytes()
+    a, b = Translator.load(export_path, device="cpu"), Translator.from_bytes(data, "shipped", device="cpu")
+    x, src = _inputs(3)
+    target = a.targets(src, {a.attributes[0]: 1})
+    assert torch.equal(a.label(x, src, target, [1, 2, 3]), b.label(x, src, target, [1, 2, 3]))
+    for broken in (data[:4], data[: len(data) // 2], b"\xff" * 64):  # no header, cut tensors, garbage
+        with pytest.raises(CheckpointError, match="shipped"):
+            Translator.from_bytes(broken, "shipped")
