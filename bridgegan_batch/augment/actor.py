@@ -54,8 +54,8 @@ class TranslatorActor:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         # On CPU, batch-invariant kernels make the output bytes independent of batching.
-        self.translator = Translator.from_bytes(model_bytes, run.model_name, device=device, d_scale=settings.d_scale,
-                                                batch_invariant=device == "cpu")
+        self.translator = Translator.from_bytes(model_bytes, f"model {model_sha256[:12]}", device=device,
+                                                d_scale=settings.d_scale, batch_invariant=device == "cpu")
         self.settings, self.options, self.run, self.references = settings, options, run, references
         self.reference_cache: dict = {}
         self.progress = progress  # a ProgressCounter actor, told every PROGRESS_EVERY samples
