@@ -322,14 +322,19 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, changes, suite_n, i
         Path(json_out).write_text(json.dumps(result, indent=2) + "\n")
 
 
-@main.command(short_help="Check a job file: fields, model, attribute names, input patterns.")
+@main.command(short_help="Check a job and make its plan; write nothing.")
 @click.argument("job_path", metavar="JOB", type=click.Path(dir_okay=False))
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE", help="Override a field (repeatable).")
+@click.option("--no-plan", is_flag=True, help="Skip the label pass and the plan (the spec, model and patterns only).")
 @_unsafe_load_option
 @_user_errors
-def validate(job_path, overrides, unsafe_load):
-    """Validate JOB.yaml without running it or writing anything."""
-    from bridgegan_batch.augment.engine import load_model_file
+def validate(job_path, overrides, no_plan, unsafe_load):
+    """Validate JOB.yaml without running it or writing anything.
+
+    By default it also reads the input's labels and makes the plan, as `run` does first, so that an
+    impossible balance or a reference pool without the target is found now rather than at night.
+    """
+    from bridgegan_batch.augment.engine import load_model_file, run_job
     from bridgegan_batch.augment.inputs import planned_demo_input
     from bridgegan_batch.augment.spec import check_attribute_names, load_job
     from bridgegan_batch.data.reader import DatasetReader
@@ -344,8 +349,13 @@ def validate(job_path, overrides, unsafe_load):
     else:
         fmt = None if job.input.format == "auto" else job.input.format
         inputs = f"{len(DatasetReader(list(job.input.uri), format=fmt).shards)} input shards"
+    planned = ""
+    if not no_plan:
+        plan = run_job(job, job_path, dry_run=True, echo=lambda _: None, progress=False,
+                       unsafe_load=unsafe_load).plan
+        planned = f"; plan: {plan.originals} originals + {len(plan.items)} translations"
     click.echo(f"{job_path}: valid — {inputs}, {len(job.operations)} operations, "
-               f"model {model} ({len(attributes)} attributes)")
+               f"model {model} ({len(attributes)} attributes){planned}")
 
 
 @main.command(short_help="Run an augmentation job on Ray (plan, translate, report).")

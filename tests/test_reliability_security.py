@@ -103,20 +103,118 @@ def test_credentials_are_redacted(uri, shown):
     assert redact_uri(uri) == shown
 
 
+# Run in a fresh interpreter (pytest's own may hold a Ray already): start the embedded Ray as the
+# engine does, run a task and an actor, and list every TCP socket that Ray's processes listen on.
+_LISTENERS = r"""
+import ipaddress, json, os, socket
+from pathlib import Path
+
+import ray
+
+from bridgegan_batch.augment.engine import _RaySession
+
+
+def descendants(root):
+    parent = {}
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                parent[int(d.name)] = int((d / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                pass
+    found, grew = {root}, True
+    while grew:
+        new = {pid for pid, ppid in parent.items() if ppid in found} - found
+        found, grew = found | new, bool(new)
+    return found
+
+
+def address(hex_addr):
+    raw = bytes.fromhex(hex_addr)  # /proc/net/tcp*: 32-bit words in host (little-endian) order
+    raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    ip = ipaddress.ip_address(raw)
+    return ip.ipv4_mapped or ip if ip.version == 6 else ip
+
+
+session = _RaySession("")
+session.ensure()
+node_ip = ray.get(ray.remote(lambda: ray.util.get_node_ip_address()).remote())
+actor = ray.remote(type("Echo", (), {"ip": lambda self: ray.util.get_node_ip_address()})).remote()
+actor_ip = ray.get(actor.ip.remote())
+inodes = {}
+for pid in descendants(os.getpid()):
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            link = os.readlink(fd)
+            if link.startswith("socket:["):
+                inodes[link[8:-1]] = Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        pass
+listeners = []
+for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+    for line in Path(table).read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and fields[9] in inodes:  # LISTEN, held by one of Ray's processes
+            host, port = fields[1].split(":")
+            listeners.append([inodes[fields[9]], str(address(host)), int(port, 16)])
+# From this machine's outward address (its default route's; no packet is sent), no port may answer.
+with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+    try:
+        probe.connect(("192.0.2.123", 9))
+        outward = probe.getsockname()[0]
+    except OSError:
+        outward = None
+answered = []
+for _, _, port in listeners if outward and outward != "127.0.0.1" else ():
+    with socket.socket() as s:
+        s.settimeout(2)
+        if s.connect_ex((outward, port)) == 0:
+            answered.append(port)
+print("RESULT", json.dumps({"node_ip": node_ip, "actor_ip": actor_ip, "listeners": listeners, "outward": outward,
+                            "answered": answered}))
+session.close()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/net/tcp").exists(), reason="reads listening sockets from /proc")
+def test_the_embedded_ray_listens_on_loopback_only():
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _LISTENERS], capture_output=True, text=True, timeout=300,
+                          cwd=PACKAGE.parent)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
+    assert done.returncode == 0 and lines, done.stdout + done.stderr
+    found = json.loads(lines[0][7:])
+    assert found["node_ip"] == found["actor_ip"] == "127.0.0.1"
+    listeners = found["listeners"]
+    assert {"gcs_server", "raylet"} <= {name for name, _, _ in listeners}, listeners  # the check sees them
+    assert all(host == "127.0.0.1" for _, host, _ in listeners), listeners
+    assert found["answered"] == [], found  # before the fix, each of these ports answered on the outward address
+
+
 def test_the_embedded_ray_has_no_dashboard_and_keeps_token_auth(monkeypatch):
     import ray
+    from ray._private import ray_constants
 
     from bridgegan_batch.augment.engine import _RaySession
 
     calls = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
-    monkeypatch.setattr(ray, "init", lambda **kw: calls.append(kw))
-    _RaySession("").ensure()
-    assert calls[0]["include_dashboard"] is False and calls[0]["dashboard_host"] == "127.0.0.1"
+    monkeypatch.setattr(ray, "init", lambda **kw: calls.append((kw, ray_constants.ENABLE_RAY_CLUSTER)))
+    monkeypatch.setattr(ray, "shutdown", lambda: None)
+    embedded = _RaySession("")
+    embedded.ensure()
+    kwargs, cluster_mode = calls[0]
+    assert kwargs["include_dashboard"] is False and kwargs["dashboard_host"] == "127.0.0.1"
+    assert kwargs["_node_ip_address"] == "127.0.0.1" and cluster_mode is False
+    embedded.close()
+    assert ray_constants.ENABLE_RAY_CLUSTER is True  # restored for a later ray.init(address=...)
     _RaySession("ray://head:10001").ensure()  # joining a cluster: its own settings decide
-    assert calls[1]["address"] == "ray://head:10001"
-    # Ray's gRPC ports listen on every interface (see docs/RELIABILITY.md); its token authentication
-    # is what guards them, and nothing in the package turns it off.
+    assert calls[1][0]["address"] == "ray://head:10001" and calls[1][1] is True
+    # Ray's token authentication stays on: nothing in the package turns it off.
     assert not any("RAY_AUTH_MODE" in text for text in _sources().values())
 
 

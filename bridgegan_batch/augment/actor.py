@@ -144,10 +144,12 @@ class ActorPool:
 def dispatch(pool: ActorPool, tasks: list, call: Callable[[object, object], ray.ObjectRef], max_tries: int,
              on_done: Callable[[object, object], None], on_failed: Callable[[object, str], None],
              on_retry: Callable[[object, str], None] = lambda task, error: None,
-             on_tick: Callable[[], None] = lambda: None, start_timeout: float = ACTOR_START_TIMEOUT) -> None:
+             on_tick: Callable[[], None] = lambda: None, start_timeout: float = ACTOR_START_TIMEOUT,
+             stops_run: Callable[[BaseException], bool] = lambda error: False) -> None:
     """Run every task on the pool's actors; `call(actor, task)` starts one. Tasks carry `attempt`.
     `on_tick` runs about once a second while tasks run (progress). If no actor is up for
-    `start_timeout` seconds (the cluster lost the room for them), the tasks left fail."""
+    `start_timeout` seconds (the cluster lost the room for them), the tasks left fail. An error
+    for which `stops_run` is true (a full disk: every task would fail alike) is raised at once."""
     queue = deque(tasks)
     running: dict[ray.ObjectRef, tuple[object, object]] = {}
     while queue or running:
@@ -172,6 +174,9 @@ def dispatch(pool: ActorPool, tasks: list, call: Callable[[object, object], ray.
             try:
                 result = ray.get(ref)
             except (RayActorError, RayTaskError) as exc:
+                cause = getattr(exc, "cause", None)
+                if isinstance(exc, RayTaskError) and cause is not None and stops_run(cause):
+                    raise cause from None
                 error = _short(exc)
                 if isinstance(exc, RayActorError):
                     pool.replace(actor)  # its process is gone

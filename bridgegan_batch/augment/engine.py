@@ -8,6 +8,7 @@ files, so a driver killed at any point loses at most the shards that were in fli
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import math
 import os
@@ -60,6 +61,8 @@ from bridgegan_batch.model.checkpoint import PICKLE_SUFFIXES, CheckpointError, p
 from bridgegan_batch.model.translator import DEFAULT_MODEL
 
 MAX_TRIES = 3  # attempts per input shard before it is marked failed
+# Errors of the output itself, not of one shard: a run meeting one stops rather than retry every shard.
+OUTPUT_UNWRITABLE = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT})
 LOOPBACK = "127.0.0.1"
 
 
@@ -230,6 +233,7 @@ class _RaySession:
 
     def __init__(self, address: str):
         self.address, self.started = address, False
+        self.cluster_mode: bool | None = None  # Ray's own setting, while the embedded Ray changes it
 
     def ensure(self) -> None:
         import ray
@@ -239,11 +243,19 @@ class _RaySession:
         kwargs = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
         if self.address:
             ray.init(address=self.address, **kwargs)
-        else:  # embedded: a local Ray with this machine's cores
-            # No dashboard (and were it turned on, on loopback only). Ray's own gRPC ports listen on
-            # every interface whatever is asked (it resolves 127.0.0.1 to the node's address); its
-            # token authentication, on by default since 2.5x, is what keeps other hosts out.
-            ray.init(num_cpus=os.cpu_count(), dashboard_host=LOOPBACK, **kwargs)
+        else:  # embedded: a local Ray with this machine's cores, reachable from this machine only
+            # Ray 2.60 on Linux turns a node address of 127.0.0.1 into the machine's outward one, and
+            # its gRPC servers bind every interface unless the node address is loopback. Clearing its
+            # multi-node switch (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER, read at import) keeps 127.0.0.1,
+            # and every server (GCS, raylet, object manager, workers, agents) binds loopback only.
+            from ray._private import ray_constants
+
+            self.cluster_mode, ray_constants.ENABLE_RAY_CLUSTER = ray_constants.ENABLE_RAY_CLUSTER, False
+            try:
+                ray.init(num_cpus=os.cpu_count(), dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK, **kwargs)
+            except BaseException:
+                self._restore()
+                raise
         self.started = True
 
     def close(self) -> None:
@@ -252,6 +264,13 @@ class _RaySession:
 
             ray.shutdown()
             self.started = False
+            self._restore()
+
+    def _restore(self) -> None:
+        if self.cluster_mode is not None:  # a later ray.init(address=...) in this process needs it back
+            from ray._private import ray_constants
+
+            ray_constants.ENABLE_RAY_CLUSTER, self.cluster_mode = self.cluster_mode, None
 
 
 @dataclass
@@ -339,6 +358,8 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
                                          error=str(exc)[:500])
                 with contextlib.suppress(OSError):  # a full disk must not hide the error that stopped the run
                     manifest.save(output)
+                with contextlib.suppress(OSError):
+                    _remove_unfinished(output, manifest)
                 raise
             result.seconds = time.perf_counter() - t0
             manifest.runs[-1].update(ended=now(), seconds=round(result.seconds, 2),
@@ -349,6 +370,18 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
             return result
     finally:
         ray_session.close()
+
+
+def _output_unwritable(error: BaseException) -> bool:
+    """A full or read-only output: every shard would fail alike, so the run stops instead of retrying."""
+    return isinstance(error, OSError) and error.errno in OUTPUT_UNWRITABLE
+
+
+def _remove_unfinished(output: str, manifest: Manifest) -> None:
+    """A stopped run's unfinished shards: their parts go, so nothing unfinished looks like output."""
+    for shard in manifest.inputs:
+        if read_stats(output, shard.shard_id) is None:
+            remove_partial(output, shard.shard_id)
 
 
 @contextlib.contextmanager
@@ -470,7 +503,7 @@ def _process(run: _Run, plan: Plan, labels: dict[str, ShardLabels], todo: list[I
         bar = tqdm(total=total, unit="img", desc="translate", disable=not run.progress, dynamic_ncols=True)
         start = time.perf_counter()
         dispatch(pool, tasks, lambda actor, task: actor.process.remote(task), MAX_TRIES, on_done, on_failed,
-                 on_retry, on_tick)
+                 on_retry, on_tick, stops_run=_output_unwritable)
         result.process_seconds = time.perf_counter() - start
         if not result.shards_failed:
             bar.update(total - bar.n)  # the last counts may still be on their way to the counter

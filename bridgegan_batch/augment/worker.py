@@ -220,8 +220,10 @@ def _write_parts(sid: str, samples: list[Sample], options: OutputOptions) -> lis
             for sample in samples[begin: begin + options.shard_size]:
                 writer.write(sample)
             entry = writer.close()
-        except BaseException:
+        except BaseException as exc:
             writer.abort()
+            if isinstance(exc, OSError) and exc.filename is None:  # a failed write names no file: name the shard
+                raise OSError(exc.errno, exc.strerror, writer.final_path) from exc
             raise
         shards.append(OutputShard(name=entry.name, samples=entry.samples, sha256=entry.sha256))
     return shards

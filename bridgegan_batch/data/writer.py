@@ -7,6 +7,7 @@ metadata and Parquet files fixed options, so the same samples give the same byte
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -83,11 +84,12 @@ class ShardWriter(ABC):
         return ShardEntry(name=self.name, samples=self.count, sha256=sha)
 
     def abort(self) -> None:
-        try:
-            self._discard()  # may fail again on a full disk: the temporary file goes all the same
-        finally:
-            if self.fs.exists(self.temp_path):
-                self.fs.rm(self.temp_path)
+        # Closing may fail again on a full disk; that second error would hide the first, which the
+        # caller is raising, and the temporary file goes all the same.
+        with contextlib.suppress(OSError):
+            self._discard()
+        if self.fs.exists(self.temp_path):
+            self.fs.rm(self.temp_path)
 
     @abstractmethod
     def _write(self, sample: Sample) -> None: ...

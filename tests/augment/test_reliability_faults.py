@@ -240,6 +240,63 @@ def test_a_full_disk_on_the_driver_is_one_clear_error(tmp_path, tiny_export, syn
     assert "Traceback" not in result.output
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real filesystem of limited size at tmp_path/out (a tmpfs), resizable: `small_disk(size)`.
+    Mounting needs root with CAP_SYS_ADMIN; elsewhere the simulated cases above stand in."""
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def mount(size: str, options: str = "") -> None:
+        verb = "remount," if os.path.ismount(out) else ""
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"{verb}size={size}{options}", "tmpfs", str(out)],
+                              capture_output=True, text=True)
+        if done.returncode and not verb:
+            pytest.skip(f"cannot mount a small filesystem here: {done.stderr.strip()}")
+        assert done.returncode == 0, done.stderr
+
+    yield mount
+    if os.path.ismount(out):
+        subprocess.run(["umount", str(out)], check=True)
+
+
+@pytest.mark.slow
+def test_a_disk_that_fills_mid_run_stops_it_cleanly_and_a_rerun_completes_it(tmp_path, tiny_export, synth_dirs,
+                                                                              ray_local, small_disk):
+    clean = make_job(tmp_path / "clean", tiny_export, synth_dirs["wds"], resources__actors=1)
+    run_job(clean, "j", echo=lambda _: None, progress=False, run_id="pinned-run")
+
+    # 1 200 KiB: the plan, the first input shard's output (~730 KiB) and one part of the second fit.
+    small_disk("1200k")
+    job = make_job(tmp_path, tiny_export, synth_dirs["wds"], resources__actors=1)
+    log: list[str] = []
+    with pytest.raises(DataError, match=r"out/shard-000001-\w+-0001\.tar: No space left on device; the run stopped"):
+        run_job(job, "j", echo=log.append, progress=False, run_id="pinned-run")
+    assert not any(line.startswith("retrying") for line in log), log  # a full disk is not retried shard by shard
+    out = tmp_path / "out"
+    assert not (out / LOCK).exists()
+    assert not [p.name for p in out.iterdir() if ".tmp-" in p.name]
+    # The finished shard stays; the second's complete first part went with the run, unfinished.
+    assert {p.name.split("-")[1] for p in out.glob("*.tar")} == {"000000"}
+    assert {p.name.split("-")[1] for p in out.glob("*.stats.json")} == {"000000"}
+    manifest = read_json(str(out), "manifest.json")
+    assert manifest["runs"][-1]["status"] == "failed" and "No space left" in manifest["runs"][-1]["error"]
+
+    small_disk("16m")  # space freed: the rerun does the rest, and the output is what a clean run makes
+    result = run_job(job, "j", echo=lambda _: None, progress=False, run_id="pinned-run")
+    assert (result.shards_skipped, result.shards_done, result.shards_failed) == (1, 2, [])
+    assert _shards(out) == _shards(tmp_path / "clean" / "out")
+    assert read_output(out).keys() == read_output(tmp_path / "clean" / "out").keys()
+
+
+def test_a_read_only_output_is_one_clear_error(tmp_path, tiny_export, synth_dirs, small_disk):
+    small_disk("1m", ",ro")
+    job = make_job(tmp_path, tiny_export, synth_dirs["wds"], resources__actors=1)
+    with pytest.raises(DataError, match=r"out/\.lock\S*: Read-only file system; the run stopped"):
+        run_job(job, "j", echo=lambda _: None, progress=False)
+    assert not list((tmp_path / "out").iterdir())
+
+
 # ------------------------------------------------------------------------------------------ locks
 
 
