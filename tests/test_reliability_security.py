@@ -111,7 +111,7 @@ from pathlib import Path
 
 import ray
 
-from bridgegan_batch.augment.engine import _RaySession
+from bridgegan_batch.ray_session import RaySession
 
 
 def descendants(root):
@@ -136,7 +136,7 @@ def address(hex_addr):
     return ip.ipv4_mapped or ip if ip.version == 6 else ip
 
 
-session = _RaySession("")
+session = RaySession("")
 session.ensure()
 node_ip = ray.get(ray.remote(lambda: ray.util.get_node_ip_address()).remote())
 actor = ray.remote(type("Echo", (), {"ip": lambda self: ray.util.get_node_ip_address()})).remote()
@@ -199,20 +199,20 @@ def test_the_embedded_ray_has_no_dashboard_and_keeps_token_auth(monkeypatch):
     import ray
     from ray._private import ray_constants
 
-    from bridgegan_batch.augment.engine import _RaySession
+    from bridgegan_batch.ray_session import RaySession
 
     calls = []
     monkeypatch.setattr(ray, "is_initialized", lambda: False)
     monkeypatch.setattr(ray, "init", lambda **kw: calls.append((kw, ray_constants.ENABLE_RAY_CLUSTER)))
     monkeypatch.setattr(ray, "shutdown", lambda: None)
-    embedded = _RaySession("")
+    embedded = RaySession("")
     embedded.ensure()
     kwargs, cluster_mode = calls[0]
     assert kwargs["include_dashboard"] is False and kwargs["dashboard_host"] == "127.0.0.1"
     assert kwargs["_node_ip_address"] == "127.0.0.1" and cluster_mode is False
     embedded.close()
     assert ray_constants.ENABLE_RAY_CLUSTER is True  # restored for a later ray.init(address=...)
-    _RaySession("ray://head:10001").ensure()  # joining a cluster: its own settings decide
+    RaySession("ray://head:10001").ensure()  # joining a cluster: its own settings decide
     assert calls[1][0]["address"] == "ray://head:10001" and calls[1][1] is True
     # Ray's token authentication stays on: nothing in the package turns it off.
     assert not any("RAY_AUTH_MODE" in text for text in _sources().values())

@@ -59,11 +59,11 @@ from bridgegan_batch.data.paths import filesystem, is_shard
 from bridgegan_batch.errors import ConfigError, DataError
 from bridgegan_batch.model.checkpoint import PICKLE_SUFFIXES, CheckpointError, parse_export
 from bridgegan_batch.model.translator import DEFAULT_MODEL
+from bridgegan_batch.ray_session import RaySession
 
 MAX_TRIES = 3  # attempts per input shard before it is marked failed
 # Errors of the output itself, not of one shard: a run meeting one stops rather than retry every shard.
 OUTPUT_UNWRITABLE = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT})
-LOOPBACK = "127.0.0.1"
 
 
 @dataclass
@@ -228,51 +228,6 @@ def _actor_settings(job: JobSpec) -> ActorSettings:
                          fault=os.environ.get("BRIDGEGAN_BATCH_FAULT", ""))
 
 
-class _RaySession:
-    """Joins Ray (resources.address) or starts an embedded one on first need; stops only what it started."""
-
-    def __init__(self, address: str):
-        self.address, self.started = address, False
-        self.cluster_mode: bool | None = None  # Ray's own setting, while the embedded Ray changes it
-
-    def ensure(self) -> None:
-        import ray
-
-        if ray.is_initialized():
-            return
-        kwargs = {"include_dashboard": False, "log_to_driver": True, "configure_logging": False}
-        if self.address:
-            ray.init(address=self.address, **kwargs)
-        else:  # embedded: a local Ray with this machine's cores, reachable from this machine only
-            # Ray 2.60 on Linux turns a node address of 127.0.0.1 into the machine's outward one, and
-            # its gRPC servers bind every interface unless the node address is loopback. Clearing its
-            # multi-node switch (RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER, read at import) keeps 127.0.0.1,
-            # and every server (GCS, raylet, object manager, workers, agents) binds loopback only.
-            from ray._private import ray_constants
-
-            self.cluster_mode, ray_constants.ENABLE_RAY_CLUSTER = ray_constants.ENABLE_RAY_CLUSTER, False
-            try:
-                ray.init(num_cpus=os.cpu_count(), dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK, **kwargs)
-            except BaseException:
-                self._restore()
-                raise
-        self.started = True
-
-    def close(self) -> None:
-        if self.started:
-            import ray
-
-            ray.shutdown()
-            self.started = False
-            self._restore()
-
-    def _restore(self) -> None:
-        if self.cluster_mode is not None:  # a later ray.init(address=...) in this process needs it back
-            from ray._private import ray_constants
-
-            ray_constants.ENABLE_RAY_CLUSTER, self.cluster_mode = self.cluster_mode, None
-
-
 @dataclass
 class _Run:
     """What every step of one invocation needs."""
@@ -319,7 +274,7 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
         _check_unchanged(manifest, inputs)
 
     # Labels and plan come first, so that a bad input or an impossible balance writes nothing.
-    ray_session = _RaySession(job.resources.address)
+    ray_session = RaySession(job.resources.address)
     reuse = manifest is not None and not force
     fresh: list[str] = []
     try:
@@ -415,7 +370,7 @@ def _check_unchanged(manifest: Manifest | None, inputs: list[InputShard]) -> Non
 
 
 def _run_locked(run: _Run, plan: Plan, labels: dict[str, ShardLabels], manifest: Manifest,
-                ray_session: _RaySession) -> RunResult:
+                ray_session: RaySession) -> RunResult:
     """Process the shards the plan covers that have no stats yet, then write dataset.json and rejects."""
     output = run.output
     present = [s for s in manifest.inputs if s.path in plan.shards and s.path in labels]
@@ -526,7 +481,7 @@ def _local_predictor(run: _Run):
     return predict
 
 
-def _ray_predictor(run: _Run, ray_session: _RaySession):
+def _ray_predictor(run: _Run, ray_session: RaySession):
     """`labels: predict` on the actors: each labels whole shards with the model's attribute head."""
 
     def predict(shards: list[str]) -> list[ShardLabels]:

@@ -9,6 +9,7 @@ the same seed, so the weights stay identical; only rank 0 writes to the run fold
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import torch
@@ -16,6 +17,7 @@ import torch.distributed as dist
 from torch._utils import _flatten_dense_tensors, _unflatten_dense_tensors
 
 from bridgegan_batch.config import RunConfig
+from bridgegan_batch.ray_session import RaySession
 
 RANKS_FILE = "ranks.json"
 
@@ -59,21 +61,23 @@ def train_on_ray(config: RunConfig, *, data, run: Path, resume: bool, workers: i
     Joins the Ray cluster of RAY_ADDRESS, or starts a local one. The run folder must be on storage
     every worker can reach (a shared filesystem on a multi-node cluster).
     """
-    import ray
     from ray.train import RunConfig as RayRunConfig
     from ray.train import ScalingConfig
     from ray.train.torch import TorchConfig, TorchTrainer
 
-    if not ray.is_initialized():
-        ray.init(include_dashboard=False, dashboard_host="127.0.0.1")
-    use_gpu = gpus_per_worker > 0
-    resources = {"CPU": cpus_per_worker, **({"GPU": gpus_per_worker} if use_gpu else {})}
-    trainer = TorchTrainer(
-        _worker,
-        train_loop_config={"config": config.model_dump_json(), "data": data, "run": str(run.resolve()),
-                           "resume": resume, "max_steps": max_steps_this_call, "threads": max(1, cpus_per_worker)},
-        scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
-        torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
-        run_config=RayRunConfig(storage_path=str((run / "ray").resolve()), name="train"),
-    )
-    trainer.fit()
+    session = RaySession(os.environ.get("RAY_ADDRESS", ""))
+    session.ensure()
+    try:
+        use_gpu = gpus_per_worker > 0
+        resources = {"CPU": cpus_per_worker, **({"GPU": gpus_per_worker} if use_gpu else {})}
+        trainer = TorchTrainer(
+            _worker,
+            train_loop_config={"config": config.model_dump_json(), "data": data, "run": str(run.resolve()),
+                               "resume": resume, "max_steps": max_steps_this_call, "threads": max(1, cpus_per_worker)},
+            scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
+            torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
+            run_config=RayRunConfig(storage_path=str((run / "ray").resolve()), name="train"),
+        )
+        trainer.fit()
+    finally:
+        session.close()
