@@ -37,17 +37,23 @@ def evaluate_label_translations(translator: Translator, judge: Judge, images: np
             if len(rows) == 0:
                 result["attributes"][name][direction] = {"success": None, "preservation": None, "n": 0}
                 continue
-            outs = []
+            outs, own = [], []
             for start in range(0, len(rows), batch_size):
                 idx = rows[start : start + batch_size]
                 target = translator.targets(src_all[idx], {name: value})
                 seeds = [seed * 1_000_003 + int(i) for i in idx]
                 outs.append(translator.label(x_all[idx], src_all[idx], target, seeds).cpu())
+                if translator.discriminator is not None:
+                    own.append(translator.predict_labels(outs[-1])[:, k].cpu() == value)  # [b]
             seen_out = judge.predict(torch.cat(outs))[:, j_index]  # [R, K]
             hit, kept = judged_change(translator, names, seen_src[rows], seen_out, name, value)
             success, preservation = hit.float().mean().item(), kept.float().mean().item()
-            result["attributes"][name][direction] = {"success": success, "preservation": preservation,
-                                                     "n": len(rows)}
+            entry = {"success": success, "preservation": preservation, "n": len(rows)}
+            if own:
+                # What the model's own attribute head (D's, which trained it) sees: far above the
+                # judge's success, it means G learned to fool that head rather than make the change.
+                entry["own_head_success"] = torch.cat(own).float().mean().item()
+            result["attributes"][name][direction] = entry
     scored = [v for a in result["attributes"].values() for v in a.values() if v["n"]]
     result["mean_success"] = float(np.mean([v["success"] for v in scored])) if scored else None
     result["mean_preservation"] = float(np.mean([v["preservation"] for v in scored])) if scored else None
@@ -87,4 +93,13 @@ def markdown_table(result: dict) -> str:
     if result["mean_success"] is not None:
         success, preservation = 100 * result["mean_success"], 100 * result["mean_preservation"]
         lines.append(f"| **mean** | {success:.1f} % | {preservation:.1f} % | | |")
+    own = [(name, d) for name, d in result["attributes"].items() if "own_head_success" in d["add"]]
+    if own:
+        lines += ["", "Success as the judge sees it, and as the model's own attribute head (D's) sees it:", "",
+                  "| attribute | add: judge | add: own head | remove: judge | remove: own head |",
+                  "|---|---|---|---|---|"]
+        for name, d in own:
+            cells = [f"{100 * d[k][key]:.1f} %" if d[k].get(key) is not None else "—"
+                     for k in ("add", "remove") for key in ("success", "own_head_success")]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -174,7 +174,7 @@ def pick_device(name: str = "auto") -> torch.device:
 # Train settings a resumed run may change; any other change would alter its method. The batch size may
 # grow when a run moves to a GPU: the data stream is only re-positioned, and its faces are new either way.
 RESUMABLE_CHANGES = {"steps", "log_every", "sample_every", "checkpoint_every", "loader_workers", "compile",
-                     "decay_start", "batch_size"}
+                     "decay_start", "batch_size", "d_steps_per_g_step"}
 
 
 def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: bool) -> Path:

@@ -19,6 +19,7 @@ class IdentityTranslator(Translator):
         from bridgegan_batch.train.targets import group_indices
 
         self.groups = group_indices(NAMES, EXCLUSIVE_GROUPS)
+        self.discriminator = None
 
     def label(self, x, src_labels, target_labels, seeds):
         return x.clone()
@@ -41,3 +42,28 @@ def test_metrics_of_a_translator_that_changes_nothing():
     assert blond["preservation"] == np.mean(seen[rows, 1] == 0)
     assert set(result) >= {"attributes", "mean_success", "mean_preservation"}
     assert "| Eyeglasses |" in markdown_table(result)
+    assert "own_head_success" not in glasses["add"] and "own head" not in markdown_table(result)
+
+
+class FooledHead(IdentityTranslator):
+    """Changes nothing, yet its own attribute head sees every attribute on every output."""
+
+    def __init__(self):
+        super().__init__()
+        self.discriminator = object()
+
+    def predict_labels(self, x):
+        return torch.ones(len(x), len(NAMES))
+
+
+def test_the_models_own_head_is_reported_beside_the_judge():
+    torch.manual_seed(0)
+    judge = Judge(JudgeNet(len(NAMES), (8, 8, 8, 8)), JudgeConfig(attributes=NAMES))
+    images, labels = load_arrays("synth", n=40, size=64, attributes=NAMES, seed=5)
+    result = evaluate_label_translations(FooledHead(), judge, images, labels)
+    smiling = result["attributes"]["Smiling"]  # both directions have sources
+    assert smiling["add"]["own_head_success"] == 1.0 and smiling["remove"]["own_head_success"] == 0.0
+    assert smiling["add"]["n"] and smiling["remove"]["n"]
+    table = markdown_table(result)
+    assert "| attribute | add: judge | add: own head |" in table
+    assert f"| Smiling | {100 * smiling['add']['success']:.1f} % | 100.0 % |" in table

@@ -106,8 +106,9 @@ def test_resume_refuses_other_train_settings_and_drops_stats_past_the_checkpoint
     other = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "paths": "label"}})
     with pytest.raises(Exception, match="paths"):
         train(other, data="synth", out=tmp_path, resume=True, progress=False)
-    # A larger batch is allowed (a run moving to a GPU).
-    bigger = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "batch_size": 6}})
+    # A larger batch (a run moving to a GPU) and another D:G step ratio are allowed.
+    bigger = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "batch_size": 6,
+                                                           "d_steps_per_g_step": 1}})
     train(bigger, data="synth", out=tmp_path, resume=True, progress=False, max_steps_this_call=1)
     assert [r["step"] for r in _losses(run)] == [1, 2, 3, 4]
     assert "g/loss" in _losses(run)[-1]
