@@ -334,9 +334,7 @@ def _output_unwritable(error: BaseException) -> bool:
 
 def _remove_unfinished(output: str, manifest: Manifest) -> None:
     """A stopped run's unfinished shards: their parts go, so nothing unfinished looks like output."""
-    for shard in manifest.inputs:
-        if read_stats(output, shard.shard_id) is None:
-            remove_partial(output, shard.shard_id)
+    remove_partial(output, [s.shard_id for s in manifest.inputs if read_stats(output, s.shard_id) is None])
 
 
 @contextlib.contextmanager
@@ -515,14 +513,16 @@ def _finish(run: _Run, manifest: Manifest, labels: dict[str, ShardLabels], resul
     for shard_labels in labels.values():
         for r in shard_labels.rejects:
             rejects[(r.shard, r.key)] = r
+    unfinished = []
     for shard in manifest.inputs:
         stats = read_stats(output, shard.shard_id)
         if stats is None:  # unfinished or failed: no part of it may look like output
-            remove_partial(output, shard.shard_id)
+            unfinished.append(shard.shard_id)
             continue
         entries += [ShardEntry(name=o.name, samples=o.samples, sha256=o.sha256) for o in stats.outputs]
         for r in stats.rejects:
             rejects[(r.shard, r.key)] = r
+    remove_partial(output, unfinished)
     # A reject without a key is a shard that could not be read whole: how many samples it lost is
     # unknown, so it is reported on its own and makes the run exit 1 whatever the error rate.
     result.shards_damaged = sorted((shard, r.reason) for (shard, key), r in rejects.items()

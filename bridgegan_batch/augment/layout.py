@@ -17,6 +17,7 @@ import json
 import os
 import posixpath
 import uuid
+from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -127,14 +128,14 @@ def local_path(directory: str) -> str | None:
     return None if "://" in directory and not directory.startswith("file://") else directory.removeprefix("file://")
 
 
-def remove_partial(directory: str, sid: str) -> None:
-    """Drop what an unfinished attempt at shard `sid` left: its shards and temporary files."""
+def remove_partial(directory: str, sids: Iterable[str]) -> None:
+    """Drop what unfinished attempts at the shards `sids` left: their parts and temporary files."""
     fs, root = filesystem(directory)
-    if not fs.exists(root):
+    prefixes = tuple(p for sid in sids for p in (f"{sid}-", f".{sid}-"))
+    if not prefixes or not fs.exists(root):
         return
-    for path in fs.ls(root, detail=False):
-        name = posixpath.basename(path)
-        if name.startswith(f"{sid}-") or name.startswith(f".{sid}-"):
+    for path in fs.ls(root, detail=False):  # one listing, however many shards
+        if posixpath.basename(path).startswith(prefixes):
             fs.rm(path)
 
 

@@ -147,7 +147,7 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
     fs.makedirs(root, exist_ok=True)
     # An earlier attempt's leftovers go. (A failed attempt's own parts stay until the driver's
     # final sweep: deleting them here could race a retry of the same shard writing the same names.)
-    remove_partial(options.directory, task.shard_id)
+    remove_partial(options.directory, [task.shard_id])
     reference_cache = {} if reference_cache is None else reference_cache
     start = time.perf_counter()
     by_key: dict[str, list[Item]] = defaultdict(list)
