@@ -31,7 +31,10 @@ class RaySession:
 
             self.cluster_mode, ray_constants.ENABLE_RAY_CLUSTER = ray_constants.ENABLE_RAY_CLUSTER, False
             try:
-                ray.init(num_cpus=os.cpu_count(), dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK, **kwargs)
+                # address="local": a new Ray even where RAY_ADDRESS is set (inside a Ray job, say), which
+                # ray.init would otherwise join, and join with this node claiming 127.0.0.1.
+                ray.init(address="local", num_cpus=os.cpu_count(), dashboard_host=LOOPBACK, _node_ip_address=LOOPBACK,
+                         **kwargs)
             except BaseException:
                 self._restore()
                 raise

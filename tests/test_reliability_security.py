@@ -183,8 +183,10 @@ def test_the_embedded_ray_listens_on_loopback_only():
     import subprocess
     import sys
 
+    # RAY_ADDRESS set (as inside a Ray job): the embedded Ray is still a new local one, not a join.
+    env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:9"}
     done = subprocess.run([sys.executable, "-c", _LISTENERS], capture_output=True, text=True, timeout=300,
-                          cwd=PACKAGE.parent)
+                          cwd=PACKAGE.parent, env=env)
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stdout + done.stderr
     found = json.loads(lines[0][7:])
@@ -210,6 +212,7 @@ def test_the_embedded_ray_has_no_dashboard_and_keeps_token_auth(monkeypatch):
     kwargs, cluster_mode = calls[0]
     assert kwargs["include_dashboard"] is False and kwargs["dashboard_host"] == "127.0.0.1"
     assert kwargs["_node_ip_address"] == "127.0.0.1" and cluster_mode is False
+    assert kwargs["address"] == "local"  # never a cluster named by RAY_ADDRESS
     embedded.close()
     assert ray_constants.ENABLE_RAY_CLUSTER is True  # restored for a later ray.init(address=...)
     RaySession("ray://head:10001").ensure()  # joining a cluster: its own settings decide
