@@ -116,7 +116,7 @@ def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_deca
     return {**d_stats, **g_stats, "d/loss": d_loss.detach(), "g/loss": g_loss.detach()}
 
 
-def _state(parts: Parts, step: int, config: RunConfig) -> dict:
+def resume_state(parts: Parts, step: int, config: RunConfig) -> dict:
     return {"step": step, "config": config.model_dump_json(),
             "generator": parts.generator.state_dict(), "discriminator": parts.discriminator.state_dict(),
             "ema": parts.ema.state_dict(), "opt_g": parts.opt_g.state_dict(), "opt_d": parts.opt_d.state_dict(),
@@ -282,7 +282,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
         if done % t.sample_every == 0 or done == end:
             sample_grid(parts.ema, fixed_x, fixed_labels, groups).save(run / "samples" / f"{done:07d}.png")
         if done % t.checkpoint_every == 0 or done == end:
-            save_state(run / STATE_FILE, _state(parts, done, config))
+            save_state(run / STATE_FILE, resume_state(parts, done, config))
             write_export(run / EXPORT_FILE, parts.ema, parts.discriminator, config.model, {"step": done, "data": data})
     if stats_file is not None:
         stats_file.close()

@@ -1,0 +1,104 @@
+"""Warm-start a run with a new discriminator: keep a state's generator side, build D afresh, and train D alone first.
+
+    python scripts/fresh_discriminator.py STATE CONFIG --out RUNS [--d-steps 1000] [--batch-size 32]
+
+An experiment tool for the demo model. A trained G may have learned to fool its own D's attribute head
+(docs/TRAINING.md); a new D, perhaps of another shape (`disc_separate_attribute_trunk`), has never seen
+those fakes. The new D first trains alone (G frozen) for `--d-steps` steps, so that G's first steps
+against it follow a critic and an attribute head that already mean something. The result is a new run
+folder in RUNS whose state continues at the old step (schedules go on), ready for `--resume` or
+scripts/train_budget.py. The model config may differ from the state's in D's fields only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import torch
+
+from bridgegan_batch.config import RunConfig, load_yaml
+from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
+from bridgegan_batch.model.checkpoint import load_state, save_state
+from bridgegan_batch.train.data import batches
+from bridgegan_batch.train.loop import (
+    EXPORT_FILE,
+    STATE_FILE,
+    build_parts,
+    pick_device,
+    prepare_run,
+    resume_state,
+    step_inputs,
+    write_export,
+)
+from bridgegan_batch.train.losses import BridgeGANLoss
+from bridgegan_batch.train.targets import group_indices
+
+DISCRIMINATOR_FIELDS = {"disc_channels", "disc_max_channels", "disc_separate_attribute_trunk"}
+
+
+def check_same_generator(old: RunConfig, new: RunConfig) -> None:
+    a, b = old.model.model_dump(), new.model.model_dump()
+    changed = sorted(k for k in a if a[k] != b[k] and k not in DISCRIMINATOR_FIELDS)
+    if changed:
+        raise SystemExit(f"model fields {changed} differ from the state's; only {sorted(DISCRIMINATOR_FIELDS)} may")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("state")
+    parser.add_argument("config")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--data", default="synth")
+    parser.add_argument("--d-steps", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args()
+
+    state = load_state(args.state)
+    old = RunConfig.model_validate_json(state["config"])
+    config = load_yaml(args.config, RunConfig)
+    check_same_generator(old, config)
+    t = config.train
+    batch_size = args.batch_size or t.batch_size
+    device = pick_device(args.device)
+    parts = build_parts(config, device)  # D and its optimiser are new
+    parts.generator.load_state_dict(state["generator"])
+    parts.ema.load_state_dict(state["ema"])
+    parts.opt_g.load_state_dict(state["opt_g"])
+    step = int(state["step"])
+    run = prepare_run(config, data=args.data, out=args.out, name="synth64", resume=False)
+
+    loss = BridgeGANLoss(parts.generator, parts.discriminator, t.losses, t.paths)
+    groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
+    # Faces no step of the old run drew: the stream starts past its D batches.
+    stream = batches(args.data, batch_size=batch_size, size=config.model.image_size,
+                     attributes=config.model.attributes, seed=t.seed + 7, synth=t.synth,
+                     shuffle_buffer=t.shuffle_buffer, workers=t.loader_workers)
+    for group in parts.opt_d.param_groups:
+        group["lr"] = t.d_lr or t.lr
+    parts.generator.requires_grad_(False)
+    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+    began = time.perf_counter()
+    for k in range(args.d_steps):
+        images, labels = next(stream)
+        batch = step_inputs(images, labels, batch_index=k, seed=t.seed + 7, noise_dim=config.model.noise_dim,
+                            single_flip_fraction=t.single_flip_fraction, groups=groups, device=device)
+        with autocast:
+            d_loss, stats = loss.discriminator_phase(batch)
+        parts.opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        parts.opt_d.step()
+        if (k + 1) % 100 == 0 or k + 1 == args.d_steps:
+            print(json.dumps({"d_step": k + 1, "seconds": round(time.perf_counter() - began, 1),
+                              **{key: round(v.item(), 4) for key, v in stats.items()}}), flush=True)
+    parts.generator.requires_grad_(True)
+    save_state(run / STATE_FILE, resume_state(parts, step, config))
+    write_export(run / EXPORT_FILE, parts.ema, parts.discriminator, config.model,
+                 {"step": step, "data": args.data, "fresh_discriminator_steps": args.d_steps})
+    print(f"wrote {run / STATE_FILE} at step {step}")
+
+
+if __name__ == "__main__":
+    main()
