@@ -148,6 +148,7 @@ class LossWeights(StrictModel):
 
     gradient_penalty: float = 10.0  # D: WGAN-GP over the three fakes
     attribute_real: float = 1.0  # D: attribute BCE on real images
+    critic_drift: float = 0.0  # D: mean(D(real)^2), ours (ProGAN uses 0.001): holds the critic's free offset near 0
     adversarial: float = 1.0  # G: WGAN, averaged over rand/ref/interp fakes
     attribute_fake: float = 10.0  # G: attribute BCE on the fakes
     reconstruction: float = 100.0  # G: L1 self-reconstruction with d = 0, both paths

@@ -37,11 +37,13 @@ variant() {  # NAME CONFIG BATCH
     --judge "$judge" --json "$small/$name.eval.json" >> "$log" 2>&1 || echo "eval failed" >> "$log"
 }
 
+pids=()
 for spec in "$@"; do
   IFS=: read -r name config batch <<< "$spec"
   variant "$name" "$config" "$batch" &
+  pids+=($!)
 done
-wait
+wait "${pids[@]}"  # not a bare `wait`: that would wait for the nvidia-smi logger too, which never ends
 kill "$smi"
 
 best=$("$py" - "$small" "$@" <<'PY'

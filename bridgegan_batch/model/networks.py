@@ -120,6 +120,14 @@ def _down_trunk(image_size: int, channels: int, max_channels: int, group_norm: b
     return nn.Sequential(*layers), c
 
 
+def _head_in_fp32(head: nn.Conv2d, h: torch.Tensor) -> torch.Tensor:
+    """A head's output in float32, even under bf16 autocast. The WGAN loss leaves the critic's offset
+    free, and it drifts (to about -14 700 in the demo model's GPU steps); bf16 rounds scores that size
+    to steps of 64, which erased the real-fake gap of a few units. [B, C, 4, 4] -> [B, K, 1, 1]"""
+    with torch.autocast(h.device.type, enabled=False):
+        return head(h.float())
+
+
 class Discriminator(nn.Module):
     """D(x): residual down-sampling trunk, a WGAN real/fake head and an N-attribute head.
 
@@ -138,15 +146,15 @@ class Discriminator(nn.Module):
         self.cls = nn.Conv2d(c, num_attributes, 4)
 
     def critic(self, x: torch.Tensor) -> torch.Tensor:
-        return self.adv(self.trunk(x)).flatten()  # [B]
+        return _head_in_fp32(self.adv, self.trunk(x)).flatten()  # [B]
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         h = self.trunk(x) if self.attribute_trunk is None else self.attribute_trunk(x)  # [B, C, 4, 4]
-        return self.cls(h).flatten(1)  # [B, N]
+        return _head_in_fp32(self.cls, h).flatten(1)  # [B, N]
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if self.attribute_trunk is not None:
             return self.critic(x), self.classify(x)
         h = self.trunk(x)  # [B, C, 4, 4]: one pass for both heads
-        return self.adv(h).flatten(), self.cls(h).flatten(1)
+        return _head_in_fp32(self.adv, h).flatten(), _head_in_fp32(self.cls, h).flatten(1)
 

@@ -26,6 +26,14 @@ class WassersteinLoss:
         return -fake_scores.mean()
 
 
+class CriticDrift:
+    """mean(D(real)^2) (ProGAN's drift term): the WGAN loss is blind to a constant added to every
+    score, so without it the critic's offset wanders, and far from 0 low-precision scores lose the gap."""
+
+    def __call__(self, real_scores: torch.Tensor) -> torch.Tensor:
+        return real_scores.float().pow(2).mean()
+
+
 class GradientPenalty:
     """(||grad_x D(x_hat)|| - 1)^2 at random points x_hat between real and fake images."""
 
@@ -117,7 +125,7 @@ class BridgeGANLoss:
         if paths not in PATHS:
             raise ValueError(f"paths must be one of {PATHS}, got {paths!r}")
         self.G, self.D, self.w, self.paths = generator, discriminator, weights, paths
-        self.wgan, self.gp, self.attr = WassersteinLoss(), GradientPenalty(), AttributeLoss()
+        self.wgan, self.gp, self.attr, self.drift = WassersteinLoss(), GradientPenalty(), AttributeLoss(), CriticDrift()
         self.rec, self.cycle = ReconstructionLoss(), LatentCycleLoss()
         self.close, self.ms = ClosenessLoss(), ModeSeekingLoss()
 
@@ -154,7 +162,11 @@ class BridgeGANLoss:
         gp = self.gp(hat_s, x_hat)
         attr = self.attr(self.D.classify(batch.x), batch.labels)  # real faces only
         loss = adv + self.w.gradient_penalty * gp + self.w.attribute_real * attr
-        return loss, {"d/adv": adv.detach(), "d/gp": gp.detach(), "d/attr_real": attr.detach()}
+        if self.w.critic_drift:
+            loss = loss + self.w.critic_drift * self.drift(real_s)
+        # The mean real score shows the offset's drift in the log.
+        return loss, {"d/adv": adv.detach(), "d/gp": gp.detach(), "d/attr_real": attr.detach(),
+                      "d/real_score": real_s.detach().mean()}
 
     def generator_phase(self, batch: Batch,
                         latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

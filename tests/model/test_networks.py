@@ -26,7 +26,7 @@ def test_shapes_through_both_paths(at_code_res):
     del labels
 
 
-@pytest.mark.parametrize("name", ["synth64", "celeba128"])
+@pytest.mark.parametrize("name", ["synth64", "celeba128", "experiments/synth64_d5", "experiments/synth64_shared_d5"])
 def test_shipped_model_configs_build(name):
     from pathlib import Path
 
@@ -56,3 +56,25 @@ def test_separate_attribute_trunk_keeps_the_critic_out_of_the_classifier():
     d.classify(x).sum().backward()
     assert all(p.grad is None for p in d.trunk.parameters())  # the classifier has its own trunk
     assert any(p.grad is not None for p in d.attribute_trunk.parameters())
+
+
+@pytest.mark.parametrize("separate", [False, True])
+def test_scores_keep_their_gap_under_bf16_autocast_far_from_zero(separate):
+    # The WGAN loss leaves the critic's offset free; the demo model's drifted to about -14 700, where
+    # bf16 steps are 64 apart. The heads run in float32, so the real-fake gap survives autocast.
+    torch.manual_seed(0)
+    d = build_discriminator(ModelConfig(**TINY, disc_separate_attribute_trunk=separate))
+    with torch.no_grad():
+        d.adv.bias.fill_(-14_700.0)
+        d.cls.bias.fill_(-14_700.0)
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    exact_scores, exact_logits = d(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        scores, logits = d(x)
+        critic, classify = d.critic(x), d.classify(x)
+    for got in (scores, critic):
+        assert got.dtype == torch.float32
+        assert (got - exact_scores).abs().max() < 0.05  # bf16 output would be off by up to 32
+        assert (got - got.mean()).std() > 0
+    for got in (logits, classify):
+        assert (got - exact_logits).abs().max() < 0.05

@@ -9,6 +9,7 @@ from bridgegan_batch.train.losses import (
     Batch,
     BridgeGANLoss,
     ClosenessLoss,
+    CriticDrift,
     GradientPenalty,
     LatentCycleLoss,
     ModeSeekingLoss,
@@ -32,6 +33,22 @@ def test_gradient_penalty_of_a_linear_critic(norm, expected):
     gp = GradientPenalty()
     x_hat = gp.interpolate(torch.randn(5, 3, 4, 4), torch.randn(5, 3, 4, 4), torch.rand(5))
     assert gp(critic(x_hat), x_hat).item() == pytest.approx(expected, abs=1e-5)
+
+
+def test_critic_drift_is_the_mean_square_score():
+    assert CriticDrift()(torch.tensor([3.0, -1.0])).item() == pytest.approx(5.0)
+
+
+def test_drift_weight_adds_its_term_to_the_discriminator_phase():
+    _, _, batch, plain = _setup()
+    torch.manual_seed(1)
+    without, stats = plain.discriminator_phase(batch)
+    _, _, _, drifting = _setup(LossWeights(critic_drift=0.5))
+    torch.manual_seed(1)
+    with_drift, _ = drifting.discriminator_phase(batch)
+    real = drifting.D.critic(batch.x)
+    assert stats["d/real_score"].item() == pytest.approx(real.mean().item(), abs=1e-5)
+    assert (with_drift - without).item() == pytest.approx(0.5 * real.pow(2).mean().item(), rel=1e-4, abs=1e-6)
 
 
 def test_attribute_loss_ignores_masked_labels():

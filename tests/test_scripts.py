@@ -1,0 +1,44 @@
+"""The experiment scripts in scripts/ that the demo model's training log cites."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+import yaml
+
+from bridgegan_batch.config import RunConfig
+from bridgegan_batch.model.checkpoint import load_state
+from bridgegan_batch.train.loop import STATE_FILE, train
+from tests.train.test_loop import TINY64
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_fresh_discriminator_keeps_g_and_continues_the_step(tmp_path):
+    separate = {**TINY64, "model": {**TINY64["model"], "disc_separate_attribute_trunk": True}}
+    old_run = train(RunConfig.model_validate(separate), data="synth", out=tmp_path / "old", progress=False,
+                    max_steps_this_call=3)
+    shared = {"model": {**TINY64["model"], "disc_separate_attribute_trunk": False},
+              "train": {**TINY64["train"], "losses": {"critic_drift": 0.001}}}
+    (tmp_path / "shared.yaml").write_text(yaml.safe_dump(shared))
+    done = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(old_run / STATE_FILE),
+                           str(tmp_path / "shared.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "2"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    old, new = load_state(old_run / STATE_FILE), load_state(tmp_path / "new" / "00000-synth64" / STATE_FILE)
+    assert new["step"] == 3
+    assert all(torch.equal(old["ema"][k], v) for k, v in new["ema"].items())
+    assert not any(k.startswith("attribute_trunk") for k in new["discriminator"])
+    assert any(k.startswith("attribute_trunk") for k in old["discriminator"])
+
+    another_model = {**TINY64, "model": {**TINY64["model"], "code_channels": 8}}
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(another_model))
+    refused = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(old_run / STATE_FILE),
+                              str(tmp_path / "other.yaml"), "--out", str(tmp_path / "x"), "--d-steps", "1"],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode != 0 and "code_channels" in refused.stderr
+
+    resumed = train(RunConfig.model_validate(shared), data="synth", out=tmp_path / "new", resume=True,
+                    progress=False, max_steps_this_call=1)
+    assert load_state(resumed / STATE_FILE)["step"] == 4
