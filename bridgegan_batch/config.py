@@ -121,6 +121,9 @@ class ModelConfig(StrictModel):
     disc_max_channels: int = 256
     # D's attribute head on a trunk of its own rather than the critic's (ours; False = the authors').
     disc_separate_attribute_trunk: bool = False
+    # The critic also judges (image, target labels) pairs, a projection discriminator (ours; False = the
+    # authors'): against G satisfying the attribute head with a patch instead of the edit.
+    disc_projection: bool = False
 
     @field_validator("attributes")
     @classmethod

@@ -7,7 +7,9 @@ An experiment tool for the demo model. A trained G may have learned to fool its 
 those fakes. The new D first trains alone (G frozen) for `--d-steps` steps, so that G's first steps
 against it follow a critic and an attribute head that already mean something. The result is a new run
 folder in RUNS whose state continues at the old step (schedules go on), ready for `--resume` or
-scripts/train_budget.py. The model config may differ from the state's in D's fields only.
+scripts/train_budget.py. The model config may differ from the state's in D's fields only. With
+`--keep-weights` D starts from the state's D instead (for an option that adds a part, like
+`disc_projection`, whose embedding starts at zero).
 """
 
 from __future__ import annotations
@@ -35,7 +37,9 @@ from bridgegan_batch.train.loop import (
 from bridgegan_batch.train.losses import BridgeGANLoss
 from bridgegan_batch.train.targets import group_indices
 
-DISCRIMINATOR_FIELDS = {"disc_channels", "disc_max_channels", "disc_separate_attribute_trunk"}
+DISCRIMINATOR_FIELDS = {"disc_channels", "disc_max_channels", "disc_separate_attribute_trunk", "disc_projection"}
+# What a kept D may lack: parts a new option adds (they start neutral, e.g. a zero projection).
+NEW_DISCRIMINATOR_PARTS = {"embed.weight"}
 
 
 def check_same_generator(old: RunConfig, new: RunConfig) -> None:
@@ -54,6 +58,8 @@ def main() -> None:
     parser.add_argument("--d-steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--keep-weights", action="store_true",
+                        help="Start D from the state's D (new parts start at zero); its optimiser is new.")
     args = parser.parse_args()
 
     state = load_state(args.state)
@@ -67,6 +73,11 @@ def main() -> None:
     parts.generator.load_state_dict(state["generator"])
     parts.ema.load_state_dict(state["ema"])
     parts.opt_g.load_state_dict(state["opt_g"])
+    if args.keep_weights:
+        missing, unexpected = parts.discriminator.load_state_dict(state["discriminator"], strict=False)
+        if unexpected or set(missing) - NEW_DISCRIMINATOR_PARTS:
+            raise SystemExit(f"--keep-weights: D's shape changed beyond new parts (missing {missing}, "
+                             f"unexpected {unexpected})")
     step = int(state["step"])
     run = prepare_run(config, data=args.data, out=args.out, name="synth64", resume=False)
 

@@ -42,3 +42,18 @@ def test_fresh_discriminator_keeps_g_and_continues_the_step(tmp_path):
     resumed = train(RunConfig.model_validate(shared), data="synth", out=tmp_path / "new", resume=True,
                     progress=False, max_steps_this_call=1)
     assert load_state(resumed / STATE_FILE)["step"] == 4
+
+
+def test_fresh_discriminator_can_keep_d_and_add_a_zero_projection(tmp_path):
+    old_run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "old", progress=False,
+                    max_steps_this_call=2)
+    projected = {**TINY64, "model": {**TINY64["model"], "disc_projection": True}}
+    (tmp_path / "projected.yaml").write_text(yaml.safe_dump(projected))
+    done = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(old_run / STATE_FILE),
+                           str(tmp_path / "projected.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "0",
+                           "--keep-weights"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    old, new = load_state(old_run / STATE_FILE), load_state(tmp_path / "new" / "00000-synth64" / STATE_FILE)
+    assert set(new["discriminator"]) - set(old["discriminator"]) == {"embed.weight"}
+    assert torch.count_nonzero(new["discriminator"]["embed.weight"]) == 0
+    assert all(torch.equal(old["discriminator"][k], new["discriminator"][k]) for k in old["discriminator"])

@@ -133,28 +133,43 @@ class Discriminator(nn.Module):
 
     With `separate_attribute_trunk`, the attribute head has a trunk of its own (with group norms)
     instead of sharing the critic's, whose gradient penalty keeps it too smooth to learn small
-    attributes quickly. [B,3,H,W] -> ([B] critic scores, [B, N] attribute logits)
+    attributes quickly. With `projection`, the critic also scores an (image, labels) pair: it adds
+    <embed(2y - 1), the trunk's pooled features> / sqrt(C) (a projection discriminator), so a fake must look like
+    a real face *with* its target attributes, not only please the attribute head. The embedding starts
+    at zero: the critic starts unconditional. [B,3,H,W] (+ [B,N] labels) -> ([B] scores, [B, N] logits)
     """
 
     def __init__(self, num_attributes: int, image_size: int, channels: int, max_channels: int,
-                 separate_attribute_trunk: bool = False):
+                 separate_attribute_trunk: bool = False, projection: bool = False):
         super().__init__()
         self.trunk, c = _down_trunk(image_size, channels, max_channels, group_norm=False)
         self.adv = nn.Conv2d(c, 1, 4)
         self.attribute_trunk = (_down_trunk(image_size, channels, max_channels, group_norm=True)[0]
                                 if separate_attribute_trunk else None)
         self.cls = nn.Conv2d(c, num_attributes, 4)
+        self.embed = nn.Linear(num_attributes, c, bias=False) if projection else None
+        if self.embed is not None:
+            nn.init.zeros_(self.embed.weight)
 
-    def critic(self, x: torch.Tensor) -> torch.Tensor:
-        return _head_in_fp32(self.adv, self.trunk(x)).flatten()  # [B]
+    def _score(self, h: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        score = _head_in_fp32(self.adv, h).flatten()  # [B]
+        if self.embed is None or labels is None:
+            return score
+        with torch.autocast(h.device.type, enabled=False):
+            pooled = h.float().mean(dim=(2, 3))  # [B, C]
+            # Scaled by 1/sqrt(C) so that one optimiser step moves the term about as far as the critic's own
+            # head: summed, the trunk's large features (hundreds) blew the scores up within 100 D steps.
+            return score + (self.embed(2 * labels.float() - 1) * pooled).sum(dim=1) / pooled.shape[1] ** 0.5
+
+    def critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self._score(self.trunk(x), labels)  # [B]
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         h = self.trunk(x) if self.attribute_trunk is None else self.attribute_trunk(x)  # [B, C, 4, 4]
         return _head_in_fp32(self.cls, h).flatten(1)  # [B, N]
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if self.attribute_trunk is not None:
-            return self.critic(x), self.classify(x)
+            return self.critic(x, labels), self.classify(x)
         h = self.trunk(x)  # [B, C, 4, 4]: one pass for both heads
-        return _head_in_fp32(self.adv, h).flatten(), _head_in_fp32(self.cls, h).flatten(1)
-
+        return self._score(h, labels), _head_in_fp32(self.cls, h).flatten(1)

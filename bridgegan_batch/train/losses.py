@@ -156,7 +156,11 @@ class BridgeGANLoss:
         b, k = batch.x.shape[0], self.kinds
         real_k = batch.x.repeat(k, 1, 1, 1)
         x_hat = self.gp.interpolate(real_k, fakes, batch.eps[: k * b])
-        scores = self.D.critic(torch.cat([batch.x, fakes, x_hat]))  # [(1 + 2k)B]
+        # Each image is scored with its labels: the real ones for reals, the target for fakes and x_hat
+        # (used only by a projection critic).
+        target_k = batch.target.repeat(k, 1)
+        scores = self.D.critic(torch.cat([batch.x, fakes, x_hat]),
+                               torch.cat([batch.labels, target_k, target_k]))  # [(1 + 2k)B]
         real_s, fake_s, hat_s = scores[:b], scores[b : (1 + k) * b], scores[(1 + k) * b :]
         adv = self.wgan.critic(real_s, fake_s)
         gp = self.gp(hat_s, x_hat)
@@ -197,9 +201,10 @@ class BridgeGANLoss:
         fakes = out[: k * b]
         recs = out[-2 * b :] if self.paths == "both" else out[-b:]
 
-        scores, logits = self.D(fakes)  # [kB], [kB, N]
+        target_k = batch.target.repeat(k, 1)
+        scores, logits = self.D(fakes, target_k)  # [kB], [kB, N]
         adv = self.wgan.generator(scores)  # the mean over the step's translations
-        attr = self.attr(logits, batch.target.repeat(k, 1))
+        attr = self.attr(logits, target_k)
         rec = self.rec(recs, x.repeat(len(recs) // b, 1, 1, 1))
         if self.paths == "both":  # the two links between the paths
             reencoded = self.G.reference_code(fakes, d.repeat(3, 1))  # [3B, Cs, Hs, Ws]

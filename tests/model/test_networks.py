@@ -78,3 +78,17 @@ def test_scores_keep_their_gap_under_bf16_autocast_far_from_zero(separate):
         assert (got - got.mean()).std() > 0
     for got in (logits, classify):
         assert (got - exact_logits).abs().max() < 0.05
+
+
+def test_projection_critic_starts_unconditional_and_then_reads_the_labels():
+    torch.manual_seed(0)
+    d = build_discriminator(ModelConfig(**TINY, disc_projection=True))
+    x, labels = torch.rand(4, 3, 32, 32) * 2 - 1, torch.tensor([[1.0, 0, 1], [0, 1, 0], [1, 1, 0], [0, 0, 0]])
+    assert torch.equal(d.critic(x, labels), d.critic(x))  # zero embedding: the authors' critic
+    with torch.no_grad():
+        d.embed.weight.normal_()
+    with_labels, flipped = d.critic(x, labels), d.critic(x, 1 - labels)
+    assert not torch.allclose(with_labels, flipped)
+    assert torch.equal(d(x, labels)[0], with_labels) and torch.equal(d(x)[0], d.critic(x))
+    plain = build_discriminator(ModelConfig(**TINY))
+    assert plain.embed is None and torch.equal(plain.critic(x, labels), plain.critic(x))

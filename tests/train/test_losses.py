@@ -51,6 +51,23 @@ def test_drift_weight_adds_its_term_to_the_discriminator_phase():
     assert (with_drift - without).item() == pytest.approx(0.5 * real.pow(2).mean().item(), rel=1e-4, abs=1e-6)
 
 
+def test_projection_critic_learns_from_both_phases():
+    torch.manual_seed(0)
+    config = ModelConfig(**TINY, disc_projection=True)
+    g, d = BridgeGenerator(config), build_discriminator(config)
+    _, _, batch, _ = _setup()
+    loss = BridgeGANLoss(g, d, LossWeights())
+    value, _ = loss.discriminator_phase(batch)
+    value.backward()
+    assert d.embed.weight.grad.abs().sum() > 0  # reals scored with their labels, fakes with the target
+    with torch.no_grad():
+        d.embed.weight.normal_()
+    d.zero_grad()
+    value, _ = loss.generator_phase(batch)
+    value.backward()
+    assert _grads(g.generator)
+
+
 def test_attribute_loss_ignores_masked_labels():
     logits, labels = torch.tensor([[2.0, -1.0]]), torch.tensor([[1.0, 1.0]])
     full = AttributeLoss()(logits, labels)
