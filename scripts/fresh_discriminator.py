@@ -83,7 +83,7 @@ def main() -> None:
 
     loss = BridgeGANLoss(parts.generator, parts.discriminator, t.losses, t.paths)
     groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
-    # Faces no step of the old run drew: the stream starts past its D batches.
+    # Another seed than the run's own stream, so these D-only batches are not the faces G meets next.
     stream = batches(args.data, batch_size=batch_size, size=config.model.image_size,
                      attributes=config.model.attributes, seed=t.seed + 7, synth=t.synth,
                      shuffle_buffer=t.shuffle_buffer, workers=t.loader_workers)
