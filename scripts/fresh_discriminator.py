@@ -18,8 +18,6 @@ import argparse
 import json
 import time
 
-import torch
-
 from bridgegan_batch.config import RunConfig, load_yaml
 from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
 from bridgegan_batch.model.checkpoint import load_state, save_state
@@ -28,6 +26,7 @@ from bridgegan_batch.train.loop import (
     EXPORT_FILE,
     STATE_FILE,
     build_parts,
+    discriminator_step,
     pick_device,
     prepare_run,
     resume_state,
@@ -89,22 +88,15 @@ def main() -> None:
                      shuffle_buffer=t.shuffle_buffer, workers=t.loader_workers)
     for group in parts.opt_d.param_groups:
         group["lr"] = t.d_lr or t.lr
-    parts.generator.requires_grad_(False)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     began = time.perf_counter()
-    for k in range(args.d_steps):
+    for k in range(args.d_steps):  # G is not stepped: its fakes are made without gradients
         images, labels = next(stream)
         batch = step_inputs(images, labels, batch_index=k, seed=t.seed + 7, noise_dim=config.model.noise_dim,
                             single_flip_fraction=t.single_flip_fraction, groups=groups, device=device)
-        with autocast:
-            d_loss, stats = loss.discriminator_phase(batch)
-        parts.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        parts.opt_d.step()
+        _, stats = discriminator_step(parts, loss, batch, device)
         if (k + 1) % 100 == 0 or k + 1 == args.d_steps:
             print(json.dumps({"d_step": k + 1, "seconds": round(time.perf_counter() - began, 1),
                               **{key: round(v.item(), 4) for key, v in stats.items()}}), flush=True)
-    parts.generator.requires_grad_(True)
     save_state(run / STATE_FILE, resume_state(parts, step, config))
     write_export(run / EXPORT_FILE, parts.ema, parts.discriminator, config.model,
                  {"step": step, "data": args.data, "fresh_discriminator_steps": args.d_steps})

@@ -27,8 +27,6 @@ from bridgegan_batch.model.checkpoint import load_export
 from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator
 from bridgegan_batch.train.data import load_arrays, to_tensor
 
-HAIR = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Gray_Hair")
-
 
 class PooledHead(nn.Module):
     """A trunk, global average pooling and a linear head. [B, 3, H, W] -> [B, N]"""
@@ -71,9 +69,7 @@ def main() -> None:
     test_x, test_y = to_tensor(test_x), torch.from_numpy(test_y)
     keep = test_y[:, blond] == 0
     sources, labels = test_x[keep][:300], test_y[keep][:300]
-    target = labels.clone()
-    target[:, [attributes.index(a) for a in HAIR]] = 0
-    target[:, blond] = 1
+    target = translator.targets(labels, {"Blond_Hair": 1})  # the other hair colours off
     with torch.inference_mode():
         fakes = torch.cat([translator.label(sources[i : i + 50], labels[i : i + 50], target[i : i + 50],
                                             seeds=list(range(i, i + 50))) for i in range(0, len(sources), 50)])

@@ -157,8 +157,8 @@ class Discriminator(nn.Module):
             return score
         with torch.autocast(h.device.type, enabled=False):
             pooled = h.float().mean(dim=(2, 3))  # [B, C]
-            # Scaled by 1/sqrt(C) so that one optimiser step moves the term about as far as the critic's own
-            # head: summed, the trunk's large features (hundreds) blew the scores up within 100 D steps.
+            # Mean-pooled and scaled by 1/sqrt(C): summed, the trunk's large features (hundreds) ran the scores
+            # to 190 000 within 200 D steps of a warm restart (docs/TRAINING.md).
             return score + (self.embed(2 * labels.float() - 1) * pooled).sum(dim=1) / pooled.shape[1] ** 0.5
 
     def critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

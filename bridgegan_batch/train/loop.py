@@ -86,6 +86,24 @@ def build_parts(config: RunConfig, device: torch.device) -> Parts:
                  torch.optim.Adam(d.parameters(), lr=t.lr, betas=betas))
 
 
+def autocast_on(device: torch.device):
+    """bf16 autocast on CUDA; a no-op elsewhere (the CPU path stays float32 and exact)."""
+    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+
+
+def discriminator_step(parts: Parts, loss: BridgeGANLoss, batch: Batch, device: torch.device,
+                       sync: Callable[[torch.nn.Module], None] | None = None) -> tuple[torch.Tensor, dict]:
+    """One D update on `batch`. Returns D's loss and its terms."""
+    with autocast_on(device):
+        d_loss, d_stats = loss.discriminator_phase(batch)
+    parts.opt_d.zero_grad(set_to_none=True)
+    d_loss.backward()
+    if sync is not None:
+        sync(parts.discriminator)
+    parts.opt_d.step()
+    return d_loss, d_stats
+
+
 def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_decay: float, device: torch.device,
                sync: Callable[[torch.nn.Module], None] | None = None,
                latent_scale: float = 1.0) -> dict[str, torch.Tensor]:
@@ -94,17 +112,10 @@ def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_deca
 
     `sync(module)` averages a module's gradients across data-parallel ranks before each update.
     """
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
     for batch in batches:
-        with autocast:
-            d_loss, d_stats = loss.discriminator_phase(batch)
-        parts.opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        if sync is not None:
-            sync(parts.discriminator)
-        parts.opt_d.step()
+        d_loss, d_stats = discriminator_step(parts, loss, batch, device, sync)
     parts.discriminator.requires_grad_(False)  # G's step needs no gradient for D's weights
-    with autocast:
+    with autocast_on(device):
         g_loss, g_stats = loss.generator_phase(batches[-1], latent_scale)
     parts.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()

@@ -31,7 +31,7 @@ class CriticDrift:
     score, so without it the critic's offset wanders, and far from 0 low-precision scores lose the gap."""
 
     def __call__(self, real_scores: torch.Tensor) -> torch.Tensor:
-        return real_scores.float().pow(2).mean()
+        return real_scores.pow(2).mean()
 
 
 class GradientPenalty:

@@ -74,7 +74,7 @@ def test_scores_keep_their_gap_under_bf16_autocast_far_from_zero(separate):
         critic, classify = d.critic(x), d.classify(x)
     for got in (scores, critic):
         assert got.dtype == torch.float32
-        assert (got - exact_scores).abs().max() < 0.05  # bf16 output would be off by up to 32
+        assert (got - exact_scores).abs().max() < 0.05  # with the heads in bf16: off by 20 (measured)
         assert (got - got.mean()).std() > 0
     for got in (logits, classify):
         assert (got - exact_logits).abs().max() < 0.05
