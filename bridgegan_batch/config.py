@@ -184,6 +184,9 @@ class TrainConfig(StrictModel):
     # Which encoding paths to train (ours, for the paper's ablation): both, tied by the closeness and
     # cycle links (the method), or the label path (LEM) or the reference path (REM) alone.
     paths: Literal["both", "label", "reference"] = "both"
+    # DiffAugment (ours; empty = the authors'): D sees every image, real or fake, shifted and/or with a
+    # square cut out, so its attribute head cannot rest on one small patch that G could paint.
+    diff_augment: tuple[Literal["translation", "cutout"], ...] = ()
     seed: int = 0
     log_every: int = Field(10, gt=0)
     sample_every: int = Field(500, gt=0)

@@ -1,13 +1,15 @@
 """Does a classifier that never saw a fake also see blond hair on the model's "made blond" outputs?
 
     python scripts/probe_shortcut.py [--model EXPORT] [--judge runs/judge-synth64.safetensors] [--steps 1500]
+                                     [--heads conv4x4 pooled] [--augment translation cutout]
 
 docs/TRAINING.md: asked for blond hair, the demo model paints a pale patch that its own attribute head
 reads as blond and the judge does not. This trains fresh attribute classifiers of D's attribute-trunk
 shape on real SynthFaces only (two heads: D's 4x4 conv, and a pooled linear one; two seeds each) and
 reports, for each, its accuracy on held-out real faces and how often it sees blond on 300 translations
 of non-blond faces to blond. High rates mean the patch is a cue that classifiers learn from real faces,
-not only a weakness G found in its own D. One JSON line per classifier.
+not only a weakness G found in its own D. `--augment` trains the classifiers on DiffAugment-ed faces
+(train/diff_augment.py), as D sees them with `train.diff_augment`. One JSON line per classifier.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from bridgegan_batch.model.bridge import build_discriminator
 from bridgegan_batch.model.checkpoint import load_export
 from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator
 from bridgegan_batch.train.data import load_arrays, to_tensor
+from bridgegan_batch.train.diff_augment import POLICIES, diff_augment
 
 
 class PooledHead(nn.Module):
@@ -57,6 +60,8 @@ def main() -> None:
     parser.add_argument("--judge", default="runs/judge-synth64.safetensors")
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    parser.add_argument("--heads", nargs="+", choices=["conv4x4", "pooled"], default=["conv4x4", "pooled"])
+    parser.add_argument("--augment", nargs="*", choices=POLICIES, default=[])
     args = parser.parse_args()
     torch.manual_seed(0)
 
@@ -81,22 +86,25 @@ def main() -> None:
     print(json.dumps({"classifier": "the model's own D head",
                       "sees_blond_on_fakes": sees_blond(translator.discriminator.classify)}), flush=True)
     images, answers = torch.from_numpy(train_x), torch.from_numpy(train_y)
-    for head in ("conv4x4", "pooled"):
+    for head in args.heads:
         for seed in args.seeds:
             torch.manual_seed(seed)
+            augment_rng = torch.Generator().manual_seed(seed)
             net = classifier(config, head)
             opt = torch.optim.Adam(net.parameters(), lr=5e-4, betas=(0.5, 0.999))  # D's lr and betas
             began = time.perf_counter()
             for _ in range(args.steps):
                 pick = torch.randint(0, len(images), (64,))
-                loss = F.binary_cross_entropy_with_logits(net(to_tensor(images[pick].numpy())), answers[pick])
+                x = diff_augment(to_tensor(images[pick].numpy()), args.augment, augment_rng)  # [64, 3, H, W]
+                loss = F.binary_cross_entropy_with_logits(net(x), answers[pick])
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
             net.eval()
             right = ((logits_of(net, test_x) > 0).float() == test_y).float().mean(0)  # [N]
             seconds = round(time.perf_counter() - began)
-            print(json.dumps({"classifier": f"fresh {head}", "seed": seed, "seconds": seconds,
+            print(json.dumps({"classifier": f"fresh {head}", "seed": seed, "augment": args.augment,
+                              "seconds": seconds,
                               "real_accuracy_blond": round(right[blond].item(), 3),
                               "real_accuracy_mean": round(right.mean().item(), 3),
                               "sees_blond_on_fakes": sees_blond(net)}), flush=True)

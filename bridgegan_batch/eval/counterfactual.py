@@ -44,6 +44,11 @@ class Cases:
     def __len__(self) -> int:
         return len(self.changed)
 
+    def subset(self, keep: np.ndarray) -> Cases:
+        """The cases where `keep` ([M] bool) is true."""
+        fields = {key: getattr(self, key)[keep] for key in self.__dataclass_fields__ if key != "attributes"}
+        return Cases(attributes=self.attributes, **fields)
+
 
 def make_cases(changes: Sequence[str], attributes: Sequence[str], *, n: int, size: int = 64,
                config: SynthConfig | None = None, seed: int = SOURCE_SEED) -> Cases:

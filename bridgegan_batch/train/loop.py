@@ -57,7 +57,8 @@ def step_inputs(images: torch.Tensor, labels: torch.Tensor, *, batch_index: int,
     fields = dict(x=x, labels=labels, target=target, x_ref=x[ref_index],
                   r1=torch.randn(b, noise_dim, generator=gen), r2=torch.randn(b, noise_dim, generator=gen),
                   alpha=torch.rand(b, generator=gen), eps=torch.rand(3 * b, generator=gen))
-    return Batch(**{k: v.to(device, non_blocking=True) for k, v in fields.items()})
+    augment_seed = int(torch.randint(0, 2**62, (1,), generator=gen))  # drawn last: the fields above stay as they were
+    return Batch(**{k: v.to(device, non_blocking=True) for k, v in fields.items()}, augment_seed=augment_seed)
 
 
 @dataclass
@@ -239,7 +240,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
     start = _restore(parts, load_state(run / STATE_FILE)) if resume else 0
     writer = rank == 0
     groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
-    loss = BridgeGANLoss(parts.generator, parts.discriminator, t.losses, t.paths)
+    loss = BridgeGANLoss(parts.generator, parts.discriminator, t.losses, t.paths, t.diff_augment)
     per_step = t.d_steps_per_g_step
     stream = batches(data, batch_size=t.batch_size, size=config.model.image_size,
                      attributes=config.model.attributes, seed=t.seed, synth=t.synth,

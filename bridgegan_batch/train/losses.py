@@ -6,6 +6,7 @@ loop only orchestrates: sample a batch, run a phase, step an optimiser.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 from bridgegan_batch.config import LossWeights
 from bridgegan_batch.model.bridge import BridgeGenerator
 from bridgegan_batch.model.networks import Discriminator
+from bridgegan_batch.train.diff_augment import check_policy, diff_augment
 
 
 class WassersteinLoss:
@@ -100,6 +102,7 @@ class Batch:
     r2: torch.Tensor  # [B, R] a second noise, for mode seeking
     alpha: torch.Tensor  # [B] interpolation weights in [0, 1]
     eps: torch.Tensor  # [3B] gradient-penalty mixing weights in [0, 1]
+    augment_seed: int = 0  # seeds the augmentation of what D sees (when the loss has a policy)
 
     @property
     def d(self) -> torch.Tensor:
@@ -121,10 +124,11 @@ class BridgeGANLoss:
     """
 
     def __init__(self, generator: BridgeGenerator, discriminator: Discriminator, weights: LossWeights,
-                 paths: str = "both"):
+                 paths: str = "both", augment: Sequence[str] = ()):
         if paths not in PATHS:
             raise ValueError(f"paths must be one of {PATHS}, got {paths!r}")
         self.G, self.D, self.w, self.paths = generator, discriminator, weights, paths
+        self.augment = check_policy(augment)
         self.wgan, self.gp, self.attr, self.drift = WassersteinLoss(), GradientPenalty(), AttributeLoss(), CriticDrift()
         self.rec, self.cycle = ReconstructionLoss(), LatentCycleLoss()
         self.close, self.ms = ClosenessLoss(), ModeSeekingLoss()
@@ -147,6 +151,12 @@ class BridgeGANLoss:
             codes = torch.cat([src + lab, src + ref, src + _mix(lab, ref, batch.alpha)])  # [3B, ...]
         return self.G(batch.x.repeat(self.kinds, 1, 1, 1), codes)
 
+    def _seen_by_d(self, images: torch.Tensor, seed: int) -> torch.Tensor:
+        """Images as D sees them: augmented when the loss has a policy (DiffAugment), else as they are."""
+        if not self.augment:
+            return images
+        return diff_augment(images, self.augment, torch.Generator().manual_seed(seed))
+
     # Both phases return (loss, {term: detached 0-d tensor}); reading the terms (.item()) waits for
     # the device, so the loop does it only on the steps it logs.
 
@@ -154,17 +164,18 @@ class BridgeGANLoss:
         with torch.no_grad():
             fakes = self.fakes(batch)  # [kB, 3, H, W]
         b, k = batch.x.shape[0], self.kinds
-        real_k = batch.x.repeat(k, 1, 1, 1)
-        x_hat = self.gp.interpolate(real_k, fakes, batch.eps[: k * b])
+        seen = self._seen_by_d(torch.cat([batch.x, fakes]), batch.augment_seed)  # [(1 + k)B, 3, H, W]
+        real, fakes = seen[:b], seen[b:]
+        x_hat = self.gp.interpolate(real.repeat(k, 1, 1, 1), fakes, batch.eps[: k * b])
         # Each image is scored with its labels: the real ones for reals, the target for fakes and x_hat
         # (used only by a projection critic).
         target_k = batch.target.repeat(k, 1)
-        scores = self.D.critic(torch.cat([batch.x, fakes, x_hat]),
+        scores = self.D.critic(torch.cat([real, fakes, x_hat]),
                                torch.cat([batch.labels, target_k, target_k]))  # [(1 + 2k)B]
         real_s, fake_s, hat_s = scores[:b], scores[b : (1 + k) * b], scores[(1 + k) * b :]
         adv = self.wgan.critic(real_s, fake_s)
         gp = self.gp(hat_s, x_hat)
-        attr = self.attr(self.D.classify(batch.x), batch.labels)  # real faces only
+        attr = self.attr(self.D.classify(real), batch.labels)  # real faces only
         loss = adv + self.w.gradient_penalty * gp + self.w.attribute_real * attr
         if self.w.critic_drift:
             loss = loss + self.w.critic_drift * self.drift(real_s)
@@ -202,7 +213,8 @@ class BridgeGANLoss:
         recs = out[-2 * b :] if self.paths == "both" else out[-b:]
 
         target_k = batch.target.repeat(k, 1)
-        scores, logits = self.D(fakes, target_k)  # [kB], [kB, N]
+        # A different draw from D's phase on the same batch (seed + 1).
+        scores, logits = self.D(self._seen_by_d(fakes, batch.augment_seed + 1), target_k)  # [kB], [kB, N]
         adv = self.wgan.generator(scores)  # the mean over the step's translations
         attr = self.attr(logits, target_k)
         rec = self.rec(recs, x.repeat(len(recs) // b, 1, 1, 1))

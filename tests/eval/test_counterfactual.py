@@ -56,3 +56,11 @@ def test_bad_requests_name_the_attribute():
 def test_real_faces_are_deterministic():
     a, b = real_faces(3, 64), real_faces(3, 64)
     assert a.shape == (3, 64, 64, 3) and np.array_equal(a, b) and torch.is_tensor(to_tensor(a))
+
+
+def test_subset_keeps_the_chosen_cases_in_every_field(cases):
+    adds = cases.subset(cases.value == 1)
+    assert 0 < len(adds) < len(cases) and (adds.value == 1).all()
+    assert np.array_equal(adds.source, cases.source[cases.value == 1])
+    assert np.array_equal(adds.reference_labels, cases.reference_labels[cases.value == 1])
+    assert adds.attributes == cases.attributes

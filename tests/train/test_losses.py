@@ -157,3 +157,21 @@ def test_unknown_paths_are_refused():
     g, d, _, _ = _setup()
     with pytest.raises(ValueError, match="paths"):
         BridgeGANLoss(g, d, LossWeights(), paths="neither")
+
+
+def test_diff_augment_changes_what_d_sees_deterministically_and_g_still_gets_gradients():
+    g, d, batch, plain = _setup()
+    augmented = BridgeGANLoss(g, d, LossWeights(), augment=("translation", "cutout"))
+    torch.manual_seed(1)
+    d_plain, _ = plain.discriminator_phase(batch)
+    torch.manual_seed(1)
+    d_aug, _ = augmented.discriminator_phase(batch)
+    torch.manual_seed(1)
+    d_again, _ = augmented.discriminator_phase(batch)
+    assert d_aug.item() != pytest.approx(d_plain.item(), rel=1e-4)
+    assert d_aug.item() == pytest.approx(d_again.item(), rel=1e-6)  # the batch's seed decides the draw
+    value, _ = augmented.generator_phase(batch)
+    value.backward()
+    assert _grads(g.encoder) and _grads(g.mapping) and _grads(g.generator)
+    with pytest.raises(ValueError, match="unknown augmentation"):
+        BridgeGANLoss(g, d, LossWeights(), augment=("flip",))
