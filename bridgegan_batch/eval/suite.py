@@ -74,19 +74,23 @@ def evaluate(translator: Translator, judge: Judge, cases: Cases, *, kinds: Seque
 
 
 def translate(translator: Translator, cases: Cases, kind: str, seed: int = 0,
-              batch_size: int = 64) -> torch.Tensor:
-    """Every case's translation of one kind. -> [M, 3, H, W] in [-1, 1]"""
+              batch_size: int = 64, alpha: float = 0.5) -> torch.Tensor:
+    """Every case's translation of one kind: label, reference, or interpolate (at `alpha`). -> [M, 3, H, W]"""
+    if kind not in (*KINDS, "interpolate"):
+        raise ValueError(f"unknown kind {kind!r}")
     outs = []
     for start in range(0, len(cases), batch_size):
         rows = slice(start, start + batch_size)
         x, src = to_tensor(cases.source[rows]), torch.from_numpy(cases.source_labels[rows])
         target = torch.from_numpy(cases.target_labels[rows])
+        seeds = [seed * 1_000_003 + i for i in range(start, start + len(x))]
+        ref, ref_labels = to_tensor(cases.reference[rows]), torch.from_numpy(cases.reference_labels[rows])
         if kind == "label":
-            seeds = [seed * 1_000_003 + i for i in range(start, start + len(x))]
             outs.append(translator.label(x, src, target, seeds).cpu())
-        else:
-            ref, ref_labels = to_tensor(cases.reference[rows]), torch.from_numpy(cases.reference_labels[rows])
+        elif kind == "reference":
             outs.append(translator.reference(x, src, ref, ref_labels, target).cpu())
+        else:
+            outs.append(translator.interpolate(x, src, ref, ref_labels, target, seeds, alpha).cpu())
     return torch.cat(outs)
 
 

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-POLICIES = ("translation", "cutout")
-
 
 def translate(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.125) -> torch.Tensor:
     """Shift each image by up to `ratio` of its size in x and y, filling with 0. [B,C,H,W] -> same"""
@@ -24,13 +22,12 @@ def translate(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.125)
     dx = torch.randint(-sx, sx + 1, (b, 1, 1), generator=generator).to(x.device)
     ys = torch.arange(h, device=x.device).view(1, h, 1) - dy  # [B, H, 1]: source row of each output row
     xs = torch.arange(w, device=x.device).view(1, 1, w) - dx  # [B, 1, W]
-    inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)  # [B, H, W]
-    padded = F.pad(x, (1, 1, 1, 1))  # [B, C, H+2, W+2]; index 0 is the zero border
+    # Rows and columns outside the image land on the zero border of the padded copy.
+    padded = F.pad(x, (1, 1, 1, 1))  # [B, C, H+2, W+2]
     rows = (ys.clamp(-1, h) + 1).expand(b, h, w)
     cols = (xs.clamp(-1, w) + 1).expand(b, h, w)
     flat = (rows * (w + 2) + cols).flatten(1)  # [B, H*W]
-    out = padded.flatten(2).gather(2, flat[:, None, :].expand(-1, x.shape[1], -1))  # [B, C, H*W]
-    return out.view_as(x) * inside[:, None].to(x.dtype)
+    return padded.flatten(2).gather(2, flat[:, None, :].expand(-1, x.shape[1], -1)).view_as(x)
 
 
 def cutout(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.5) -> torch.Tensor:
@@ -46,6 +43,7 @@ def cutout(x: torch.Tensor, generator: torch.Generator, ratio: float = 0.5) -> t
 
 
 _TRANSFORMS = {"translation": translate, "cutout": cutout}
+POLICIES = tuple(_TRANSFORMS)
 
 
 def check_policy(policy: Sequence[str]) -> tuple[str, ...]:

@@ -164,8 +164,9 @@ class BridgeGANLoss:
         with torch.no_grad():
             fakes = self.fakes(batch)  # [kB, 3, H, W]
         b, k = batch.x.shape[0], self.kinds
-        seen = self._seen_by_d(torch.cat([batch.x, fakes]), batch.augment_seed)  # [(1 + k)B, 3, H, W]
-        real, fakes = seen[:b], seen[b:]
+        real = batch.x
+        if self.augment:  # one draw for reals and fakes together
+            real, fakes = self._seen_by_d(torch.cat([real, fakes]), batch.augment_seed).split([b, k * b])
         x_hat = self.gp.interpolate(real.repeat(k, 1, 1, 1), fakes, batch.eps[: k * b])
         # Each image is scored with its labels: the real ones for reals, the target for fakes and x_hat
         # (used only by a projection critic).
