@@ -273,6 +273,8 @@ def export(run_dir, out):
 @click.option("--judge", "judge_path", default="runs/judge-synth64.safetensors", show_default=True,
               help="Judge file (bridgegan-batch train-judge).")
 @click.option("--d-scale", type=float, default=1.5, show_default=True, help="Scale of d at test time.")
+@click.option("--edit", type=click.Choice(["direct", "residual"]), default="direct", show_default=True,
+              help="G's output (direct) or only the change G makes, on the source's pixels (residual).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
 @click.option("--changes", default="Eyeglasses,Smiling,Blond_Hair", show_default=True, metavar="A,B",
               help="Attributes the counterfactual suite changes ('' skips the suite).")
@@ -282,7 +284,7 @@ def export(run_dir, out):
               help="TorchScript Inception weights you already have (inception-2015-12-05.pt): adds the standard FID.")
 @click.option("--json", "json_out", default=None, help="Also write the result as JSON here.")
 @_user_errors
-def eval_cmd(model_path, data, n, judge_path, d_scale, seed, changes, suite_n, inception, json_out):
+def eval_cmd(model_path, data, n, judge_path, d_scale, edit, seed, changes, suite_n, inception, json_out):
     """Success and preservation of adding and removing each attribute, on held-out faces; then the
     counterfactual suite on SynthFaces: error against the true counterfactual, reference style
     match, diversity and realism, for label- and reference-driven translations."""
@@ -299,7 +301,7 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, changes, suite_n, i
         raise CheckpointError(f"model {path} not found" + ("" if model_path else " (no bundled demo model yet)"))
     if not Path(judge_path).exists():
         raise CheckpointError(f"judge {judge_path} not found; make one with `bridgegan-batch train-judge`")
-    translator = Translator.load(path, d_scale=d_scale)
+    translator = Translator.load(path, d_scale=d_scale, edit=edit)
     to_change = [c for c in changes.split(",") if c]
     # The suite's cases first: a bad --changes fails before the label table's work.
     cases = make_cases(to_change, translator.attributes, n=suite_n, size=translator.config.image_size) \
@@ -310,7 +312,7 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, seed, changes, suite_n, i
     images, labels = load_arrays(source, n=n, size=translator.config.image_size, attributes=translator.attributes,
                                  seed=777_777)
     result = evaluate_label_translations(translator, judge, images, labels, seed=seed)
-    result.update(model=str(path), judge=str(judge_path), n=len(images), d_scale=d_scale)
+    result.update(model=str(path), judge=str(judge_path), n=len(images), d_scale=d_scale, edit=edit)
     click.echo(markdown_table(result))
     if to_change:
         result["suite"] = suite.evaluate(translator, judge, cases, extractors=suite.extractors(judge, inception),

@@ -1,7 +1,7 @@
 """The demo model's sample grid in docs/: for glasses and for blond hair, each row is
 source | label-driven (seed 0) | label-driven (seed 1) | reference | reference-driven | interpolated.
 
-    python scripts/make_demo_grid.py [--model FILE] [--out docs/demo_grid.png]
+    python scripts/make_demo_grid.py [--model FILE] [--edit direct|residual] [--out docs/demo_grid.png]
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from make_synthfaces_sheet import grid  # noqa: E402
 
-from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator  # noqa: E402
+from bridgegan_batch.model.translator import DEFAULT_MODEL, EDIT_MODES, Translator  # noqa: E402
 from bridgegan_batch.train.data import load_arrays, to_pixels, to_tensor  # noqa: E402
 
 ROWS = 4
@@ -46,9 +46,10 @@ def block(t: Translator, images: np.ndarray, labels: np.ndarray, attribute: str)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
+    parser.add_argument("--edit", choices=EDIT_MODES, default="direct")
     parser.add_argument("--out", default="docs/demo_grid.png")
     args = parser.parse_args()
-    t = Translator.load(args.model, device="cpu")
+    t = Translator.load(args.model, device="cpu", edit=args.edit)
     images, labels = load_arrays("synth", n=300, size=t.config.image_size, attributes=t.attributes,
                                  seed=HELD_OUT_SEED)
     rows = block(t, images, labels, "Eyeglasses") + block(t, images, labels, "Blond_Hair")

@@ -34,6 +34,7 @@ ACTOR_START_TIMEOUT = 600.0
 class ActorSettings:
     device: str  # auto | cpu | cuda
     d_scale: float
+    edit: str  # direct | residual (model/translator.py)
     batch_size: int
     threads: int  # torch threads per actor (CPU)
     encode_threads: int
@@ -55,7 +56,8 @@ class TranslatorActor:
             device = "cuda" if torch.cuda.is_available() else "cpu"
         # On CPU, batch-invariant kernels make the output bytes independent of batching.
         self.translator = Translator.from_bytes(model_bytes, f"model {model_sha256[:12]}", device=device,
-                                                d_scale=settings.d_scale, batch_invariant=device == "cpu")
+                                                d_scale=settings.d_scale, batch_invariant=device == "cpu",
+                                                edit=settings.edit)
         self.settings, self.options, self.run, self.references = settings, options, run, references
         self.reference_cache: dict = {}
         self.progress = progress  # a ProgressCounter actor, told every PROGRESS_EVERY samples

@@ -223,7 +223,7 @@ def _actor_count(job: JobSpec, pending: int) -> int:
 
 def _actor_settings(job: JobSpec) -> ActorSettings:
     res = job.resources
-    return ActorSettings(job.model.device, job.model.d_scale, res.batch_size or job.model.batch_size,
+    return ActorSettings(job.model.device, job.model.d_scale, job.model.edit, res.batch_size or job.model.batch_size,
                          threads=max(1, math.floor(res.cpus_per_actor)), encode_threads=1,
                          fault=os.environ.get("BRIDGEGAN_BATCH_FAULT", ""))
 

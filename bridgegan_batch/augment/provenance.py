@@ -60,14 +60,14 @@ def _common(run: RunInfo) -> dict:
 
 
 def translation_provenance(item: Item, source: ImageRef, source_labels: dict[str, int], d: dict[str, float],
-                           reference: ImageRef | None, run: RunInfo) -> dict:
+                           reference: ImageRef | None, edit: str, run: RunInfo) -> dict:
     return {"op": item.kind, "operation": item.op, "variant": item.variant,
             "source": {**source.to_json(), "labels": source_labels}, "target": item.target, "d": d,
-            "reference": reference.to_json() if reference else None, "alpha": item.alpha,
+            "reference": reference.to_json() if reference else None, "alpha": item.alpha, "edit": edit,
             "seed": noise_seed(run.job_seed, item), **_common(run), "digital_source_type": DIGITAL_SOURCE_TYPE}
 
 
 def original_provenance(source: ImageRef, source_labels: dict[str, int], run: RunInfo) -> dict:
     return {"op": "original", "operation": None, "variant": 0,
             "source": {**source.to_json(), "labels": source_labels}, "target": source_labels, "d": {},
-            "reference": None, "alpha": None, "seed": None, **_common(run), "digital_source_type": None}
+            "reference": None, "alpha": None, "edit": None, "seed": None, **_common(run), "digital_source_type": None}

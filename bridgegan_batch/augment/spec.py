@@ -89,6 +89,8 @@ class ModelSpec(StrictModel):
     path: str | None = None  # an export (.safetensors); None = the bundled demo model
     device: Literal["auto", "cpu", "cuda"] = "auto"
     d_scale: float = Field(1.5, gt=0)  # the authors scale d by 1.5 at test time
+    # direct: G's output, as published; residual: only the change G makes, on the source's pixels
+    edit: Literal["direct", "residual"] = "direct"
     batch_size: int = Field(64, gt=0)
 
 
@@ -257,9 +259,17 @@ _NOT_FINGERPRINTED = {"resources": None, "input": {"uri"}, "output": {"uri", "ma
                       "model": {"path", "batch_size"}}
 
 
+# Fields added after the first release, with the default that gives that release's output: left at
+# it, a field is not fingerprinted, so an output made by an earlier version can still be continued.
+_ADDED_LATER = {("model", "edit"): "direct"}
+
+
 def fingerprint(job: JobSpec) -> str:
     """sha256 of the job fields that decide the output's bytes (not its resources or input list)."""
     data = job.model_dump(mode="json", exclude={k: v if v else True for k, v in _NOT_FINGERPRINTED.items()})
+    for (section, field), default in _ADDED_LATER.items():
+        if data[section][field] == default:
+            del data[section][field]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 

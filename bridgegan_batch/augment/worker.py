@@ -163,7 +163,8 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
         def emit(work: _Pending, pixels: np.ndarray, ref: ImageRef | None) -> None:
             item, labels = work.item, task.labels[work.item.key]
             d = {n: (item.target[n] - labels[n]) * d_scale for n in options.attributes}
-            meta = {"provenance": translation_provenance(item, work.source, dict(labels), d, ref, run)}
+            provenance = translation_provenance(item, work.source, dict(labels), d, ref, translator.edit, run)
+            meta = {"provenance": provenance}
             outputs[output_key(item)] = pool.submit(_encode, output_key(item), pixels, dict(item.target), meta,
                                                     options)
             progress(1)

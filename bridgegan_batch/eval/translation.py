@@ -37,27 +37,42 @@ def evaluate_label_translations(translator: Translator, judge: Judge, images: np
             if len(rows) == 0:
                 result["attributes"][name][direction] = {"success": None, "preservation": None, "n": 0}
                 continue
-            outs, own = [], []
-            for start in range(0, len(rows), batch_size):
-                idx = rows[start : start + batch_size]
-                target = translator.targets(src_all[idx], {name: value})
-                seeds = [seed * 1_000_003 + int(i) for i in idx]
-                outs.append(translator.label(x_all[idx], src_all[idx], target, seeds).cpu())
-                if translator.discriminator is not None:
-                    own.append(translator.predict_labels(outs[-1])[:, k].cpu() == value)  # [b]
-            seen_out = judge.predict(torch.cat(outs))[:, j_index]  # [R, K]
+            outs = _translate(translator, x_all, src_all, rows, {name: value}, seed, batch_size)
+            seen_out = judge.predict(outs)[:, j_index]  # [R, K]
             hit, kept = judged_change(translator, names, seen_src[rows], seen_out, name, value)
             success, preservation = hit.float().mean().item(), kept.float().mean().item()
             entry = {"success": success, "preservation": preservation, "n": len(rows)}
-            if own:
+            if translator.discriminator is not None:
                 # What the model's own attribute head (D's, which trained it) sees: far above the
                 # judge's success, it means G learned to fool that head rather than make the change.
-                entry["own_head_success"] = torch.cat(own).float().mean().item()
+                own = torch.cat([translator.predict_labels(outs[i : i + batch_size]).cpu()
+                                 for i in range(0, len(outs), batch_size)])
+                entry["own_head_success"] = (own[:, k] == value).float().mean().item()
             result["attributes"][name][direction] = entry
     scored = [v for a in result["attributes"].values() for v in a.values() if v["n"]]
     result["mean_success"] = float(np.mean([v["success"] for v in scored])) if scored else None
     result["mean_preservation"] = float(np.mean([v["preservation"] for v in scored])) if scored else None
+    # Asked to change nothing (target = source), how often does any attribute change? What the model
+    # cannot reproduce of a face bounds the preservation of every real change.
+    every = torch.arange(len(x_all))
+    seen_same = judge.predict(_translate(translator, x_all, src_all, every, {}, seed, batch_size))[:, j_index]
+    changed = seen_same != seen_src  # [M, K]
+    result["do_nothing"] = {"kept": (~changed.any(dim=1)).float().mean().item(),
+                            "changed": {a: changed[:, i].float().mean().item() for i, a in enumerate(names)}}
     return result
+
+
+def _translate(translator: Translator, x_all: torch.Tensor, src_all: torch.Tensor, rows: torch.Tensor,
+               changes: dict[str, int], seed: int, batch_size: int) -> torch.Tensor:
+    """Label-driven translations of the faces `rows` with `changes` applied, one noise seed per face (the
+    same for every change). -> [R, 3, H, W] on the CPU"""
+    outs = []
+    for start in range(0, len(rows), batch_size):
+        idx = rows[start : start + batch_size]
+        target = translator.targets(src_all[idx], changes)
+        seeds = [seed * 1_000_003 + int(i) for i in idx]
+        outs.append(translator.label(x_all[idx], src_all[idx], target, seeds).cpu())
+    return torch.cat(outs)
 
 
 def judged_change(translator: Translator, names: list[str], seen_src: torch.Tensor, seen_out: torch.Tensor,
@@ -93,6 +108,11 @@ def markdown_table(result: dict) -> str:
     if result["mean_success"] is not None:
         success, preservation = 100 * result["mean_success"], 100 * result["mean_preservation"]
         lines.append(f"| **mean** | {success:.1f} % | {preservation:.1f} % | | |")
+    if "do_nothing" in result:
+        most = sorted(result["do_nothing"]["changed"].items(), key=lambda kv: -kv[1])[:3]
+        lines += ["", f"Asked to change nothing, the judge sees every attribute kept on "
+                      f"{100 * result['do_nothing']['kept']:.1f} % of the faces (changed most: "
+                      + ", ".join(f"{a} {100 * v:.1f} %" for a, v in most) + ")."]
     own = [(name, d) for name, d in result["attributes"].items() if "own_head_success" in d["add"]]
     if own:
         lines += ["", "Success as the judge sees it, and as the model's own attribute head (D's) sees it:", "",

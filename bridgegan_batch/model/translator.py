@@ -5,6 +5,14 @@ sample seed, and every network normalises per sample, so batching changes a resu
 rounding (~1e-5: kernels block differently for another batch size). With `batch_invariant=True`
 each sample runs on its own, so results are bit-identical for any batching (for a given device
 and thread count).
+
+Two ways to turn a code into pixels (`edit`):
+- `direct`, the method as published: the output is G(x, S).
+- `residual`: the output is x + G(x, S) - G(x, S_0), where S_0 is the same path's code with nothing
+  asked to change (d = 0: the code the model was trained to reconstruct x with). Only the change
+  the edit makes leaves the model; the source's own pixels carry the rest, so what G cannot
+  reproduce of a face (its do-nothing output's errors) does not reach the output. It costs a second
+  pass of G.
 """
 
 from __future__ import annotations
@@ -23,6 +31,7 @@ from bridgegan_batch.model.networks import Discriminator
 from bridgegan_batch.train.targets import group_indices
 
 AUTHORS_D_SCALE = 1.5
+EDIT_MODES = ("direct", "residual")
 # The demo model shipped inside the package (trained on SynthFaces with configs/synth64.yaml).
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "synth64.safetensors"
 
@@ -58,8 +67,10 @@ class Translator:
 
     def __init__(self, model: BridgeGenerator, config: ModelConfig, discriminator: Discriminator | None = None,
                  *, device: str | torch.device = "cpu", d_scale: float = AUTHORS_D_SCALE,
-                 batch_invariant: bool = False):
-        self.config, self.device, self.d_scale = config, torch.device(device), d_scale
+                 batch_invariant: bool = False, edit: str = "direct"):
+        if edit not in EDIT_MODES:
+            raise ValueError(f"edit: {edit!r} is not one of {', '.join(EDIT_MODES)}")
+        self.config, self.device, self.d_scale, self.edit = config, torch.device(device), d_scale, edit
         self.batch_invariant = batch_invariant
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.discriminator = discriminator.to(self.device).eval().requires_grad_(False) if discriminator else None
@@ -67,21 +78,21 @@ class Translator:
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "auto", d_scale: float = AUTHORS_D_SCALE,
-             batch_invariant: bool = False) -> Translator:
+             batch_invariant: bool = False, edit: str = "direct") -> Translator:
         """A translator from an export file (see model/checkpoint.py)."""
         modules, config, _ = load_export(path)
-        return cls._from_export(modules, config, str(path), device, d_scale, batch_invariant)
+        return cls._from_export(modules, config, str(path), device, d_scale, batch_invariant, edit)
 
     @classmethod
     def from_bytes(cls, data: bytes, name: str, *, device: str = "auto", d_scale: float = AUTHORS_D_SCALE,
-                   batch_invariant: bool = False) -> Translator:
+                   batch_invariant: bool = False, edit: str = "direct") -> Translator:
         """A translator from an export's bytes (shipped to Ray actors); errors name `name`."""
         modules, config, _ = parse_export(data, name)
-        return cls._from_export(modules, config, name, device, d_scale, batch_invariant)
+        return cls._from_export(modules, config, name, device, d_scale, batch_invariant, edit)
 
     @classmethod
     def _from_export(cls, modules: dict, config: ModelConfig, name: str, device: str, d_scale: float,
-                     batch_invariant: bool) -> Translator:
+                     batch_invariant: bool, edit: str) -> Translator:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         model = BridgeGenerator(config)
@@ -92,7 +103,7 @@ class Translator:
                 disc.load_state_dict(modules["discriminator"])
         except (KeyError, RuntimeError) as exc:
             raise CheckpointError(f"{name}: weights do not fit its config ({str(exc)[:300]})") from exc
-        return cls(model, config, disc, device=device, d_scale=d_scale, batch_invariant=batch_invariant)
+        return cls(model, config, disc, device=device, d_scale=d_scale, batch_invariant=batch_invariant, edit=edit)
 
     @property
     def attributes(self) -> tuple[str, ...]:
@@ -141,7 +152,7 @@ class Translator:
         """Label-driven: S_rand = E(x, -d) + M(r, d), one noise stream per seed. -> [B, 3, H, W]"""
         x, d = x.to(self.device), self._d(src_labels, target_labels)
         code = self.model.source_code(x, d) + self._label_code(seeds, d)
-        return self.model(x, code)
+        return self._render(x, code, lambda src0: src0 + self._label_code(seeds, torch.zeros_like(d)))
 
     @_translation
     def reference(self, x: torch.Tensor, src_labels: torch.Tensor, ref_x: torch.Tensor,
@@ -150,7 +161,7 @@ class Translator:
         target = ref_labels if target_labels is None else target_labels
         x, d = x.to(self.device), self._d(src_labels, target)
         code = self.model.source_code(x, d) + self.model.reference_code(ref_x.to(self.device), d)
-        return self.model(x, code)
+        return self._render(x, code, lambda src0: src0 + src0)
 
     @_translation
     def interpolate(self, x: torch.Tensor, src_labels: torch.Tensor, ref_x: torch.Tensor,
@@ -163,4 +174,16 @@ class Translator:
         lab = self._label_code(seeds, d)
         ref = self.model.reference_code(ref_x.to(self.device), d)
         a = torch.as_tensor(alpha, dtype=x.dtype, device=self.device).reshape(-1, 1, 1, 1)
-        return self.model(x, src + a * lab + (1 - a) * ref)
+        return self._render(x, src + a * lab + (1 - a) * ref,
+                            lambda src0: src0 + a * self._label_code(seeds, torch.zeros_like(d)) + (1 - a) * src0)
+
+    def _render(self, x: torch.Tensor, code: torch.Tensor, rest_code) -> torch.Tensor:
+        """G(x, code), or with `edit="residual"` x + G(x, code) - G(x, S_0), S_0 = rest_code(E(x, 0)): the
+        path's own code for d = 0, as its self-reconstruction was trained (the reference path's is
+        E(x, 0) + E(x, 0)). [B,3,H,W],[B,Cs,Hs,Ws] -> [B,3,H,W]"""
+        if self.edit == "direct":
+            return self.model(x, code)
+        src0 = self.model.source_code(x, torch.zeros(len(x), len(self.attributes), device=self.device))
+        both = self.model(torch.cat([x, x]), torch.cat([code, rest_code(src0)]))  # one pass of G for the two
+        out, rest = both.chunk(2)
+        return (x + (out - rest)).clamp(-1, 1)

@@ -30,8 +30,8 @@ TINY = dict(image_size=32, code_size=8, code_channels=4, encoder_channels=8, map
 GLASSES_OPS = [{"label": {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}}},
                {"reference": {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}}},
                {"interpolate": {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}, "alphas": [0.25, 0.75]}}]
-PROVENANCE_FIELDS = {"op", "operation", "variant", "source", "target", "d", "reference", "alpha", "seed", "model",
-                     "job", "run_id", "tool_version", "digital_source_type"}
+PROVENANCE_FIELDS = {"op", "operation", "variant", "source", "target", "d", "reference", "alpha", "edit", "seed",
+                     "model", "job", "run_id", "tool_version", "digital_source_type"}
 
 
 def make_job(tmp_path, export, inputs, **changes) -> JobSpec:
@@ -60,7 +60,8 @@ def read_output(out) -> dict[str, Sample]:
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["wds", "parquet"])
 def test_balanced_job_writes_shards_with_provenance_and_a_report(tmp_path, tiny_export, synth_dirs, ray_local, fmt):
-    job = make_job(tmp_path, tiny_export, synth_dirs[fmt], output__format=fmt)
+    edit = "residual" if fmt == "parquet" else "direct"  # both edit modes, one per format
+    job = make_job(tmp_path, tiny_export, synth_dirs[fmt], output__format=fmt, model__edit=edit)
     result = run_job(job, "test job", echo=lambda _: None, progress=False)
     out = tmp_path / "out"
     samples = read_output(out)
@@ -84,8 +85,9 @@ def test_balanced_job_writes_shards_with_provenance_and_a_report(tmp_path, tiny_
         assert sample.attributes == prov["target"]
         if prov["op"] == "original":
             assert sample.image == inputs[key].image and prov["digital_source_type"] is None
+            assert prov["edit"] is None
             continue
-        assert prov["digital_source_type"] == "compositeWithTrainedAlgorithmicMedia"
+        assert prov["digital_source_type"] == "compositeWithTrainedAlgorithmicMedia" and prov["edit"] == edit
         assert prov["target"]["Eyeglasses"] == 1 and prov["source"]["labels"]["Eyeglasses"] == 0
         assert prov["d"]["Eyeglasses"] == pytest.approx(1.5)
         assert (prov["reference"] is None) == (prov["op"] == "label")

@@ -42,7 +42,7 @@ def _provenance(source, shard, op, index, alpha):
             "source": {"key": source.key, "shard": shard, "sha256": "0" * 64, "labels": source.attributes},
             "target": {**source.attributes, "Eyeglasses": 1}, "d": {"Eyeglasses": 1.0},
             "reference": {"key": "r", "shard": shard, "sha256": "1" * 64} if op != "label" else None,
-            "alpha": alpha, "seed": 7, "model": {"name": "g.pt", "sha256": "b" * 64},
+            "alpha": alpha, "edit": "direct", "seed": 7, "model": {"name": "g.pt", "sha256": "b" * 64},
             "job": {"name": JOB, "spec_sha256": "a" * 64}, "run_id": "run-1", "tool_version": "0.1.0",
             "digital_source_type": "compositeWithTrainedAlgorithmicMedia"}
 
@@ -65,7 +65,7 @@ def _make_output(tmp_path, fmt, include_originals):
     if include_originals:
         for face in sources[:3]:
             meta = {"provenance": _provenance(face, in_path, "original", None, None)
-                    | {"digital_source_type": None, "d": {}, "target": face.attributes}}
+                    | {"digital_source_type": None, "d": {}, "target": face.attributes, "edit": None}}
             writer.write(Sample(face.key, face.image, face.attributes, meta))
     for src, index, kind, alpha, stand_in in TRANSLATIONS:
         face = sources[src]

@@ -1,6 +1,6 @@
 import pytest
 
-from bridgegan_batch.augment.spec import JobSpec, check_attribute_names, load_job
+from bridgegan_batch.augment.spec import JobSpec, check_attribute_names, fingerprint, load_job
 from bridgegan_batch.errors import ConfigError
 
 GOOD = """
@@ -31,11 +31,21 @@ def test_a_good_job_resolves_defaults(tmp_path):
 
 def test_set_overrides_fields_with_yaml_values(tmp_path):
     job = load_job(_write(tmp_path, GOOD), ("input.uri=/data/faces-{000..009}.tar", "output.shard_size=50",
-                                            "resources.address=auto", "output.include_originals=true"))
+                                            "resources.address=auto", "output.include_originals=true",
+                                            "model.edit=residual"))
+    assert job.model.edit == "residual" and load_job(_write(tmp_path, GOOD)).model.edit == "direct"
     assert job.input.uri == ("/data/faces-{000..009}.tar",)
     assert job.output.shard_size == 50 and job.output.include_originals is True and job.resources.address == "auto"
     with pytest.raises(ConfigError, match="key.path=value"):
         load_job(_write(tmp_path, GOOD), ("no-equals-sign",))
+
+
+def test_fingerprints_of_earlier_versions_still_hold(tmp_path):
+    # GOOD's fingerprint as version 0.1.0 computed it, before `model.edit` existed: a nightly output
+    # made then is continued, not refused, after an upgrade, unless the job sets the new field.
+    job = load_job(_write(tmp_path, GOOD))
+    assert fingerprint(job) == "c02449bc84a3870de1d1c3610774cbc8e1ca14f6bfe6cc4c5bb4715816717c40"
+    assert fingerprint(load_job(_write(tmp_path, GOOD), ("model.edit=residual",))) != fingerprint(job)
 
 
 BAD = [
@@ -57,6 +67,7 @@ BAD = [
     (GOOD.replace("output: {uri: out/glasses,", "output: {uri: out/glasses, shard_size: -5,"), "shard_size"),
     (GOOD.replace("output: {uri: out/glasses,", "output: {uri: data/faces/aug,"), "inside the input"),
     (GOOD + "resources: {cpus_per_actor: 0}\n", "cpus_per_actor"),
+    (GOOD + "model: {edit: blend}\n", "model.edit"),
     (GOOD.replace("  - label: {set: {Eyeglasses: 1}, where: {Eyeglasses: 0}, variants: 2}\n",
                   "  - label: {set: {Smiling: 1}}\n    reference: {set: {Smiling: 1}}\n"), "exactly one"),
     (GOOD.replace("  - label: {set: {Eyeglasses: 1}, where: {Eyeglasses: 0}, variants: 2}\n", "  - paint: {}\n"),

@@ -44,9 +44,10 @@ def test_label_noise_comes_from_the_seed(export_path):
     assert not a.requires_grad
 
 
+@pytest.mark.parametrize("edit", ["direct", "residual"])
 @pytest.mark.parametrize("batch_invariant", [False, True])
-def test_result_does_not_depend_on_the_batch(export_path, batch_invariant):
-    t = Translator.load(export_path, device="cpu", batch_invariant=batch_invariant)
+def test_result_does_not_depend_on_the_batch(export_path, batch_invariant, edit):
+    t = Translator.load(export_path, device="cpu", batch_invariant=batch_invariant, edit=edit)
     x, src = _inputs(16)
     ref_x = x.flip(0)
     target = t.targets(src, {"Blond_Hair": 1})
@@ -76,6 +77,30 @@ def test_interpolation_ends_are_the_two_paths(export_path):
                           t.label(x, src, target, range(3)), atol=1e-6)
     assert torch.allclose(t.interpolate(x, src, ref_x, target, None, range(3), alpha=0.0),
                           t.reference(x, src, ref_x, target), atol=1e-6)
+
+
+def test_residual_edit_is_the_change_g_makes_on_the_source(export_path):
+    direct = Translator.load(export_path, device="cpu")
+    residual = Translator.load(export_path, device="cpu", edit="residual")
+    x, src = _inputs(4)
+    target = direct.targets(src, {"Eyeglasses": 1})
+    # G's do-nothing output, from the code the label path's self-reconstruction is trained with.
+    model, zero = direct.model, torch.zeros_like(src)
+    with torch.inference_mode():
+        rest = model(x, model.source_code(x, zero) + direct._label_code(range(4), zero))
+    expected = (x + direct.label(x, src, target, range(4)) - rest).clamp(-1, 1)
+    edited = residual.label(x, src, target, range(4))
+    assert torch.allclose(edited, expected, atol=1e-5) and not torch.allclose(edited, x, atol=1e-2)
+    # Asked to change nothing, every path returns the source itself.
+    assert torch.equal(residual.label(x, src, src, range(4)), x)
+    assert torch.equal(residual.reference(x, src, x, src), x)
+    assert torch.equal(residual.interpolate(x, src, x, src, None, range(4), alpha=0.3), x)
+    assert not torch.equal(direct.label(x, src, src, range(4)), x)
+
+
+def test_unknown_edit_mode_is_refused(export_path):
+    with pytest.raises(ValueError, match="edit: 'blend'"):
+        Translator.load(export_path, device="cpu", edit="blend")
 
 
 def test_predicts_labels_for_unlabelled_data(export_path):
