@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from bridgegan_batch import __version__
+from bridgegan_batch.config import EDIT_MODES
 from bridgegan_batch.errors import UserError
 
 SHARD_FORMATS = click.Choice(["wds", "parquet"])
@@ -273,7 +274,7 @@ def export(run_dir, out):
 @click.option("--judge", "judge_path", default="runs/judge-synth64.safetensors", show_default=True,
               help="Judge file (bridgegan-batch train-judge).")
 @click.option("--d-scale", type=float, default=1.5, show_default=True, help="Scale of d at test time.")
-@click.option("--edit", type=click.Choice(["direct", "residual"]), default="direct", show_default=True,
+@click.option("--edit", type=click.Choice(EDIT_MODES), default="direct", show_default=True,
               help="G's output (direct) or only the change G makes, on the source's pixels (residual).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
 @click.option("--changes", default="Eyeglasses,Smiling,Blond_Hair", show_default=True, metavar="A,B",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -12,6 +12,9 @@ from bridgegan_batch.data.attributes import CELEBA_PRIORS, HAIR_COLORS, SYNTH_AT
 from bridgegan_batch.errors import ConfigError
 
 GLASSES_SHAPES = ("round", "oval", "rect", "aviator", "cateye")
+# What leaves the translator (model/translator.py): G's output, or only the change G makes on the source.
+EditMode = Literal["direct", "residual"]
+EDIT_MODES: tuple[str, ...] = get_args(EditMode)
 DEFAULT_SYNTH_PRIORS: dict[str, float] = {name: CELEBA_PRIORS[name] for name in SYNTH_ATTRIBUTES}
 
 

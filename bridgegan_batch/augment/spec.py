@@ -15,7 +15,7 @@ from typing import Literal
 import yaml
 from pydantic import Field, field_validator, model_validator
 
-from bridgegan_batch.config import StrictModel, read_yaml, validate
+from bridgegan_batch.config import EditMode, StrictModel, read_yaml, validate
 from bridgegan_batch.data.attributes import check_changes
 from bridgegan_batch.errors import ConfigError
 
@@ -90,7 +90,7 @@ class ModelSpec(StrictModel):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     d_scale: float = Field(1.5, gt=0)  # the authors scale d by 1.5 at test time
     # direct: G's output, as published; residual: only the change G makes, on the source's pixels
-    edit: Literal["direct", "residual"] = "direct"
+    edit: EditMode = "direct"
     batch_size: int = Field(64, gt=0)
 
 
@@ -268,7 +268,7 @@ def fingerprint(job: JobSpec) -> str:
     """sha256 of the job fields that decide the output's bytes (not its resources or input list)."""
     data = job.model_dump(mode="json", exclude={k: v if v else True for k, v in _NOT_FINGERPRINTED.items()})
     for (section, field), default in _ADDED_LATER.items():
-        if data[section][field] == default:
+        if data.get(section, {}).get(field) == default:
             del data[section][field]
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 

@@ -52,13 +52,15 @@ def evaluate_label_translations(translator: Translator, judge: Judge, images: np
     scored = [v for a in result["attributes"].values() for v in a.values() if v["n"]]
     result["mean_success"] = float(np.mean([v["success"] for v in scored])) if scored else None
     result["mean_preservation"] = float(np.mean([v["preservation"] for v in scored])) if scored else None
-    # Asked to change nothing (target = source), how often does any attribute change? What the model
-    # cannot reproduce of a face bounds the preservation of every real change.
-    every = torch.arange(len(x_all))
-    seen_same = judge.predict(_translate(translator, x_all, src_all, every, {}, seed, batch_size))[:, j_index]
-    changed = seen_same != seen_src  # [M, K]
-    result["do_nothing"] = {"kept": (~changed.any(dim=1)).float().mean().item(),
-                            "changed": {a: changed[:, i].float().mean().item() for i, a in enumerate(names)}}
+    if getattr(translator, "edit", "direct") == "direct":
+        # Asked to change nothing (target = source), how often does any attribute change? What the
+        # model cannot reproduce of a face bounds the preservation of every real change. (A residual
+        # edit returns the source unchanged here by construction: nothing to measure.)
+        every = torch.arange(len(x_all))
+        seen_same = judge.predict(_translate(translator, x_all, src_all, every, {}, seed, batch_size))[:, j_index]
+        changed = seen_same != seen_src  # [M, K]
+        result["no_change"] = {"kept": (~changed.any(dim=1)).float().mean().item(),
+                               "changed": {a: changed[:, i].float().mean().item() for i, a in enumerate(names)}}
     return result
 
 
@@ -98,6 +100,8 @@ def _in_translator_order(values: torch.Tensor, names: list[str], translator: Tra
 def markdown_table(result: dict) -> str:
     lines = ["| attribute | add: success | add: preservation | remove: success | remove: preservation |",
              "|---|---|---|---|---|"]
+    if "edit" in result:
+        lines = [f"Label-driven, edit {result['edit']}, d scale {result['d_scale']:g}:", ""] + lines
 
     def pct(v: dict, key: str) -> str:
         return "—" if v[key] is None else f"{100 * v[key]:.1f} % (n={v['n']})"
@@ -108,10 +112,10 @@ def markdown_table(result: dict) -> str:
     if result["mean_success"] is not None:
         success, preservation = 100 * result["mean_success"], 100 * result["mean_preservation"]
         lines.append(f"| **mean** | {success:.1f} % | {preservation:.1f} % | | |")
-    if "do_nothing" in result:
-        most = sorted(result["do_nothing"]["changed"].items(), key=lambda kv: -kv[1])[:3]
-        lines += ["", f"Asked to change nothing, the judge sees every attribute kept on "
-                      f"{100 * result['do_nothing']['kept']:.1f} % of the faces (changed most: "
+    if "no_change" in result:
+        most = sorted(result["no_change"]["changed"].items(), key=lambda kv: -kv[1])[:3]
+        lines += ["", f"Asked to change nothing (a no-change translation), the judge sees every attribute kept on "
+                      f"{100 * result['no_change']['kept']:.1f} % of the faces (changed most: "
                       + ", ".join(f"{a} {100 * v:.1f} %" for a, v in most) + ")."]
     own = [(name, d) for name, d in result["attributes"].items() if "own_head_success" in d["add"]]
     if own:

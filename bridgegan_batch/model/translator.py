@@ -8,11 +8,11 @@ and thread count).
 
 Two ways to turn a code into pixels (`edit`):
 - `direct`, the method as published: the output is G(x, S).
-- `residual`: the output is x + G(x, S) - G(x, S_0), where S_0 is the same path's code with nothing
-  asked to change (d = 0: the code the model was trained to reconstruct x with). Only the change
-  the edit makes leaves the model; the source's own pixels carry the rest, so what G cannot
-  reproduce of a face (its do-nothing output's errors) does not reach the output. It costs a second
-  pass of G.
+- `residual`: the output is x + (G(x, S) - G(x, S_null)), where S_null is the code the path's
+  self-reconstruction is trained with (d = 0; the reference path's is E(x, 0) + E(x, 0)). Only the
+  change G makes leaves the model; the source's own pixels carry the rest, so what G cannot
+  reproduce of a face does not reach the output. G runs on twice the batch (one call), so its
+  activation memory doubles.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from bridgegan_batch.config import ModelConfig
+from bridgegan_batch.config import EDIT_MODES, ModelConfig
 from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS, check_changes, check_names
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.model.checkpoint import CheckpointError, load_export, parse_export
@@ -31,7 +31,6 @@ from bridgegan_batch.model.networks import Discriminator
 from bridgegan_batch.train.targets import group_indices
 
 AUTHORS_D_SCALE = 1.5
-EDIT_MODES = ("direct", "residual")
 # The demo model shipped inside the package (trained on SynthFaces with configs/synth64.yaml).
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "synth64.safetensors"
 
@@ -161,7 +160,7 @@ class Translator:
         target = ref_labels if target_labels is None else target_labels
         x, d = x.to(self.device), self._d(src_labels, target)
         code = self.model.source_code(x, d) + self.model.reference_code(ref_x.to(self.device), d)
-        return self._render(x, code, lambda src0: src0 + src0)
+        return self._render(x, code, lambda src0: src0 + src0)  # not E(x_ref, 0): trained as E(x, 0) twice
 
     @_translation
     def interpolate(self, x: torch.Tensor, src_labels: torch.Tensor, ref_x: torch.Tensor,
@@ -177,13 +176,14 @@ class Translator:
         return self._render(x, src + a * lab + (1 - a) * ref,
                             lambda src0: src0 + a * self._label_code(seeds, torch.zeros_like(d)) + (1 - a) * src0)
 
-    def _render(self, x: torch.Tensor, code: torch.Tensor, rest_code) -> torch.Tensor:
-        """G(x, code), or with `edit="residual"` x + G(x, code) - G(x, S_0), S_0 = rest_code(E(x, 0)): the
-        path's own code for d = 0, as its self-reconstruction was trained (the reference path's is
-        E(x, 0) + E(x, 0)). [B,3,H,W],[B,Cs,Hs,Ws] -> [B,3,H,W]"""
+    def _render(self, x: torch.Tensor, code: torch.Tensor, null_code) -> torch.Tensor:
+        """G(x, code), or with `edit="residual"` x + (G(x, code) - G(x, S_null)), S_null = null_code(E(x, 0)):
+        the path's code for d = 0, which for the label and reference paths is the code their
+        self-reconstruction is trained with (the reference path's: E(x, 0) + E(x, 0)); interpolate
+        mixes the two. [B,3,H,W],[B,Cs,Hs,Ws] -> [B,3,H,W]"""
         if self.edit == "direct":
             return self.model(x, code)
-        src0 = self.model.source_code(x, torch.zeros(len(x), len(self.attributes), device=self.device))
-        both = self.model(torch.cat([x, x]), torch.cat([code, rest_code(src0)]))  # one pass of G for the two
-        out, rest = both.chunk(2)
-        return (x + (out - rest)).clamp(-1, 1)
+        src0 = self.model.source_code(x, x.new_zeros(len(x), len(self.attributes)))
+        both = self.model(torch.cat([x, x]), torch.cat([code, null_code(src0)]))  # G on 2B faces, one call
+        out, null = both.chunk(2)
+        return (x + (out - null)).clamp(-1, 1)

@@ -44,7 +44,7 @@ def test_metrics_of_a_translator_that_changes_nothing():
     assert set(result) >= {"attributes", "mean_success", "mean_preservation"}
     assert "| Eyeglasses |" in markdown_table(result)
     assert "own_head_success" not in glasses["add"] and "own head" not in markdown_table(result)
-    assert result["do_nothing"]["kept"] == 1.0 and set(result["do_nothing"]["changed"].values()) == {0.0}
+    assert result["no_change"]["kept"] == 1.0 and set(result["no_change"]["changed"].values()) == {0.0}
 
 
 class SwapsFaces(IdentityTranslator):
@@ -65,12 +65,37 @@ class KnowsTheFaces(Judge):
         return torch.tensor(np.stack([self.known[row[None].numpy().tobytes()] for row in x]))
 
 
-def test_the_do_nothing_translation_counts_every_attribute_the_judge_sees_change():
+def test_the_no_change_translation_counts_every_attribute_the_judge_sees_change():
     images, labels = load_arrays("synth", n=50, size=64, attributes=NAMES, seed=5)
     result = evaluate_label_translations(SwapsFaces(), KnowsTheFaces(images, labels), images, labels, batch_size=50)
     changed = np.roll(labels, 1, axis=0) != labels  # [50, 4]
     kept, smiling = np.mean(~changed.any(axis=1)), np.mean(changed[:, 3])
     assert 0.0 < kept < 1.0 and smiling > 0.0
-    assert result["do_nothing"]["kept"] == pytest.approx(kept) and result["do_nothing"]["changed"]["Smiling"] == \
-        pytest.approx(smiling)
-    assert "Asked to change nothing, the judge sees every attribute kept on" in markdown_table(result)
+    assert result["no_change"]["kept"] == pytest.approx(kept)
+    assert result["no_change"]["changed"]["Smiling"] == pytest.approx(smiling)
+    assert "Asked to change nothing (a no-change translation), the judge sees every attribute kept on" in \
+        markdown_table(result)
+
+
+class FooledHead(IdentityTranslator):
+    """Changes nothing, yet its own attribute head sees every attribute on every output."""
+
+    def __init__(self):
+        super().__init__()
+        self.discriminator = object()
+
+    def predict_labels(self, x):
+        return torch.ones(len(x), len(NAMES))
+
+
+def test_the_models_own_head_is_reported_beside_the_judge():
+    torch.manual_seed(0)
+    judge = Judge(JudgeNet(len(NAMES), (8, 8, 8, 8)), JudgeConfig(attributes=NAMES))
+    images, labels = load_arrays("synth", n=40, size=64, attributes=NAMES, seed=5)
+    result = evaluate_label_translations(FooledHead(), judge, images, labels)
+    smiling = result["attributes"]["Smiling"]  # both directions have sources
+    assert smiling["add"]["own_head_success"] == 1.0 and smiling["remove"]["own_head_success"] == 0.0
+    assert smiling["add"]["n"] and smiling["remove"]["n"]
+    table = markdown_table(result)
+    assert "| attribute | add: judge | add: own head |" in table
+    assert f"| Smiling | {100 * smiling['add']['success']:.1f} % | 100.0 % |" in table

@@ -68,8 +68,9 @@ def test_result_does_not_depend_on_the_batch(export_path, batch_invariant, edit)
             assert torch.allclose(w, p, atol=1e-5)
 
 
-def test_interpolation_ends_are_the_two_paths(export_path):
-    t = Translator.load(export_path, device="cpu")
+@pytest.mark.parametrize("edit", ["direct", "residual"])
+def test_interpolation_ends_are_the_two_paths(export_path, edit):
+    t = Translator.load(export_path, device="cpu", edit=edit)
     x, src = _inputs(3)
     target = t.targets(src, {"Eyeglasses": 1})
     ref_x = x.roll(1, 0)
@@ -84,14 +85,22 @@ def test_residual_edit_is_the_change_g_makes_on_the_source(export_path):
     residual = Translator.load(export_path, device="cpu", edit="residual")
     x, src = _inputs(4)
     target = direct.targets(src, {"Eyeglasses": 1})
-    # G's do-nothing output, from the code the label path's self-reconstruction is trained with.
+    # G's no-change output, from the code the label path's self-reconstruction is trained with.
     model, zero = direct.model, torch.zeros_like(src)
     with torch.inference_mode():
         rest = model(x, model.source_code(x, zero) + direct._label_code(range(4), zero))
     expected = (x + direct.label(x, src, target, range(4)) - rest).clamp(-1, 1)
     edited = residual.label(x, src, target, range(4))
     assert torch.allclose(edited, expected, atol=1e-5) and not torch.allclose(edited, x, atol=1e-2)
-    # Asked to change nothing, every path returns the source itself.
+    # The reference path subtracts its trained self-reconstruction, E(x, 0) twice, not E(x_ref, 0).
+    ref_x = x.roll(1, 0)
+    with torch.inference_mode():
+        src0 = model.source_code(x, zero)
+        rest = model(x, src0 + src0)
+    expected = (x + direct.reference(x, src, ref_x, target) - rest).clamp(-1, 1)
+    assert torch.allclose(residual.reference(x, src, ref_x, target), expected, atol=1e-5)
+    # Asked to change nothing, the label path returns the source itself, and so do the reference
+    # paths when the reference is the source.
     assert torch.equal(residual.label(x, src, src, range(4)), x)
     assert torch.equal(residual.reference(x, src, x, src), x)
     assert torch.equal(residual.interpolate(x, src, x, src, None, range(4), alpha=0.3), x)

@@ -150,7 +150,14 @@ def test_export_and_eval_commands_end_to_end(tmp_path):
     assert suite["cases"] == 12 and suite["changes"] == ["Eyeglasses", "Blond_Hair"]
     assert set(suite["reference"]["attributes"]) == {"Eyeglasses", "Blond_Hair"}
     assert suite["label"]["diversity"]["variants"] == 4 and "fd" in suite["reference"]["realism"]["judge"]
-    assert "Counterfactual suite" in result.output
+    assert "Counterfactual suite" in result.output and "edit direct" in result.output
+    assert report["edit"] == "direct" and 0.0 <= report["no_change"]["kept"] <= 1.0
+    result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--n", "12", "--changes", "",
+                                  "--edit", "residual", "--json", str(out)])
+    assert result.exit_code == 0 and "edit residual" in result.output, result.output
+    assert json.loads(out.read_text())["edit"] == "residual" and "no_change" not in json.loads(out.read_text())
+    result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--edit", "blend"])
+    assert result.exit_code == 2 and "blend" in result.output
     result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--changes", "Male"])
     assert result.exit_code == 2 and "Male" in result.output  # not among the model's attributes
     result = runner.invoke(main, ["eval", "--model", str(tmp_path / "none.safetensors"), "--judge", str(judge)])
