@@ -57,3 +57,14 @@ def test_fresh_discriminator_can_keep_d_and_add_a_zero_projection(tmp_path):
     assert set(new["discriminator"]) - set(old["discriminator"]) == {"embed.weight"}
     assert torch.count_nonzero(new["discriminator"]["embed.weight"]) == 0
     assert all(torch.equal(old["discriminator"][k], new["discriminator"][k]) for k in old["discriminator"])
+
+
+def test_bench_edit_times_both_modes_on_every_path(tmp_path):
+    out = tmp_path / "bench_edit.md"
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "bench_edit.py"), "--batch", "2", "--repeats", "1",
+                    "--threads", "1", "--out", str(out)], check=True, cwd=ROOT, capture_output=True)
+    rows = [line for line in out.read_text().splitlines() if line.startswith("| 1 |")]
+    assert [row.split(" | ")[1] for row in rows] == ["label", "reference", "interpolate"]
+    for row in rows:
+        direct, residual, ratio = (float(v) for v in row.strip(" |").split(" | ")[2:])
+        assert direct > 0 and residual > 0 and abs(ratio - residual / direct) < 0.02 + 0.01 * ratio
