@@ -17,7 +17,8 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).parent))
 from make_synthfaces_sheet import grid  # noqa: E402
 
-from bridgegan_batch.model.translator import DEFAULT_MODEL, EDIT_MODES, Translator  # noqa: E402
+from bridgegan_batch.config import EDIT_MODES  # noqa: E402
+from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator  # noqa: E402
 from bridgegan_batch.train.data import load_arrays, to_pixels, to_tensor  # noqa: E402
 
 ROWS = 4

@@ -52,7 +52,7 @@ def evaluate_label_translations(translator: Translator, judge: Judge, images: np
     scored = [v for a in result["attributes"].values() for v in a.values() if v["n"]]
     result["mean_success"] = float(np.mean([v["success"] for v in scored])) if scored else None
     result["mean_preservation"] = float(np.mean([v["preservation"] for v in scored])) if scored else None
-    if getattr(translator, "edit", "direct") == "direct":
+    if translator.edit == "direct":
         # Asked to change nothing (target = source), how often does any attribute change? What the
         # model cannot reproduce of a face bounds the preservation of every real change. (A residual
         # edit returns the source unchanged here by construction: nothing to measure.)

@@ -132,14 +132,11 @@ class Translator:
 
     # ------------------------------------------------------------------ translation
 
-    def _noise(self, seeds: Sequence[int]) -> torch.Tensor:
+    def _noise(self, seeds: Sequence[int], batch: int) -> torch.Tensor:
+        if len(seeds) != batch:
+            raise ValueError(f"one seed per sample: got {len(seeds)} seeds for {batch} samples")
         rows = [torch.randn(self.config.noise_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
         return torch.stack(rows).to(self.device)  # [B, R]
-
-    def _label_code(self, seeds: Sequence[int], d: torch.Tensor) -> torch.Tensor:
-        if len(seeds) != len(d):
-            raise ValueError(f"one seed per sample: got {len(seeds)} seeds for {len(d)} samples")
-        return self.model.label_code(self._noise(seeds), d)  # [B, C, h, w]
 
     def _d(self, src_labels: torch.Tensor, target_labels: torch.Tensor) -> torch.Tensor:
         return (target_labels.to(self.device) - src_labels.to(self.device)) * self.d_scale  # [B, N]
@@ -149,8 +146,9 @@ class Translator:
               seeds: Sequence[int]) -> torch.Tensor:
         """Label-driven: S_rand = E(x, -d) + M(r, d), one noise stream per seed. -> [B, 3, H, W]"""
         x, d = x.to(self.device), self._d(src_labels, target_labels)
-        code = self.model.source_code(x, d) + self._label_code(seeds, d)
-        return self._render(x, code, lambda src0: src0 + self._label_code(seeds, torch.zeros_like(d)))
+        r = self._noise(seeds, len(x))
+        code = self.model.source_code(x, d) + self.model.label_code(r, d)
+        return self._render(x, code, lambda src0: src0 + self.model.label_code(r, torch.zeros_like(d)))
 
     @_translation
     def reference(self, x: torch.Tensor, src_labels: torch.Tensor, ref_x: torch.Tensor,
@@ -169,11 +167,12 @@ class Translator:
         target = ref_labels if target_labels is None else target_labels
         x, d = x.to(self.device), self._d(src_labels, target)
         src = self.model.source_code(x, d)
-        lab = self._label_code(seeds, d)
+        r = self._noise(seeds, len(x))
+        lab = self.model.label_code(r, d)
         ref = self.model.reference_code(ref_x.to(self.device), d)
         a = torch.as_tensor(alpha, dtype=x.dtype, device=self.device).reshape(-1, 1, 1, 1)
         return self._render(x, src + a * lab + (1 - a) * ref,
-                            lambda src0: src0 + a * self._label_code(seeds, torch.zeros_like(d)) + (1 - a) * src0)
+                            lambda src0: src0 + a * self.model.label_code(r, torch.zeros_like(d)) + (1 - a) * src0)
 
     def _render(self, x: torch.Tensor, code: torch.Tensor, null_code) -> torch.Tensor:
         """G(x, code), or with `edit="residual"` x + (G(x, code) - G(x, S_null)), S_null = null_code(E(x, 0)):
@@ -184,6 +183,6 @@ class Translator:
             return self.model(x, code)
         src0 = self.model.source_code(x, x.new_zeros(len(x), len(self.attributes)))
         # Two calls, not one on a doubled batch: with scripts/bench_edit.py on the 2-core CPU, one call ran at
-        # 0.30-0.44 of direct's rate and two at 0.43-0.61; and the peak memory stays that of one batch.
+        # 0.30-0.46 of direct's rate and two at 0.43-0.61; and the peak memory stays that of one batch.
         out, null = self.model(x, code), self.model(x, null_code(src0))
         return (x + (out - null)).clamp(-1, 1)

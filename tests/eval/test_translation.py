@@ -20,7 +20,7 @@ class IdentityTranslator(Translator):
         from bridgegan_batch.train.targets import group_indices
 
         self.groups = group_indices(NAMES, EXCLUSIVE_GROUPS)
-        self.discriminator = None
+        self.discriminator, self.edit = None, "direct"
 
     def label(self, x, src_labels, target_labels, seeds):
         return x.clone()

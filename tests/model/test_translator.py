@@ -88,7 +88,7 @@ def test_residual_edit_is_the_change_g_makes_on_the_source(export_path):
     # G's no-change output, from the code the label path's self-reconstruction is trained with.
     model, zero = direct.model, torch.zeros_like(src)
     with torch.inference_mode():
-        rest = model(x, model.source_code(x, zero) + direct._label_code(range(4), zero))
+        rest = model(x, model.source_code(x, zero) + model.label_code(direct._noise(range(4), 4), zero))
     expected = (x + direct.label(x, src, target, range(4)) - rest).clamp(-1, 1)
     edited = residual.label(x, src, target, range(4))
     assert torch.allclose(edited, expected, atol=1e-5) and not torch.allclose(edited, x, atol=1e-2)
