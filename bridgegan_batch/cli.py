@@ -228,10 +228,13 @@ def train(config_path, data, out, steps, resume, device, name, workers, gpus_per
 @click.option("--epochs", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--size", type=click.IntRange(min=16), default=64, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--degraded", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Fraction of training faces blurred, noised, JPEG-compressed, resampled or sharpened "
+                   "(0: flips only, the docs' judge; docs/TRAINING.md says why).")
 @click.option("--out", default="runs/judge-synth64.safetensors", show_default=True, help="Judge file to write.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes rendering faces.")
 @_user_errors
-def train_judge_cmd(data, attributes, n, val_n, epochs, size, seed, out, workers):
+def train_judge_cmd(data, attributes, n, val_n, epochs, size, degraded, seed, out, workers):
     """Train a small CNN attribute classifier and report its held-out accuracy per attribute."""
     from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
     from bridgegan_batch.data.reader import DatasetReader
@@ -246,12 +249,17 @@ def train_judge_cmd(data, attributes, n, val_n, epochs, size, seed, out, workers
         names = DatasetReader(source).attribute_names
         if not names:
             raise click.UsageError("the shards have no dataset.json; pass --attributes")
-    judge, report = fit_judge(source, attributes=names, n=n, val_n=val_n, epochs=epochs, size=size, seed=seed,
-                              workers=_workers(workers))
+    judge, report = fit_judge(source, attributes=names, n=n, val_n=val_n, epochs=epochs, size=size,
+                              degraded=degraded, seed=seed, workers=_workers(workers))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     judge.save(out, {**report, "data": data})
     for name, acc in report["val_accuracy"].items():
         click.echo(f"{name:<20}{100 * acc:6.2f} %")
+    click.echo("\nEvery attribute right, on the held-out faces degraded (* never trained on):")
+    for name, r in report["robustness"].items():
+        mark = "" if r["trained_on"] else " *"
+        click.echo(f"{name + mark:<20}{100 * r['all_correct']:6.2f} %   most wrong: {r['worst']} "
+                   f"{100 * r['worst_error']:.1f} %")
     click.echo(f"wrote {out}")
 
 

@@ -1,6 +1,6 @@
 """Warm-start a run with a new discriminator: keep a state's generator side, build D afresh, and train D alone first.
 
-    python scripts/fresh_discriminator.py STATE CONFIG --out RUNS [--d-steps 1000] [--batch-size 32]
+    python scripts/fresh_discriminator.py STATE|EXPORT CONFIG --out RUNS [--d-steps 1000] [--batch-size 32]
 
 An experiment tool for the demo model. A trained G may have learned to fool its own D's attribute head
 (docs/TRAINING.md); a new D, perhaps of another shape (`disc_separate_attribute_trunk`), has never seen
@@ -10,6 +10,10 @@ folder in RUNS whose state continues at the old step (schedules go on), ready fo
 scripts/train_budget.py. The model config may differ from the state's in D's fields only. With
 `--keep-weights` D starts from the state's D instead (for an option that adds a part, like
 `disc_projection`, whose embedding starts at zero).
+
+STATE may also be an inference export (`.safetensors`, e.g. the bundled demo model): a resume state is 25 MB
+and is not committed, so a session that lost `runs/` can still continue the shipped model. G then starts
+from the export's EMA weights (the only ones it holds) with a new optimiser, at the export's step.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
-from bridgegan_batch.config import RunConfig, load_yaml
+from bridgegan_batch.config import ModelConfig, RunConfig, load_yaml
 from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
-from bridgegan_batch.model.checkpoint import load_state, save_state
+from bridgegan_batch.model.checkpoint import load_export, load_state, save_state
 from bridgegan_batch.train.data import batches
 from bridgegan_batch.train.loop import (
     EXPORT_FILE,
@@ -41,8 +46,19 @@ DISCRIMINATOR_FIELDS = {"disc_channels", "disc_max_channels", "disc_separate_att
 NEW_DISCRIMINATOR_PARTS = {"embed.weight"}
 
 
-def check_same_generator(old: RunConfig, new: RunConfig) -> None:
-    a, b = old.model.model_dump(), new.model.model_dump()
+def start_from(path: str) -> tuple[dict, ModelConfig]:
+    """(the parts of a resume state this script uses, its model config), from a state or an export."""
+    if Path(path).suffix != ".safetensors":
+        state = load_state(path)
+        return state, RunConfig.model_validate_json(state["config"]).model
+    modules, model, info = load_export(path, ModelConfig)
+    # An export holds only the EMA generator side: G continues from it, with a new optimiser.
+    return {"generator": modules["bridge"], "ema": modules["bridge"], "opt_g": None,
+            "discriminator": modules["discriminator"], "step": info.get("step", 0)}, model
+
+
+def check_same_generator(old: ModelConfig, new: RunConfig) -> None:
+    a, b = old.model_dump(), new.model.model_dump()
     changed = sorted(k for k in a if a[k] != b[k] and k not in DISCRIMINATOR_FIELDS)
     if changed:
         raise SystemExit(f"model fields {changed} differ from the state's; only {sorted(DISCRIMINATOR_FIELDS)} may")
@@ -61,8 +77,7 @@ def main() -> None:
                         help="Start D from the state's D (new parts start at zero); its optimiser is new.")
     args = parser.parse_args()
 
-    state = load_state(args.state)
-    old = RunConfig.model_validate_json(state["config"])
+    state, old = start_from(args.state)
     config = load_yaml(args.config, RunConfig)
     check_same_generator(old, config)
     t = config.train
@@ -71,7 +86,8 @@ def main() -> None:
     parts = build_parts(config, device)  # D and its optimiser are new
     parts.generator.load_state_dict(state["generator"])
     parts.ema.load_state_dict(state["ema"])
-    parts.opt_g.load_state_dict(state["opt_g"])
+    if state["opt_g"] is not None:
+        parts.opt_g.load_state_dict(state["opt_g"])
     if args.keep_weights:
         missing, unexpected = parts.discriminator.load_state_dict(state["discriminator"], strict=False)
         if unexpected or set(missing) - NEW_DISCRIMINATOR_PARTS:

@@ -93,3 +93,20 @@ def test_synth_config_file_and_its_errors(tmp_path):
         bad.write_text(text)
         result = runner.invoke(main, ["synth", str(tmp_path / "o2"), "--n", "2", "--config", str(bad)])
         assert result.exit_code == 2 and field in result.output and "bad.yaml" in result.output, result.output
+
+
+def test_train_judge_reports_robustness_and_saves_it(tmp_path):
+    out = tmp_path / "judge.safetensors"
+    result = CliRunner().invoke(main, ["train-judge", "--attributes", "Pale_Skin,Blond_Hair", "--n", "128",
+                                       "--val-n", "64", "--epochs", "1", "--degraded", "0.5", "--workers", "1",
+                                       "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "jpeg 50" in result.output and "median 3 *" in result.output
+    from bridgegan_batch.config import JudgeConfig
+    from bridgegan_batch.model.checkpoint import load_export
+
+    _, config, info = load_export(out, JudgeConfig)
+    assert config.attributes == ("Pale_Skin", "Blond_Hair") and info["degraded"] == 0.5
+    assert set(info["robustness"]) >= {"clean", "jpeg 50", "median 3"}
+    bad = CliRunner().invoke(main, ["train-judge", "--degraded", "1.5", "--out", str(out)])
+    assert bad.exit_code == 2 and "--degraded" in bad.output

@@ -8,8 +8,8 @@ import torch
 import yaml
 
 from bridgegan_batch.config import RunConfig
-from bridgegan_batch.model.checkpoint import load_state
-from bridgegan_batch.train.loop import STATE_FILE, train
+from bridgegan_batch.model.checkpoint import load_export, load_state
+from bridgegan_batch.train.loop import EXPORT_FILE, STATE_FILE, train
 from tests.train.test_loop import TINY64
 
 ROOT = Path(__file__).parents[1]
@@ -57,6 +57,25 @@ def test_fresh_discriminator_can_keep_d_and_add_a_zero_projection(tmp_path):
     assert set(new["discriminator"]) - set(old["discriminator"]) == {"embed.weight"}
     assert torch.count_nonzero(new["discriminator"]["embed.weight"]) == 0
     assert all(torch.equal(old["discriminator"][k], new["discriminator"][k]) for k in old["discriminator"])
+
+
+def test_fresh_discriminator_starts_from_an_export_when_the_state_is_gone(tmp_path):
+    old_run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "old", progress=False,
+                    max_steps_this_call=3)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY64))
+    done = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(old_run / EXPORT_FILE),
+                           str(tmp_path / "tiny.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "1"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    exported = load_export(old_run / EXPORT_FILE)[0]["bridge"]
+    new = load_state(tmp_path / "new" / "00000-synth64" / STATE_FILE)
+    assert new["step"] == 3
+    for part in ("generator", "ema"):  # G continues from the export's EMA weights
+        assert all(torch.equal(exported[k], v) for k, v in new[part].items())
+    assert not new["opt_g"]["state"]  # a new optimiser: the export holds no moments
+    resumed = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "new", resume=True,
+                    progress=False, max_steps_this_call=1)
+    assert load_state(resumed / STATE_FILE)["step"] == 4
 
 
 def test_bench_edit_times_both_modes_on_every_path(tmp_path):

@@ -14,6 +14,7 @@ from tqdm import tqdm
 from bridgegan_batch.config import JudgeConfig, SynthConfig
 from bridgegan_batch.data.attributes import HAIR_COLORS, SYNTH_ATTRIBUTES
 from bridgegan_batch.errors import DataError
+from bridgegan_batch.eval import degrade
 from bridgegan_batch.model.checkpoint import CheckpointError, load_export, save_export
 from bridgegan_batch.train.data import SYNTH, load_arrays, to_tensor
 
@@ -71,9 +72,12 @@ class Judge:
 
 
 def train_judge(config: JudgeConfig, images: np.ndarray, labels: np.ndarray, *, epochs: int = 4,
-                batch_size: int = 64, lr: float = 2e-3, seed: int = 0, progress: bool = True) -> Judge:
-    """Fit a judge on uint8 images [M, H, W, 3] with labels [M, N] (one-cycle lr, horizontal flips)."""
+                batch_size: int = 64, lr: float = 2e-3, degraded: float = 0.0, seed: int = 0,
+                progress: bool = True) -> Judge:
+    """Fit a judge on uint8 images [M, H, W, 3] with labels [M, N] (one-cycle lr, horizontal flips; a
+    `degraded` fraction of each batch through eval.degrade's trained families)."""
     torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
     net = JudgeNet(len(config.attributes), config.channels)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     steps = epochs * (len(images) // batch_size)
@@ -86,7 +90,8 @@ def train_judge(config: JudgeConfig, images: np.ndarray, labels: np.ndarray, *, 
         order = torch.randperm(len(images), generator=gen)
         for i in range(len(images) // batch_size):
             idx = order[i * batch_size : (i + 1) * batch_size]
-            x = to_tensor(images[idx.numpy()])  # [B, 3, H, W]
+            batch = images[idx.numpy()]  # [B, H, W, 3] uint8
+            x = to_tensor(degrade.degrade_randomly(batch, rng, degraded) if degraded else batch)  # [B, 3, H, W]
             flip = torch.rand(len(idx), generator=gen) < 0.5
             x[flip] = x[flip].flip(-1)  # faces are left-right symmetric in their labels
             loss = F.binary_cross_entropy_with_logits(net(x), y_all[idx])
@@ -106,13 +111,28 @@ def accuracy(judge: Judge, images: np.ndarray, labels: np.ndarray) -> dict[str, 
     return {name: float((predicted[:, k] == labels[:, k]).mean()) for k, name in enumerate(judge.config.attributes)}
 
 
+def robustness(judge: Judge, images: np.ndarray, labels: np.ndarray) -> dict[str, dict]:
+    """Per fixed degradation (and clean): the fraction of faces with every attribute right, and the
+    attribute most often wrong. images: [M, H, W, 3] uint8, labels: [M, N]"""
+    result = {}
+    variants = {"clean": images} | {name: degrade.apply(images, fn, s) for name, (fn, s) in degrade.FIXED.items()}
+    for name, variant in variants.items():
+        wrong = judge.predict(to_tensor(variant)).numpy() != labels  # [M, N]
+        worst = int(wrong.mean(axis=0).argmax())
+        result[name] = {"all_correct": float((~wrong.any(axis=1)).mean()),
+                        "worst": judge.config.attributes[worst], "worst_error": float(wrong[:, worst].mean()),
+                        "trained_on": name == "clean" or name not in degrade.HELD_OUT}
+    return result
+
+
 def balanced_synth_config() -> SynthConfig:
     """SynthFaces with every attribute at 50 % (hair colours 20 % each): a judge sees both states."""
     return SynthConfig(priors={**{a: 0.5 for a in SYNTH_ATTRIBUTES}, **{h: 0.2 for h in HAIR_COLORS}})
 
 
 def fit_judge(data: str | Sequence[str], *, attributes: Sequence[str], n: int, val_n: int, epochs: int,
-              size: int = 64, seed: int = 0, workers: int = 1, progress: bool = True) -> tuple[Judge, dict]:
+              size: int = 64, degraded: float = 0.0, seed: int = 0, workers: int = 1,
+              progress: bool = True) -> tuple[Judge, dict]:
     """Train a judge on `data` ('synth' or shard patterns) and measure it on held-out faces.
 
     SynthFaces: trains on balanced faces (stream seed+1000), reports accuracy on held-out faces at
@@ -128,7 +148,7 @@ def fit_judge(data: str | Sequence[str], *, attributes: Sequence[str], n: int, v
         if len(x) <= val_n:
             raise DataError(f"{data}: {len(x)} labelled faces, need more than --val-n {val_n}")
         x, y, xv, yv = x[:-val_n], y[:-val_n], x[-val_n:], y[-val_n:]
-    judge = train_judge(config, x, y, epochs=epochs, seed=seed, progress=progress)
-    report = {"train_samples": len(x), "val_samples": len(xv), "epochs": epochs,
-              "val_accuracy": accuracy(judge, xv, yv)}
+    judge = train_judge(config, x, y, epochs=epochs, degraded=degraded, seed=seed, progress=progress)
+    report = {"train_samples": len(x), "val_samples": len(xv), "epochs": epochs, "degraded": degraded,
+              "val_accuracy": accuracy(judge, xv, yv), "robustness": robustness(judge, xv, yv)}
     return judge, report

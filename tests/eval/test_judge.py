@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from bridgegan_batch.config import JudgeConfig, SynthConfig
-from bridgegan_batch.eval.judge import Judge, accuracy, train_judge
+from bridgegan_batch.eval import degrade
+from bridgegan_batch.eval.judge import Judge, accuracy, robustness, train_judge
 from bridgegan_batch.train.data import load_arrays, to_tensor
 
 NAMES = ("Pale_Skin", "Blond_Hair")
@@ -25,3 +26,16 @@ def test_judge_learns_salient_attributes_and_round_trips(faces, tmp_path):
     judge.save(tmp_path / "j.safetensors", {"note": "test"})
     again = Judge.load(tmp_path / "j.safetensors")
     assert np.array_equal(again.predict(to_tensor(xv)).numpy(), judge.predict(to_tensor(xv)).numpy())
+
+
+def test_degraded_training_and_the_robustness_report(faces):
+    (x, y), (xv, yv) = faces
+    config = JudgeConfig(attributes=NAMES, channels=(8, 16, 32, 32))
+    judge = train_judge(config, x, y, epochs=3, batch_size=32, degraded=0.5, progress=False)
+    assert accuracy(judge, xv, yv)["Pale_Skin"] > 0.9
+    report = robustness(judge, xv, yv)
+    assert list(report) == ["clean", *degrade.FIXED]
+    assert all(0 <= r["all_correct"] <= 1 and r["worst"] in NAMES for r in report.values())
+    assert [name for name, r in report.items() if not r["trained_on"]] == list(degrade.HELD_OUT)
+    clean = judge.predict(to_tensor(xv)).numpy()
+    assert report["clean"]["all_correct"] == pytest.approx((clean == yv).all(axis=1).mean())
