@@ -257,7 +257,7 @@ def train_judge_cmd(data, attributes, n, val_n, epochs, size, degraded, seed, ou
         click.echo(f"{name:<20}{100 * acc:6.2f} %")
     click.echo("\nEvery attribute right, on the held-out faces degraded (* never trained on):")
     for name, r in report["robustness"].items():
-        mark = "" if r["trained_on"] else " *"
+        mark = " *" if r["held_out"] else ""
         click.echo(f"{name + mark:<20}{100 * r['all_correct']:6.2f} %   most wrong: {r['worst']} "
                    f"{100 * r['worst_error']:.1f} %")
     click.echo(f"wrote {out}")

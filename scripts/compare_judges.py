@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import emit  # noqa: E402
 
-from bridgegan_batch.eval.judge import Judge, robustness  # noqa: E402
+from bridgegan_batch.eval.judge import HELD_OUT_SEED, Judge, robustness  # noqa: E402
 from bridgegan_batch.train.data import load_arrays  # noqa: E402
 
 
@@ -28,10 +28,12 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", default=None, help="write the Markdown here (and the JSON beside it)")
     args = parser.parse_args(argv)
     judges = {path: Judge.load(path) for path in args.judges}
-    names = next(iter(judges.values())).config.attributes
-    if any(j.config.attributes != names for j in judges.values()):
-        raise SystemExit("the judges must judge the same attributes, in the same order")
-    images, labels = load_arrays("synth", n=args.n, size=64, attributes=names, seed=2000)
+    config = next(iter(judges.values())).config
+    if any((j.config.attributes, j.config.image_size) != (config.attributes, config.image_size)
+           for j in judges.values()):
+        raise SystemExit("the judges must judge the same attributes, in the same order, at the same size")
+    images, labels = load_arrays("synth", n=args.n, size=config.image_size, attributes=config.attributes,
+                                 seed=HELD_OUT_SEED)
     results = {path: robustness(judge, images, labels) for path, judge in judges.items()}
     variants = list(next(iter(results.values())))
     lines = [f"Every attribute right on {args.n} held-out SynthFaces, clean and degraded; then the attribute most "
@@ -40,7 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
              "| faces | " + " | ".join(f"`{Path(p).name}`" for p in judges) + " |",
              "|---|" + "---|" * len(judges)]
     for v in variants:
-        mark = "" if results[args.judges[0]][v]["trained_on"] else " *"
+        mark = " *" if results[args.judges[0]][v]["held_out"] else ""
         cells = [f"{100 * r[v]['all_correct']:.2f} % ({r[v]['worst']} {100 * r[v]['worst_error']:.1f} %)"
                  for r in results.values()]
         lines.append(f"| {v}{mark} | " + " | ".join(cells) + " |")

@@ -18,6 +18,8 @@ from bridgegan_batch.eval import degrade
 from bridgegan_batch.model.checkpoint import CheckpointError, load_export, save_export
 from bridgegan_batch.train.data import SYNTH, load_arrays, to_tensor
 
+HELD_OUT_SEED = 2000  # SynthFaces held out from a judge: seed + this (training faces: seed + 1000)
+
 
 class JudgeNet(nn.Module):
     """[B, 3, H, W] in [-1, 1] -> [B, N] attribute logits."""
@@ -112,8 +114,9 @@ def accuracy(judge: Judge, images: np.ndarray, labels: np.ndarray) -> dict[str, 
 
 
 def robustness(judge: Judge, images: np.ndarray, labels: np.ndarray) -> dict[str, dict]:
-    """Per fixed degradation (and clean): the fraction of faces with every attribute right, and the
-    attribute most often wrong. images: [M, H, W, 3] uint8, labels: [M, N]"""
+    """Per fixed degradation (and clean): the fraction of faces with every attribute right, the attribute
+    most often wrong, and whether degraded training leaves the family out. images: [M, H, W, 3] uint8,
+    labels: [M, N]"""
     result = {}
     variants = {"clean": images} | {name: degrade.apply(images, fn, s) for name, (fn, s) in degrade.FIXED.items()}
     for name, variant in variants.items():
@@ -121,7 +124,7 @@ def robustness(judge: Judge, images: np.ndarray, labels: np.ndarray) -> dict[str
         worst = int(wrong.mean(axis=0).argmax())
         result[name] = {"all_correct": float((~wrong.any(axis=1)).mean()),
                         "worst": judge.config.attributes[worst], "worst_error": float(wrong[:, worst].mean()),
-                        "trained_on": name == "clean" or name not in degrade.HELD_OUT}
+                        "held_out": name in degrade.HELD_OUT}
     return result
 
 
@@ -142,7 +145,8 @@ def fit_judge(data: str | Sequence[str], *, attributes: Sequence[str], n: int, v
     if data == SYNTH:
         x, y = load_arrays(data, n=n, size=size, attributes=attributes, seed=seed + 1000,
                            synth=balanced_synth_config(), workers=workers)
-        xv, yv = load_arrays(data, n=val_n, size=size, attributes=attributes, seed=seed + 2000, workers=workers)
+        xv, yv = load_arrays(data, n=val_n, size=size, attributes=attributes, seed=seed + HELD_OUT_SEED,
+                             workers=workers)
     else:
         x, y = load_arrays(data, n=n + val_n, size=size, attributes=attributes)
         if len(x) <= val_n:

@@ -36,6 +36,6 @@ def test_degraded_training_and_the_robustness_report(faces):
     report = robustness(judge, xv, yv)
     assert list(report) == ["clean", *degrade.FIXED]
     assert all(0 <= r["all_correct"] <= 1 and r["worst"] in NAMES for r in report.values())
-    assert [name for name, r in report.items() if not r["trained_on"]] == list(degrade.HELD_OUT)
+    assert [name for name, r in report.items() if r["held_out"]] == list(degrade.HELD_OUT)
     clean = judge.predict(to_tensor(xv)).numpy()
     assert report["clean"]["all_correct"] == pytest.approx((clean == yv).all(axis=1).mean())
