@@ -1,5 +1,6 @@
 """The experiment scripts in scripts/ that the demo model's training log cites."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -87,3 +88,41 @@ def test_bench_edit_times_both_modes_on_every_path(tmp_path):
     for row in rows:
         direct, residual, ratio = (float(v) for v in row.strip(" |").split(" | ")[2:])
         assert direct > 0 and residual > 0 and abs(ratio - residual / direct) < 0.02 + 0.01 * ratio
+
+
+def test_judge_jobs_sets_outputs_and_judges_side_by_side(synth_dirs, tmp_path):
+    from bridgegan_batch.config import JudgeConfig
+    from bridgegan_batch.data.reader import DatasetReader
+    from bridgegan_batch.data.sample import Sample
+    from bridgegan_batch.data.writer import DatasetWriter
+    from bridgegan_batch.eval.judge import Judge, JudgeNet
+    from bridgegan_batch.eval.output import judge_output
+
+    names = ("Eyeglasses", "Smiling", "Male")
+    faces = list(DatasetReader([synth_dirs["wds"]], decode=True))[:24]
+    outputs = []
+    for name, glasses in (("all-glasses", 1), ("no-glasses", 0)):
+        outputs.append(str(tmp_path / name))
+        with DatasetWriter(outputs[-1], attributes=names, shard_size=10) as writer:
+            for i, s in enumerate(faces):
+                labels = {**{a: s.attributes[a] for a in names}, "Eyeglasses": glasses}
+                op = ("label", "interpolate", "reference")[i % 3]
+                writer.write(Sample(s.key, s.image, labels, {"provenance": {"op": op}}))
+    judges = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        config = JudgeConfig(attributes=names, channels=(8, 8, 8, 8))
+        judges.append(str(Judge(JudgeNet(3, config.channels), config).save(tmp_path / f"judge-{seed}.safetensors")))
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import judge_jobs
+
+    out = tmp_path / "table.md"
+    results = judge_jobs.main([*outputs, "--judge", judges[0], "--judge", judges[1], "--out", str(out)])
+    assert set(results) == {"all-glasses", "no-glasses"} and set(results["no-glasses"]) == {"judge-0", "judge-1"}
+    expected = judge_output(outputs[1], Judge.load(judges[1]))
+    assert results["no-glasses"]["judge-1"] == expected
+    table = out.read_text()
+    assert table.count("| all-glasses |") == 2 and "| no-glasses | judge-1 |" in table
+    seen = 100 * expected["overall"]["Eyeglasses"]["judged"]
+    assert f"| no-glasses | judge-1 | {seen:.1f} % (" in table
+    assert json.loads(out.with_suffix(".json").read_text())["no-glasses"]["judge-1"] == expected

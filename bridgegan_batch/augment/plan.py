@@ -73,6 +73,13 @@ def _reference_pool(index: int, op: Operation, references: Sequence[Source], see
     return matching
 
 
+def _by_similarity(target: dict[str, int], pool: Sequence[Source], seed: int) -> list[Source]:
+    """The pool, fewest labels differing from `target` first; ties in a seeded order."""
+    order = np.random.default_rng(seed).permutation(len(pool))
+    distance = [sum(pool[i].labels.get(name) != value for name, value in target.items()) for i in order]
+    return [pool[order[j]] for j in np.argsort(distance, kind="stable")]
+
+
 class _OpCursor:
     """Walks an operation's eligible sources in a seeded order, then again for later variants."""
 
@@ -103,7 +110,12 @@ class _OpCursor:
 
     def _reference(self, source: Source, variant: int) -> tuple[str, str]:
         pool = [r for r in self.references if r.key != source.key] or self.references
-        ref = pool[stable_seed(self.seed, "ref", self.index, source.key, variant) % len(pool)]
+        if self.spec.choose == "similar":
+            ranked = _by_similarity(apply_changes(source.labels, self.spec.set), pool,
+                                    stable_seed(self.seed, "ref", self.index, source.key))
+            ref = ranked[variant % len(ranked)]  # a source's references: its nearest first, all different
+        else:
+            ref = pool[stable_seed(self.seed, "ref", self.index, source.key, variant) % len(pool)]
         return (ref.shard, ref.key)
 
     def take(self) -> Item:

@@ -113,7 +113,10 @@ class LabelOp(_Operation):
 
 class _ReferenceChoice(_Operation):
     pool: Literal["input"] = "input"  # where references come from: the job's input faces
-    choose: Literal["random", "keys"] = "random"  # random among faces with the target attributes
+    # random: any face with the target attributes; similar: among those, the ones whose labels are
+    # nearest the source's target labels (a reference that differs only in what is asked carries
+    # nothing else over).
+    choose: Literal["random", "similar", "keys"] = "random"
     keys: tuple[str, ...] = ()  # with choose: keys
     per_source: int = Field(1, gt=0)  # references per source
     # Random references are drawn from a seeded subset of this many matching faces, so the
@@ -124,7 +127,7 @@ class _ReferenceChoice(_Operation):
     def _keys_when_chosen(self):
         if self.choose == "keys" and not self.keys:
             raise ValueError("choose: keys needs a non-empty keys list")
-        if self.choose == "random" and self.keys:
+        if self.choose != "keys" and self.keys:
             raise ValueError("keys are only used with choose: keys")
         return self
 

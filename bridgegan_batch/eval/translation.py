@@ -39,9 +39,12 @@ def evaluate_label_translations(translator: Translator, judge: Judge, images: np
                 continue
             outs = _translate(translator, x_all, src_all, rows, {name: value}, seed, batch_size)
             seen_out = judge.predict(outs)[:, j_index]  # [R, K]
-            hit, kept = judged_change(translator, names, seen_src[rows], seen_out, name, value)
-            success, preservation = hit.float().mean().item(), kept.float().mean().item()
-            entry = {"success": success, "preservation": preservation, "n": len(rows)}
+            hit = seen_out[:, names.index(name)] == value
+            wrong = unexpected_changes(translator, names, seen_src[rows], seen_out, name, value)  # [R, K]
+            entry = {"success": hit.float().mean().item(), "preservation": (~wrong.any(dim=1)).float().mean().item(),
+                     "n": len(rows),
+                     # What broke preservation: how often the judge saw each other attribute change.
+                     "changed": {a: wrong[:, i].float().mean().item() for i, a in enumerate(names) if a != name}}
             if translator.discriminator is not None:
                 # What the model's own attribute head (D's, which trained it) sees: far above the
                 # judge's success, it means G learned to fool that head rather than make the change.
@@ -81,12 +84,19 @@ def judged_change(translator: Translator, names: list[str], seen_src: torch.Tens
                   name: str, value: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per output: does the judge see the target value (success), and every other attribute as it saw
     it on the source with the change applied (preservation)? seen_*: [R, K] in `names` order -> [R] bool x2"""
-    pos = names.index(name)
-    # What the judge should see: its view of the source, with the change applied.
+    return seen_out[:, names.index(name)] == value, ~unexpected_changes(translator, names, seen_src, seen_out,
+                                                                         name, value).any(dim=1)
+
+
+def unexpected_changes(translator: Translator, names: list[str], seen_src: torch.Tensor, seen_out: torch.Tensor,
+                       name: str, value: int) -> torch.Tensor:
+    """Which attributes other than `name` the judge sees otherwise than on the source with the change
+    applied (exclusive groups updated). seen_*: [R, K] in `names` order -> [R, K] bool, column `name` False"""
     changed = translator.targets(_in_translator_order(seen_src, names, translator), {name: value})
-    expected = changed[:, [translator.attributes.index(a) for a in names]]
-    others = [i for i in range(len(names)) if i != pos]
-    return seen_out[:, pos] == value, (seen_out[:, others] == expected[:, others]).all(dim=1)
+    expected = changed[:, [translator.attributes.index(a) for a in names]]  # [R, K]
+    wrong = seen_out != expected
+    wrong[:, names.index(name)] = False
+    return wrong
 
 
 def _in_translator_order(values: torch.Tensor, names: list[str], translator: Translator) -> torch.Tensor:
@@ -117,6 +127,14 @@ def markdown_table(result: dict) -> str:
         lines += ["", f"Asked to change nothing (a no-change translation), the judge sees every attribute kept on "
                       f"{100 * result['no_change']['kept']:.1f} % of the faces (changed most: "
                       + ", ".join(f"{a} {100 * v:.1f} %" for a, v in most) + ")."]
+    leaks = [(name, direction, d["changed"]) for name, dirs in result["attributes"].items()
+             for direction, d in dirs.items() if d.get("changed")]
+    if leaks:
+        lines += ["", "What broke preservation: the other attributes the judge saw change most often:", "",
+                  "| attribute | direction | changed most |", "|---|---|---|"]
+        for name, direction, changed in leaks:
+            most = sorted(changed.items(), key=lambda kv: -kv[1])[:3]
+            lines.append(f"| {name} | {direction} | " + ", ".join(f"{a} {100 * v:.1f} %" for a, v in most) + " |")
     own = [(name, d) for name, d in result["attributes"].items() if "own_head_success" in d["add"]]
     if own:
         lines += ["", "Success as the judge sees it, and as the model's own attribute head (D's) sees it:", "",

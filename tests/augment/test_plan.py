@@ -41,6 +41,27 @@ def test_without_balance_every_admitted_source_is_translated():
     assert all(i.reference[1] in with_glasses and i.reference[1] != i.key for i in refs)
 
 
+def test_similar_references_match_the_source_on_everything_but_the_change():
+    sources = _sources(600)
+    by_key = {s.key: s for s in sources}
+    op = {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}, "per_source": 2}
+    similar = make_plan(_job([{"reference": {**op, "choose": "similar"}}]), sources).items
+    anyone = make_plan(_job([{"reference": {**op, "choose": "random"}}]), sources).items
+    assert [i.key for i in similar] == [i.key for i in anyone]  # same sources; only the references differ
+
+    def same_sex(items):
+        return np.mean([by_key[i.reference[1]].labels["Male"] == by_key[i.key].labels["Male"] for i in items])
+
+    # Both sexes wear glasses in the pool, so every reference can match the source's sex; random ones mostly do not.
+    assert same_sex(similar) == 1.0 and same_sex(anyone) < 0.7
+    assert len({i.reference for i in similar}) > 10  # still spread over the pool, not one favourite
+    per_source = {}
+    for item in similar:
+        per_source.setdefault(item.key, set()).add(item.reference)
+    assert {len(refs) for refs in per_source.values()} == {2}  # a source's two references differ
+    assert all(by_key[i.reference[1]].labels["Eyeglasses"] == 1 for i in similar)
+
+
 def test_the_plan_is_a_pure_function_of_the_seed():
     sources = _sources(500)
     a = make_plan(_job(GLASSES_OPS, {"fractions": {"Eyeglasses": 0.5}}), sources)

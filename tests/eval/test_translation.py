@@ -99,3 +99,14 @@ def test_the_models_own_head_is_reported_beside_the_judge():
     table = markdown_table(result)
     assert "| attribute | add: judge | add: own head |" in table
     assert f"| Smiling | {100 * smiling['add']['success']:.1f} % | 100.0 % |" in table
+
+
+def test_the_breakdown_names_what_broke_preservation():
+    # An unchanged black-haired face "turned blond" still shows Black_Hair: the only attribute that broke.
+    images, labels = load_arrays("synth", n=50, size=64, attributes=NAMES, seed=5)
+    result = evaluate_label_translations(IdentityTranslator(), KnowsTheFaces(images, labels), images, labels)
+    blond = result["attributes"]["Blond_Hair"]["add"]
+    black_left_on = np.mean(labels[labels[:, 2] == 0, 1] == 1)
+    assert black_left_on > 0 and blond["changed"]["Black_Hair"] == pytest.approx(black_left_on)
+    assert blond["changed"]["Smiling"] == 0.0 and "Blond_Hair" not in blond["changed"]
+    assert "| Blond_Hair | add | Black_Hair" in markdown_table(result)
