@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--attribute", default="Eyeglasses")
     parser.add_argument("--out", default=None, help="write the Markdown here (and the JSON beside it)")
     args = parser.parse_args(argv)
+    for kind, names in (("outputs", [Path(o).name for o in args.outputs]),
+                        ("judges", [Path(j).stem for j in args.judge])):
+        if len(set(names)) < len(names):
+            raise SystemExit(f"{kind} are told apart by file name; these repeat: {sorted(names)}")
     judges = {Path(path).stem: Judge.load(path) for path in args.judge}
     results = {Path(out).name: {name: judge_output(out, judge) for name, judge in judges.items()}
                for out in args.outputs}

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
@@ -126,3 +127,5 @@ def test_judge_jobs_sets_outputs_and_judges_side_by_side(synth_dirs, tmp_path):
     seen = 100 * expected["overall"]["Eyeglasses"]["judged"]
     assert f"| no-glasses | judge-1 | {seen:.1f} % (" in table
     assert json.loads(out.with_suffix(".json").read_text())["no-glasses"]["judge-1"] == expected
+    with pytest.raises(SystemExit, match="repeat"):  # two judges called judge-0 would overwrite each other
+        judge_jobs.main([outputs[0], "--judge", judges[0], "--judge", judges[0]])

@@ -97,31 +97,32 @@ class _OpCursor:
     def exhausted(self) -> bool:
         return not self.eligible or self.position >= len(self.eligible) * self.max_variants
 
-    def peek(self) -> Item:
-        source = self.eligible[self.position % len(self.eligible)]
-        variant = self.position // len(self.eligible)
-        target = apply_changes(source.labels, self.spec.set)
+    def _next(self) -> tuple[Source, int]:
+        return self.eligible[self.position % len(self.eligible)], self.position // len(self.eligible)
+
+    def next_target(self) -> dict[str, int]:
+        """The target labels of the next item: all the balancer needs to score it (no reference drawn)."""
+        return apply_changes(self._next()[0].labels, self.spec.set)
+
+    def take(self) -> Item:
+        source, variant = self._next()
+        target = self.next_target()
         reference = alpha = None
         if self.op.kind != "label":
-            reference = self._reference(source, variant)
+            reference = self._reference(source, target, variant)
         if self.op.kind == "interpolate":
             alpha = self.spec.alphas[variant % len(self.spec.alphas)]
+        self.position += 1
         return Item(self.index, self.op.kind, source.shard, source.key, variant, target, reference, alpha)
 
-    def _reference(self, source: Source, variant: int) -> tuple[str, str]:
+    def _reference(self, source: Source, target: dict[str, int], variant: int) -> tuple[str, str]:
         pool = [r for r in self.references if r.key != source.key] or self.references
         if self.spec.choose == "similar":
-            ranked = _by_similarity(apply_changes(source.labels, self.spec.set), pool,
-                                    stable_seed(self.seed, "ref", self.index, source.key))
+            ranked = _by_similarity(target, pool, stable_seed(self.seed, "ref", self.index, source.key))
             ref = ranked[variant % len(ranked)]  # a source's references: its nearest first, all different
         else:
             ref = pool[stable_seed(self.seed, "ref", self.index, source.key, variant) % len(pool)]
         return (ref.shard, ref.key)
-
-    def take(self) -> Item:
-        item = self.peek()
-        self.position += 1
-        return item
 
 
 def _distance(counts: Counter, total: int, job: JobSpec) -> float:
@@ -260,10 +261,10 @@ def _balance(job: JobSpec, cursors: list[_OpCursor], originals: Sequence[dict[st
         for cursor in cursors:
             if cursor.exhausted():
                 continue
-            item = cursor.peek()
-            _count(counts, item.target, job)
+            target = cursor.next_target()
+            _count(counts, target, job)
             score = _distance(counts, total + 1, job)
-            _count(counts, item.target, job, -1)
+            _count(counts, target, job, -1)
             # The closest to target wins; ties go to the operation with the fewest items (even split).
             key = (score, taken[cursor.index], cursor.index)
             if best is None or key < best[0]:
