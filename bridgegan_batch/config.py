@@ -161,6 +161,7 @@ class LossWeights(StrictModel):
     latent_cycle: float = 50.0  # G: re-encode each output and match its code
     closeness: float = 50.0  # G: L1(S_rand, S_ref), pulls the two paths together
     mode_seeking: float = 0.005  # G: diversity between two noises
+    minimal_change: float = 0.0  # G: L1(translation, source), ours (0 = the authors'): edits stay local
 
 
 class TrainConfig(StrictModel):

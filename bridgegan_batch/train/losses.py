@@ -66,6 +66,15 @@ class ReconstructionLoss:
         return F.l1_loss(reconstruction, x)
 
 
+class MinimalChangeLoss:
+    """L1 between a translation and its source (ours): every pixel the target does not need costs, so
+    an edit stays where its attribute is instead of washing over the face (hair colour spilling into
+    bangs, marks at the eyes that read as glasses)."""
+
+    def __call__(self, translation: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        return F.l1_loss(translation, source)
+
+
 class LatentCycleLoss:
     """Re-encode an output as a reference with +d; its code must match the code that made it."""
 
@@ -131,7 +140,7 @@ class BridgeGANLoss:
         self.augment = check_policy(augment)
         self.wgan, self.gp, self.attr, self.drift = WassersteinLoss(), GradientPenalty(), AttributeLoss(), CriticDrift()
         self.rec, self.cycle = ReconstructionLoss(), LatentCycleLoss()
-        self.close, self.ms = ClosenessLoss(), ModeSeekingLoss()
+        self.close, self.ms, self.change = ClosenessLoss(), ModeSeekingLoss(), MinimalChangeLoss()
 
     @property
     def kinds(self) -> int:
@@ -227,8 +236,11 @@ class BridgeGANLoss:
             cycle = close = no_term
         fake2 = out[k * b : (k + 1) * b]  # the second noise's translation (label path)
         ms = no_term if self.paths == "reference" else self.ms(fakes[:b], fake2, batch.r1, batch.r2)
+        change = self.change(fakes, x.repeat(k, 1, 1, 1))
         w = self.w
         loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
-                + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms)
+                + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms
+                + w.minimal_change * change)
         return loss, {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
-                      "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach()}
+                      "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
+                      "g/change": change.detach()}

@@ -12,6 +12,7 @@ from bridgegan_batch.train.losses import (
     CriticDrift,
     GradientPenalty,
     LatentCycleLoss,
+    MinimalChangeLoss,
     ModeSeekingLoss,
     ReconstructionLoss,
     WassersteinLoss,
@@ -79,8 +80,22 @@ def test_attribute_loss_ignores_masked_labels():
 
 def test_l1_terms():
     a, b = torch.zeros(2, 3), torch.full((2, 3), 0.5)
-    for term in (ReconstructionLoss(), LatentCycleLoss(), ClosenessLoss()):
+    for term in (ReconstructionLoss(), LatentCycleLoss(), ClosenessLoss(), MinimalChangeLoss()):
         assert term(a, a).item() == 0 and term(a, b).item() == pytest.approx(0.5)
+
+
+def test_minimal_change_weight_adds_the_translations_distance_from_their_sources():
+    _, _, batch, plain = _setup()
+    _, _, _, local = _setup(LossWeights(minimal_change=2.0))
+    torch.manual_seed(1)
+    without, stats = plain.generator_phase(batch)
+    torch.manual_seed(1)
+    with_term, _ = local.generator_phase(batch)
+    with torch.no_grad():
+        fakes = plain.fakes(batch)  # the same three translations the phase made
+    distance = (fakes - batch.x.repeat(3, 1, 1, 1)).abs().mean().item()
+    assert stats["g/change"].item() == pytest.approx(distance, rel=1e-4) and distance > 0
+    assert (with_term - without).item() == pytest.approx(2.0 * distance, rel=1e-3)
 
 
 def test_mode_seeking_rewards_different_outputs():
