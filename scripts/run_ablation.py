@@ -66,7 +66,8 @@ def eval_all(args: argparse.Namespace) -> None:
         run = latest_run_dir(Path(args.root) / paths)
         result = evaluate_model(Translator.load(run / EXPORT_FILE, device="cpu"), judge, n=args.n,
                                 kinds=["label", "reference"] if paths == "both" else [paths])
-        rows[paths] = {"title": title, "run": str(run), **result}
+        steps = json.loads((run / "config.json").read_text())["train"]["steps"]
+        rows[paths] = {"title": title, "run": str(run), "steps": steps, **result}
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "ablation.json").write_text(json.dumps({"variants": rows}, indent=2) + "\n")

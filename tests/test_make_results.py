@@ -32,6 +32,7 @@ def test_quick_mode_writes_the_page_and_its_json_sources(tmp_path):
     ablation = json.loads((results / "ablation.json").read_text())["variants"]
     assert set(ablation) == {"label", "reference", "both"}
     assert "reference" not in ablation["label"] and "label" not in ablation["reference"]
+    assert {row["steps"] for row in ablation.values()} == {2}  # quick mode's ablation length, recorded
     down = json.loads((results / "downstream.json").read_text())
     assert set(down["conditions"]) == {"imbalanced", "oversample", "bridgegan", "balanced_real"}
     assert len(down["seeds"]) == 3
@@ -42,3 +43,16 @@ def test_quick_mode_writes_the_page_and_its_json_sources(tmp_path):
     # The headline is computed from the downstream JSON, not written by hand.
     ba = down["conditions"]["bridgegan"]["balanced_accuracy"]["mean"]
     assert f"bridgegan {100 * ba:.1f} %" in text
+
+    # A run that kept the ablation says so on the page (re-rendered here from the same JSON).
+    assert "--keep-ablation" not in text
+    run = json.loads((results / "make_results.json").read_text())
+    (results / "make_results.json").write_text(json.dumps({**run, "ablation": "kept"}))
+    kept = _load_script().main(["--quick", "--out", str(tmp_path), "--page-only"]).read_text()
+    assert "Kept from an earlier run of this script (`--keep-ablation`)" in kept
+    assert "trained three ways for 2 steps" in kept
+
+
+def test_keep_ablation_needs_an_earlier_ablation(tmp_path):
+    with pytest.raises(SystemExit, match="ablation.json is missing"):
+        _load_script().main(["--quick", "--out", str(tmp_path), "--keep-ablation"])
