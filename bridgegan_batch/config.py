@@ -120,6 +120,10 @@ class ModelConfig(StrictModel):
     # Compute SPADE's gamma/beta at the code's resolution, then resize (cheap); False = the authors'
     # way, convolving the code resized to every feature map.
     spade_at_code_resolution: bool = False
+    # Skips from G's down path to its up path at every resolution above the bottleneck, each a 1x1 conv
+    # that starts at zero (ours; False = the authors'): the source's fine detail (eyes, a fringe) need not
+    # pass through the bottleneck, and a trained model gains them as an exact warm start.
+    generator_skips: bool = False
     disc_channels: int = 32  # D's first width (doubles per down block)
     disc_max_channels: int = 256
     # D's attribute head on a trunk of its own rather than the critic's (ours; False = the authors').

@@ -7,8 +7,9 @@ An experiment tool for the demo model. A trained G may have learned to fool its 
 those fakes. The new D first trains alone (G frozen) for `--d-steps` steps, so that G's first steps
 against it follow a critic and an attribute head that already mean something. The result is a new run
 folder in RUNS whose state continues at the old step (schedules go on), ready for `--resume` or
-scripts/train_budget.py. The model config may differ from the state's in D's fields only. With
-`--keep-weights` D starts from the state's D instead (for an option that adds a part, like
+scripts/train_budget.py. The model config may differ from the state's in D's fields, and in
+`generator_skips` switched on (G's skips start at zero, so G computes what it did; its optimiser is then
+new). With `--keep-weights` D starts from the state's D instead (for an option that adds a part, like
 `disc_projection`, whose embedding starts at zero).
 
 STATE may also be an inference export (`.safetensors`, e.g. the bundled demo model): a resume state is 25 MB
@@ -44,6 +45,8 @@ from bridgegan_batch.train.targets import group_indices
 DISCRIMINATOR_FIELDS = {"disc_channels", "disc_max_channels", "disc_separate_attribute_trunk", "disc_projection"}
 # What a kept D may lack: parts a new option adds (they start neutral, e.g. a zero projection).
 NEW_DISCRIMINATOR_PARTS = {"embed.weight"}
+# What G may gain the same way: the skips' zero convs (`generator_skips`).
+NEW_GENERATOR_PREFIX = "generator.skips."
 
 
 def start_from(path: str) -> tuple[dict, ModelConfig]:
@@ -59,9 +62,20 @@ def start_from(path: str) -> tuple[dict, ModelConfig]:
 
 def check_same_generator(old: ModelConfig, new: RunConfig) -> None:
     a, b = old.model_dump(), new.model.model_dump()
-    changed = sorted(k for k in a if a[k] != b[k] and k not in DISCRIMINATOR_FIELDS)
+    gains_skips = b["generator_skips"] and not a["generator_skips"]
+    changed = sorted(k for k in a if a[k] != b[k] and k not in DISCRIMINATOR_FIELDS
+                     and not (k == "generator_skips" and gains_skips))
     if changed:
-        raise SystemExit(f"model fields {changed} differ from the state's; only {sorted(DISCRIMINATOR_FIELDS)} may")
+        raise SystemExit(f"model fields {changed} differ from the state's; only {sorted(DISCRIMINATOR_FIELDS)} "
+                         "may, and generator_skips may be switched on")
+
+
+def load_generator(module, weights: dict, what: str) -> bool:
+    """Load G's side; it may lack only the skips' zero convs. -> whether G gained them"""
+    missing, unexpected = module.load_state_dict(weights, strict=False)
+    if unexpected or any(not k.startswith(NEW_GENERATOR_PREFIX) for k in missing):
+        raise SystemExit(f"{what}: G's shape changed beyond new skips (missing {missing}, unexpected {unexpected})")
+    return bool(missing)
 
 
 def main() -> None:
@@ -84,9 +98,9 @@ def main() -> None:
     batch_size = args.batch_size or t.batch_size
     device = pick_device(args.device)
     parts = build_parts(config, device)  # D and its optimiser are new
-    parts.generator.load_state_dict(state["generator"])
-    parts.ema.load_state_dict(state["ema"])
-    if state["opt_g"] is not None:
+    gained = load_generator(parts.generator, state["generator"], "generator")
+    load_generator(parts.ema, state["ema"], "EMA")
+    if state["opt_g"] is not None and not gained:  # an optimiser state fits only the parameters it was made for
         parts.opt_g.load_state_dict(state["opt_g"])
     if args.keep_weights:
         missing, unexpected = parts.discriminator.load_state_dict(state["discriminator"], strict=False)

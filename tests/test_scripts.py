@@ -46,16 +46,21 @@ def test_fresh_discriminator_keeps_g_and_continues_the_step(tmp_path):
     assert load_state(resumed / STATE_FILE)["step"] == 4
 
 
-def test_fresh_discriminator_can_keep_d_and_add_a_zero_projection(tmp_path):
+def keep_weights_with(tmp_path, model_changes: dict) -> tuple[dict, dict]:
+    """Train TINY64 two steps, then fresh_discriminator --keep-weights into a config with `model_changes`.
+    -> (the old state, the new state)"""
     old_run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "old", progress=False,
                     max_steps_this_call=2)
-    projected = {**TINY64, "model": {**TINY64["model"], "disc_projection": True}}
-    (tmp_path / "projected.yaml").write_text(yaml.safe_dump(projected))
+    (tmp_path / "changed.yaml").write_text(yaml.safe_dump({**TINY64, "model": {**TINY64["model"], **model_changes}}))
     done = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(old_run / STATE_FILE),
-                           str(tmp_path / "projected.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "0",
+                           str(tmp_path / "changed.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "0",
                            "--keep-weights"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    old, new = load_state(old_run / STATE_FILE), load_state(tmp_path / "new" / "00000-synth64" / STATE_FILE)
+    return load_state(old_run / STATE_FILE), load_state(tmp_path / "new" / "00000-synth64" / STATE_FILE)
+
+
+def test_fresh_discriminator_can_keep_d_and_add_a_zero_projection(tmp_path):
+    old, new = keep_weights_with(tmp_path, {"disc_projection": True})
     assert set(new["discriminator"]) - set(old["discriminator"]) == {"embed.weight"}
     assert torch.count_nonzero(new["discriminator"]["embed.weight"]) == 0
     assert all(torch.equal(old["discriminator"][k], new["discriminator"][k]) for k in old["discriminator"])
@@ -129,3 +134,37 @@ def test_judge_jobs_sets_outputs_and_judges_side_by_side(synth_dirs, tmp_path):
     assert json.loads(out.with_suffix(".json").read_text())["no-glasses"]["judge-1"] == expected
     with pytest.raises(SystemExit, match="repeat"):  # two judges called judge-0 would overwrite each other
         judge_jobs.main([outputs[0], "--judge", judges[0], "--judge", judges[0]])
+
+
+def test_fresh_discriminator_can_give_g_zero_skips(tmp_path):
+    old, new = keep_weights_with(tmp_path, {"generator_skips": True})
+    for part in ("generator", "ema"):
+        gained = set(new[part]) - set(old[part])
+        assert gained and all(k.startswith("generator.skips.") for k in gained)
+        assert all(torch.count_nonzero(new[part][k]) == 0 for k in gained)
+        assert all(torch.equal(old[part][k], new[part][k]) for k in old[part])
+    assert not new["opt_g"]["state"]  # the old moments do not fit the new parameter list
+    skipped = {**TINY64, "model": {**TINY64["model"], "generator_skips": True}}
+    resumed = train(RunConfig.model_validate(skipped), data="synth", out=tmp_path / "new", resume=True,
+                    progress=False, max_steps_this_call=1)
+    assert any(torch.count_nonzero(v) for k, v in load_state(resumed / STATE_FILE)["generator"].items()
+               if k.startswith("generator.skips."))
+    # Switching them off again would drop trained parts: refused.
+    (tmp_path / "plain.yaml").write_text(yaml.safe_dump(TINY64))
+    refused = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(resumed / STATE_FILE),
+                              str(tmp_path / "plain.yaml"), "--out", str(tmp_path / "x"), "--d-steps", "0"],
+                             cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode != 0 and "generator_skips" in refused.stderr
+
+
+def test_probe_reference_style_compares_outputs_with_truths(tmp_path):
+    run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path, progress=False, max_steps_this_call=1)
+    done = subprocess.run([sys.executable, "scripts/probe_reference_style.py", "--model", str(run / EXPORT_FILE),
+                           "--n", "8"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["cases"] >= 2 and result["truths_differ"] > 0  # the cases' references wear other styles
+    assert result["outputs_differ"] > 0 and result["reference_codes_differ"] > 0  # an untrained E sees its input
+    refused = subprocess.run([sys.executable, "scripts/probe_reference_style.py", "--model", str(run / EXPORT_FILE),
+                              "--n", "1", "--change", "Smiling"], cwd=ROOT, capture_output=True, text=True)
+    assert refused.returncode != 0 and "raise --n" in refused.stderr

@@ -61,6 +61,13 @@ def evaluate(translator: Translator, judge: Judge, cases: Cases, *, kinds: Seque
         truth = to_tensor(cases.label_truth if kind == "label" else cases.reference_truth)
         seen_out = judge.predict(out)[:, judge_index]
         report: dict = {"attributes": _per_attribute(translator, cases, names, seen_src, seen_out, x, out, truth)}
+        # The truly rendered answers, judged alike: what a perfect model would score under this judge, so a
+        # shortfall below it is the model's, not the judge's.
+        seen_truth = judge.predict(truth)[:, judge_index]
+        report["ceiling"] = {}
+        for k, name in _changed(cases):
+            success, preservation = _judged(translator, cases, names, seen_src, seen_truth, k)
+            report["ceiling"][name] = {"success": success, "preservation": preservation}
         report["mean"] = {key: float(np.nanmean([a[key] for a in report["attributes"].values()]))
                           for key in ("success", "preservation", "l1", "identity_l1", "l1_reduction", "psnr", "edit_l1",
                                       "identity_edit_l1", "edit_l1_reduction", "outside_l1")}
@@ -130,16 +137,9 @@ def realism(fake: np.ndarray, real: np.ndarray) -> dict:
 def _per_attribute(translator: Translator, cases: Cases, names: list[str], seen_src: torch.Tensor,
                    seen_out: torch.Tensor, x: torch.Tensor, out: torch.Tensor, truth: torch.Tensor) -> dict:
     report = {}
-    for k in sorted(set(cases.changed.tolist())):
-        name = cases.attributes[k]
+    for k, name in _changed(cases):
         rows = np.flatnonzero(cases.changed == k)
-        hits, kept = [], []
-        for value in (0, 1):  # the judge's view is compared per direction of the change
-            part = rows[cases.value[rows] == value]
-            if len(part) and name in names:
-                hit, keep = judged_change(translator, names, seen_src[part], seen_out[part], name, value)
-                hits.append(hit)
-                kept.append(keep)
+        success, preservation = _judged(translator, cases, names, seen_src, seen_out, k)
         model_l1, identity_l1 = l1(out[rows], truth[rows]).mean().item(), l1(x[rows], truth[rows]).mean().item()
         # The edit region (where the truth differs from the source) and the rest, apart: over the whole
         # image a small edit is swamped by the model's re-rendering error everywhere else.
@@ -148,8 +148,8 @@ def _per_attribute(translator: Translator, cases: Cases, names: list[str], seen_
         identity_edit = torch.nanmean(masked_l1(x[rows], truth[rows], edit)).item()
         report[name] = {
             "n": len(rows),
-            "success": torch.cat(hits).float().mean().item() if hits else float("nan"),
-            "preservation": torch.cat(kept).float().mean().item() if kept else float("nan"),
+            "success": success,
+            "preservation": preservation,
             "l1": model_l1, "psnr": psnr(out[rows], truth[rows]).mean().item(),
             "identity_l1": identity_l1, "identity_psnr": psnr(x[rows], truth[rows]).mean().item(),
             # > 0: closer to the true counterfactual than doing nothing.
@@ -159,6 +159,28 @@ def _per_attribute(translator: Translator, cases: Cases, names: list[str], seen_
             "outside_l1": torch.nanmean(masked_l1(out[rows], truth[rows], ~edit)).item(),
         }
     return report
+
+
+def _changed(cases: Cases) -> list[tuple[int, str]]:
+    """(index, name) of each attribute the cases change, in the cases' attribute order."""
+    return [(k, cases.attributes[k]) for k in sorted(set(cases.changed.tolist()))]
+
+
+def _judged(translator: Translator, cases: Cases, names: list[str], seen_src: torch.Tensor, seen_out: torch.Tensor,
+            k: int) -> tuple[float, float]:
+    """Judged success and preservation of the cases changing attribute k (nan when the judge lacks it).
+    seen_*: [M, K] in `names` order"""
+    name, rows = cases.attributes[k], np.flatnonzero(cases.changed == k)
+    hits, kept = [], []
+    for value in (0, 1):  # the judge's view is compared per direction of the change
+        part = rows[cases.value[rows] == value]
+        if len(part) and name in names:
+            hit, keep = judged_change(translator, names, seen_src[part], seen_out[part], name, value)
+            hits.append(hit)
+            kept.append(keep)
+    if not hits:
+        return float("nan"), float("nan")
+    return torch.cat(hits).float().mean().item(), torch.cat(kept).float().mean().item()
 
 
 def markdown(result: dict) -> str:
@@ -177,6 +199,10 @@ def markdown(result: dict) -> str:
                          f"{a['identity_l1']:.3f} | {_pct(a['l1_reduction'])} | {a['psnr']:.1f} | {a['edit_l1']:.3f} | "
                          f"{a['identity_edit_l1']:.3f} | {_pct(a['edit_l1_reduction'])} | {a['outside_l1']:.3f} |")
         extras = []
+        if "ceiling" in report:
+            extras.append("the true counterfactuals, judged alike (a perfect model's score: success / preservation): "
+                          + ", ".join(f"{name} {_pct(c['success'])} / {_pct(c['preservation'])}"
+                                      for name, c in report["ceiling"].items()))
         if "style_match" in report and report["style_match"]["n"]:
             extras.append(f"style match {_pct(report['style_match']['rate'])} "
                           f"(n={report['style_match']['n']}, chance 50 %)")

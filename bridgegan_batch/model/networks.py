@@ -79,7 +79,7 @@ class Generator(nn.Module):
     """
 
     def __init__(self, channels: tuple[int, ...], code_channels: int, spade_hidden: int,
-                 spade_at_code_resolution: bool = False):
+                 spade_at_code_resolution: bool = False, skips: bool = False):
         super().__init__()
         stem, *downs = channels  # e.g. (32, 64, 128, 256): stem width, then one per down block
         self.stem = nn.Conv2d(3, stem, 1)
@@ -93,16 +93,30 @@ class Generator(nn.Module):
         self.up = nn.ModuleList(SPADEResBlock(a, b, code_channels, spade_hidden, upsample=True,
                                               spade_at_code_resolution=spade_at_code_resolution)
                                 for a, b in zip(rev, rev[1:], strict=False))
+        # One per up block, adding the down path's features of the same size; zero at the start, so a
+        # generator gaining them computes what it computed before.
+        self.skips = nn.ModuleList(_zero_conv(b) for b in rev[1:]) if skips else None
         self.out = nn.Sequential(nn.InstanceNorm2d(stem, affine=True), nn.LeakyReLU(SLOPE), nn.Conv2d(stem, 3, 1))
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         h = self.stem(x)  # [B, C0, H, W]
+        down = [h]
         for block in self.down:
             h = block(h)  # halves H, W
+            down.append(h)
         h = self.bottleneck_spade(self.bottleneck(h), code)  # [B, Ck, H/2^k, W/2^k]
-        for block in self.up:
+        for i, block in enumerate(self.up):
             h = block(h, code)  # doubles H, W
+            if self.skips is not None:
+                h = h + self.skips[i](down[-2 - i])  # the down path's features at this size
         return torch.tanh(self.out(h))  # [B, 3, H, W]
+
+
+def _zero_conv(channels: int) -> nn.Conv2d:
+    conv = nn.Conv2d(channels, channels, 1)
+    nn.init.zeros_(conv.weight)
+    nn.init.zeros_(conv.bias)
+    return conv
 
 
 def _down_trunk(image_size: int, channels: int, max_channels: int, group_norm: bool) -> tuple[nn.Sequential, int]:

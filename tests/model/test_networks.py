@@ -92,3 +92,20 @@ def test_projection_critic_starts_unconditional_and_then_reads_the_labels():
     assert torch.equal(d(x, labels)[0], with_labels) and torch.equal(d(x)[0], d.critic(x))
     plain = build_discriminator(ModelConfig(**TINY))
     assert plain.embed is None and torch.equal(plain.critic(x, labels), plain.critic(x))
+
+
+def test_generator_skips_start_as_the_plain_generator_and_then_carry_the_source():
+    torch.manual_seed(0)
+    plain, skipped = BridgeGenerator(ModelConfig(**TINY)), BridgeGenerator(ModelConfig(**TINY, generator_skips=True))
+    missing, unexpected = skipped.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("generator.skips.") for k in missing)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    code = plain.source_code(x, torch.zeros(2, 3))
+    assert torch.equal(skipped(x, code), plain(x, code))  # zero convs: an exact warm start
+    # ...that still learns: the loss reaches the skips, and once they move the output follows the source's detail.
+    skipped(x, code).square().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in skipped.generator.skips.parameters())
+    with torch.no_grad():
+        for p in skipped.generator.skips.parameters():
+            p.normal_(0, 0.1)
+    assert not torch.allclose(skipped(x, code), plain(x, code))
