@@ -26,7 +26,8 @@ def test_shapes_through_both_paths(at_code_res):
     del labels
 
 
-@pytest.mark.parametrize("name", ["synth64", "celeba128", "experiments/synth64_d5", "experiments/synth64_shared_d5"])
+@pytest.mark.parametrize("name", ["synth64", "celeba128", "experiments/synth64_d5", "experiments/synth64_shared_d5",
+                                  "experiments/synth64_diffaug_d5_minchange6_skips"])
 def test_shipped_model_configs_build(name):
     from pathlib import Path
 
