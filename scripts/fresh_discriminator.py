@@ -43,10 +43,10 @@ from bridgegan_batch.train.losses import BridgeGANLoss
 from bridgegan_batch.train.targets import group_indices
 
 DISCRIMINATOR_FIELDS = {"disc_channels", "disc_max_channels", "disc_separate_attribute_trunk", "disc_projection"}
-# What a kept D may lack: parts a new option adds (they start neutral, e.g. a zero projection).
-NEW_DISCRIMINATOR_PARTS = {"embed.weight"}
-# What G may gain the same way: the skips' zero convs (`generator_skips`).
-NEW_GENERATOR_PREFIX = "generator.skips."
+# What a loaded part may lack: parts a new option adds, which start neutral (D's zero projection,
+# `disc_projection`; G's zero skips, `generator_skips`). Key prefixes.
+NEW_DISCRIMINATOR_PARTS = ("embed.weight",)
+NEW_GENERATOR_PARTS = ("generator.skips.",)
 
 
 def start_from(path: str) -> tuple[dict, ModelConfig]:
@@ -70,11 +70,12 @@ def check_same_generator(old: ModelConfig, new: RunConfig) -> None:
                          "may, and generator_skips may be switched on")
 
 
-def load_generator(module, weights: dict, what: str) -> bool:
-    """Load G's side; it may lack only the skips' zero convs. -> whether G gained them"""
+def load_with_new_parts(module, weights: dict, new_parts: tuple[str, ...], what: str) -> bool:
+    """Load `weights`; the module may have only `new_parts` (key prefixes) beyond them. -> whether it had any"""
     missing, unexpected = module.load_state_dict(weights, strict=False)
-    if unexpected or any(not k.startswith(NEW_GENERATOR_PREFIX) for k in missing):
-        raise SystemExit(f"{what}: G's shape changed beyond new skips (missing {missing}, unexpected {unexpected})")
+    if unexpected or any(not k.startswith(new_parts) for k in missing):
+        raise SystemExit(f"{what}: the shape changed beyond new parts {list(new_parts)} (missing {missing}, "
+                         f"unexpected {unexpected})")
     return bool(missing)
 
 
@@ -98,15 +99,12 @@ def main() -> None:
     batch_size = args.batch_size or t.batch_size
     device = pick_device(args.device)
     parts = build_parts(config, device)  # D and its optimiser are new
-    gained = load_generator(parts.generator, state["generator"], "generator")
-    load_generator(parts.ema, state["ema"], "EMA")
+    gained = load_with_new_parts(parts.generator, state["generator"], NEW_GENERATOR_PARTS, "generator")
+    load_with_new_parts(parts.ema, state["ema"], NEW_GENERATOR_PARTS, "EMA")
     if state["opt_g"] is not None and not gained:  # an optimiser state fits only the parameters it was made for
         parts.opt_g.load_state_dict(state["opt_g"])
     if args.keep_weights:
-        missing, unexpected = parts.discriminator.load_state_dict(state["discriminator"], strict=False)
-        if unexpected or set(missing) - NEW_DISCRIMINATOR_PARTS:
-            raise SystemExit(f"--keep-weights: D's shape changed beyond new parts (missing {missing}, "
-                             f"unexpected {unexpected})")
+        load_with_new_parts(parts.discriminator, state["discriminator"], NEW_DISCRIMINATOR_PARTS, "--keep-weights: D")
     step = int(state["step"])
     run = prepare_run(config, data=args.data, out=args.out, name="synth64", resume=False)
 

@@ -100,15 +100,16 @@ class Generator(nn.Module):
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         h = self.stem(x)  # [B, C0, H, W]
-        down = [h]
+        down = []  # the down path's features above the bottleneck, kept only for the skips
         for block in self.down:
+            if self.skips is not None:
+                down.append(h)
             h = block(h)  # halves H, W
-            down.append(h)
         h = self.bottleneck_spade(self.bottleneck(h), code)  # [B, Ck, H/2^k, W/2^k]
         for i, block in enumerate(self.up):
             h = block(h, code)  # doubles H, W
             if self.skips is not None:
-                h = h + self.skips[i](down[-2 - i])  # the down path's features at this size
+                h = h + self.skips[i](down[-1 - i])  # the down path's features at this size
         return torch.tanh(self.out(h))  # [B, 3, H, W]
 
 
