@@ -124,6 +124,10 @@ class ModelConfig(StrictModel):
     # that starts at zero (ours; False = the authors'): the source's fine detail (eyes, a fringe) need not
     # pass through the bottleneck, and a trained model gains them as an exact warm start.
     generator_skips: bool = False
+    # G also predicts per pixel how much of the source to keep, m, and returns m * x + (1 - m) * its image
+    # (ours; False = the authors'; HiSD learns masks too, in feature space): what an edit does not touch can
+    # stay the source's pixels instead of G's re-drawing of them. Starts at m = 0.018 (networks.py, KeepMask).
+    generator_keep_mask: bool = False
     disc_channels: int = 32  # D's first width (doubles per down block)
     disc_max_channels: int = 256
     # D's attribute head on a trunk of its own rather than the critic's (ours; False = the authors').

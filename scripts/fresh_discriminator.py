@@ -8,9 +8,9 @@ those fakes. The new D first trains alone (G frozen) for `--d-steps` steps, so t
 against it follow a critic and an attribute head that already mean something. The result is a new run
 folder in RUNS whose state continues at the old step (schedules go on), ready for `--resume` or
 scripts/train_budget.py. The model config may differ from the state's in D's fields, and in
-`generator_skips` switched on (G's skips start at zero, so G computes what it did; its optimiser is then
-new). With `--keep-weights` D starts from the state's D instead (for an option that adds a part, like
-`disc_projection`, whose embedding starts at zero).
+`generator_skips` or `generator_keep_mask` switched on (G's skips start at zero, so G computes what it did;
+its keep mask starts nearly shut; its optimiser is then new). With `--keep-weights` D starts from the
+state's D instead (for an option that adds a part, like `disc_projection`, whose embedding starts at zero).
 
 STATE may also be an inference export (`.safetensors`, e.g. the bundled demo model): a resume state is 25 MB
 and is not committed, so a session that lost `runs/` can still continue the shipped model. G then starts
@@ -43,10 +43,13 @@ from bridgegan_batch.train.losses import BridgeGANLoss
 from bridgegan_batch.train.targets import group_indices
 
 DISCRIMINATOR_FIELDS = {"disc_channels", "disc_max_channels", "disc_separate_attribute_trunk", "disc_projection"}
-# What a loaded part may lack: parts a new option adds, which start neutral (D's zero projection,
-# `disc_projection`; G's zero skips, `generator_skips`). Key prefixes.
+# What a loaded part may lack: parts a new option adds, which start (nearly) neutral (D's zero projection,
+# `disc_projection`; G's zero skips, `generator_skips`; G's nearly shut keep mask, `generator_keep_mask`).
+# Key prefixes.
 NEW_DISCRIMINATOR_PARTS = ("embed.weight",)
-NEW_GENERATOR_PARTS = ("generator.skips.",)
+NEW_GENERATOR_PARTS = ("generator.skips.", "generator.keep.")
+# G's options that a state may gain (never lose): each adds one of NEW_GENERATOR_PARTS.
+GAINABLE_GENERATOR_FIELDS = {"generator_skips", "generator_keep_mask"}
 
 
 def start_from(path: str) -> tuple[dict, ModelConfig]:
@@ -62,12 +65,11 @@ def start_from(path: str) -> tuple[dict, ModelConfig]:
 
 def check_same_generator(old: ModelConfig, new: RunConfig) -> None:
     a, b = old.model_dump(), new.model.model_dump()
-    gains_skips = b["generator_skips"] and not a["generator_skips"]
     changed = sorted(k for k in a if a[k] != b[k] and k not in DISCRIMINATOR_FIELDS
-                     and not (k == "generator_skips" and gains_skips))
+                     and not (k in GAINABLE_GENERATOR_FIELDS and b[k]))
     if changed:
         raise SystemExit(f"model fields {changed} differ from the state's; only {sorted(DISCRIMINATOR_FIELDS)} "
-                         "may, and generator_skips may be switched on")
+                         f"may, and {sorted(GAINABLE_GENERATOR_FIELDS)} may be switched on")
 
 
 def load_with_new_parts(module, weights: dict, new_parts: tuple[str, ...], what: str) -> bool:

@@ -136,25 +136,31 @@ def test_judge_jobs_sets_outputs_and_judges_side_by_side(synth_dirs, tmp_path):
         judge_jobs.main([outputs[0], "--judge", judges[0], "--judge", judges[0]])
 
 
-def test_fresh_discriminator_can_give_g_zero_skips(tmp_path):
-    old, new = keep_weights_with(tmp_path, {"generator_skips": True})
+@pytest.mark.parametrize(("field", "prefix"), [("generator_skips", "generator.skips."),
+                                              ("generator_keep_mask", "generator.keep.")])
+def test_fresh_discriminator_can_give_g_a_new_part(tmp_path, field, prefix):
+    old, new = keep_weights_with(tmp_path, {field: True})
     for part in ("generator", "ema"):
         gained = set(new[part]) - set(old[part])
-        assert gained and all(k.startswith("generator.skips.") for k in gained)
-        assert all(torch.count_nonzero(new[part][k]) == 0 for k in gained)
+        assert gained and all(k.startswith(prefix) for k in gained)
+        assert all(torch.count_nonzero(new[part][k]) == 0 for k in gained if k.endswith("weight"))
         assert all(torch.equal(old[part][k], new[part][k]) for k in old[part])
+    if field == "generator_keep_mask":  # nearly shut: G's own image, a fiftieth of the source blended in
+        assert torch.allclose(10 * new["generator"]["generator.keep.conv.bias"], torch.tensor(-4.0))
+    else:  # zero skips: exactly the old G
+        assert all(torch.count_nonzero(new["generator"][k]) == 0 for k in new["generator"] if k.startswith(prefix))
     assert not new["opt_g"]["state"]  # the old moments do not fit the new parameter list
-    skipped = {**TINY64, "model": {**TINY64["model"], "generator_skips": True}}
-    resumed = train(RunConfig.model_validate(skipped), data="synth", out=tmp_path / "new", resume=True,
+    gained_config = {**TINY64, "model": {**TINY64["model"], field: True}}
+    resumed = train(RunConfig.model_validate(gained_config), data="synth", out=tmp_path / "new", resume=True,
                     progress=False, max_steps_this_call=1)
-    assert any(torch.count_nonzero(v) for k, v in load_state(resumed / STATE_FILE)["generator"].items()
-               if k.startswith("generator.skips."))
-    # Switching them off again would drop trained parts: refused.
+    after = load_state(resumed / STATE_FILE)["generator"]
+    assert any(not torch.equal(after[k], new["generator"][k]) for k in after if k.startswith(prefix))  # it trains
+    # Switching it off again would drop trained parts: refused.
     (tmp_path / "plain.yaml").write_text(yaml.safe_dump(TINY64))
     refused = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(resumed / STATE_FILE),
                               str(tmp_path / "plain.yaml"), "--out", str(tmp_path / "x"), "--d-steps", "0"],
                              cwd=ROOT, capture_output=True, text=True)
-    assert refused.returncode != 0 and "generator_skips" in refused.stderr
+    assert refused.returncode != 0 and field in refused.stderr
 
 
 def test_probe_reference_style_compares_outputs_with_truths(tmp_path):

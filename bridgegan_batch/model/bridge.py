@@ -21,7 +21,8 @@ class BridgeGenerator(nn.Module):
         self.mapping = Mapping(n, config.noise_dim, config.code_size, config.code_channels,
                                config.mapping_channels)
         self.generator = Generator(tuple(config.generator_channels), config.code_channels, config.spade_hidden,
-                                   config.spade_at_code_resolution, config.generator_skips)
+                                   config.spade_at_code_resolution, config.generator_skips,
+                                   config.generator_keep_mask)
 
     def source_code(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         """E(x_s, -d): what of the source must go. [B,3,H,W],[B,N] -> [B,Cs,Hs,Ws]"""

@@ -75,11 +75,13 @@ class Generator(nn.Module):
     """G(x, S): a 1x1 stem, instance-norm down blocks, a bottleneck, SPADE up blocks, tanh.
 
     The second bottleneck block and every up block are SPADE-normalised by the latent code S.
+    With `keep_mask`, G also predicts per pixel how much of the source to keep, m in (0, 1), and
+    returns m * x + (1 - m) * tanh(...).
     [B,3,H,W], [B,Cs,Hs,Ws] -> [B,3,H,W] in [-1, 1]
     """
 
     def __init__(self, channels: tuple[int, ...], code_channels: int, spade_hidden: int,
-                 spade_at_code_resolution: bool = False, skips: bool = False):
+                 spade_at_code_resolution: bool = False, skips: bool = False, keep_mask: bool = False):
         super().__init__()
         stem, *downs = channels  # e.g. (32, 64, 128, 256): stem width, then one per down block
         self.stem = nn.Conv2d(3, stem, 1)
@@ -97,6 +99,7 @@ class Generator(nn.Module):
         # generator gaining them computes what it computed before.
         self.skips = nn.ModuleList(_zero_conv(b) for b in rev[1:]) if skips else None
         self.out = nn.Sequential(nn.InstanceNorm2d(stem, affine=True), nn.LeakyReLU(SLOPE), nn.Conv2d(stem, 3, 1))
+        self.keep = KeepMask(stem) if keep_mask else None
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         h = self.stem(x)  # [B, C0, H, W]
@@ -110,7 +113,32 @@ class Generator(nn.Module):
             h = block(h, code)  # doubles H, W
             if self.skips is not None:
                 h = h + self.skips[i](down[-1 - i])  # the down path's features at this size
-        return torch.tanh(self.out(h))  # [B, 3, H, W]
+        if self.keep is None:
+            return torch.tanh(self.out(h))  # [B, 3, H, W]
+        norm, act, to_rgb = self.out
+        features = act(norm(h))  # [B, C0, H, W]
+        keep = self.keep(features)  # [B, 1, H, W]
+        return keep * x + (1 - keep) * torch.tanh(to_rgb(features))  # [B, 3, H, W]
+
+
+class KeepMask(nn.Module):
+    """m = sigmoid(gain * conv3x3(features)): how much of the source each pixel keeps. [B,C,H,W] -> [B,1,H,W]
+
+    Starts at m = sigmoid(-4) = 0.018, so a generator gaining the mask starts within 0.036 of its old output
+    (|x - G| <= 2). The gain multiplies the head's learning rate: Adam moves a weight by about lr per step
+    whatever its gradient, and at gain 1 the mean logit rose 0.7 in 365 steps (docs/TRAINING.md), too slowly
+    for a warm start to open it.
+    """
+
+    def __init__(self, channels: int, gain: float = 10.0, start_logit: float = -4.0):
+        super().__init__()
+        self.gain = gain
+        self.conv = nn.Conv2d(channels, 1, 3, padding=1)
+        nn.init.zeros_(self.conv.weight)
+        nn.init.constant_(self.conv.bias, start_logit / gain)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.gain * self.conv(features))  # [B, 1, H, W]
 
 
 def _zero_conv(channels: int) -> nn.Conv2d:

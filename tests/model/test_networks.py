@@ -95,18 +95,33 @@ def test_projection_critic_starts_unconditional_and_then_reads_the_labels():
     assert plain.embed is None and torch.equal(plain.critic(x, labels), plain.critic(x))
 
 
-def test_generator_skips_start_as_the_plain_generator_and_then_carry_the_source():
+def gained_from_plain(option: str, prefix: str):
+    """A plain G and one with `option`, loaded from it: only `prefix` keys are new. -> (plain, gained, x, code)"""
     torch.manual_seed(0)
-    plain, skipped = BridgeGenerator(ModelConfig(**TINY)), BridgeGenerator(ModelConfig(**TINY, generator_skips=True))
-    missing, unexpected = skipped.load_state_dict(plain.state_dict(), strict=False)
-    assert not unexpected and missing and all(k.startswith("generator.skips.") for k in missing)
+    plain, gained = BridgeGenerator(ModelConfig(**TINY)), BridgeGenerator(ModelConfig(**TINY, **{option: True}))
+    missing, unexpected = gained.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith(prefix) for k in missing)
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     code = plain.source_code(x, torch.zeros(2, 3))
+    gained(x, code).square().mean().backward()  # the loss reaches the new part
+    new_part = [p for k, p in gained.named_parameters() if k.startswith(prefix)]
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in new_part)
+    return plain, gained, x, code
+
+
+def test_generator_skips_start_as_the_plain_generator_and_then_carry_the_source():
+    plain, skipped, x, code = gained_from_plain("generator_skips", "generator.skips.")
     assert torch.equal(skipped(x, code), plain(x, code))  # zero convs: an exact warm start
-    # ...that still learns: the loss reaches the skips, and once they move the output follows the source's detail.
-    skipped(x, code).square().mean().backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in skipped.generator.skips.parameters())
-    with torch.no_grad():
+    with torch.no_grad():  # once they move, the output follows the source's detail
         for p in skipped.generator.skips.parameters():
             p.normal_(0, 0.1)
     assert not torch.allclose(skipped(x, code), plain(x, code))
+
+
+def test_generator_keep_mask_starts_near_the_plain_generator_and_can_keep_the_source():
+    plain, masked, x, code = gained_from_plain("generator_keep_mask", "generator.keep.")
+    start = torch.sigmoid(torch.tensor(-4.0))
+    assert torch.allclose(masked(x, code), start * x + (1 - start) * plain(x, code), atol=1e-6)
+    with torch.no_grad():  # a wide-open mask returns the source whatever G draws
+        masked.generator.keep.conv.bias.fill_(3.0)
+    assert torch.allclose(masked(x, code), x, atol=1e-6)
