@@ -27,7 +27,9 @@ def test_shapes_through_both_paths(at_code_res):
 
 
 @pytest.mark.parametrize("name", ["synth64", "celeba128", "experiments/synth64_d5", "experiments/synth64_shared_d5",
-                                  "experiments/synth64_diffaug_d5_minchange6_skips"])
+                                  "experiments/synth64_diffaug_d5_minchange6_skips",
+                                  "experiments/synth64_diffaug_d5_minchange6_skips_keepmask",
+                                  "experiments/synth64_diffaug_d5_minchange2_skips_keepmask"])
 def test_shipped_model_configs_build(name):
     from pathlib import Path
 
