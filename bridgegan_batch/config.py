@@ -170,6 +170,11 @@ class LossWeights(StrictModel):
     closeness: float = 50.0  # G: L1(S_rand, S_ref), pulls the two paths together
     mode_seeking: float = 0.005  # G: diversity between two noises
     minimal_change: float = 0.0  # G: L1(translation, source), ours (0 = the authors'): edits stay local
+    # G with a keep mask m (ours): mean(1 - m), the share of pixels G redraws; and mean(m * |G's image - x|),
+    # its own image off the source where it keeps the source. Per pixel they cost keep_area * (1 - m) +
+    # keep_agreement * m * |G - x|, linear in m: keep where |G - x| < keep_area / keep_agreement, redraw where more.
+    keep_area: float = Field(0.0, ge=0)
+    keep_agreement: float = Field(0.0, ge=0)
 
 
 class TrainConfig(StrictModel):
@@ -214,6 +219,14 @@ class RunConfig(StrictModel):
 
     model: ModelConfig
     train: TrainConfig = TrainConfig()
+
+    @model_validator(mode="after")
+    def _keep_terms_need_a_keep_mask(self) -> RunConfig:
+        w = self.train.losses
+        if (w.keep_area or w.keep_agreement) and not self.model.generator_keep_mask:
+            raise ValueError("train.losses.keep_area and keep_agreement weigh G's keep mask: "
+                             "they need model.generator_keep_mask: true")
+        return self
 
 
 class JudgeConfig(StrictModel):

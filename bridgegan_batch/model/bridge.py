@@ -40,6 +40,10 @@ class BridgeGenerator(nn.Module):
         """G(x, S). [B,3,H,W],[B,Cs,Hs,Ws] -> [B,3,H,W]"""
         return self.generator(x, code)
 
+    def draw(self, x: torch.Tensor, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """G's own image and its keep mask (None without one). -> [B,3,H,W], [B,1,H,W]"""
+        return self.generator.draw(x, code)
+
 
 def build_discriminator(config: ModelConfig) -> Discriminator:
     return Discriminator(len(config.attributes), config.image_size, config.disc_channels, config.disc_max_channels,

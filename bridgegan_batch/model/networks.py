@@ -102,6 +102,11 @@ class Generator(nn.Module):
         self.keep = KeepMask(stem) if keep_mask else None
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        image, keep = self.draw(x, code)
+        return image if keep is None else keep_blend(x, image, keep)
+
+    def draw(self, x: torch.Tensor, code: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """G's own image and, with a keep mask, the mask (else None). -> [B,3,H,W], [B,1,H,W]"""
         h = self.stem(x)  # [B, C0, H, W]
         down = []  # the down path's features above the bottleneck, kept only for the skips
         for block in self.down:
@@ -116,10 +121,12 @@ class Generator(nn.Module):
         norm, act, to_rgb = self.out
         features = act(norm(h))  # [B, C0, H, W]
         image = torch.tanh(to_rgb(features))  # [B, 3, H, W]
-        if self.keep is None:
-            return image
-        keep = self.keep(features)  # [B, 1, H, W]
-        return keep * x + (1 - keep) * image
+        return image, None if self.keep is None else self.keep(features)  # [B, 1, H, W]
+
+
+def keep_blend(x: torch.Tensor, image: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """m * x + (1 - m) * G's image: the source where the mask keeps it. [B,3,H,W], [B,3,H,W], [B,1,H,W]"""
+    return keep * x + (1 - keep) * image
 
 
 class KeepMask(nn.Module):

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from bridgegan_batch.config import LossWeights
 from bridgegan_batch.model.bridge import BridgeGenerator
-from bridgegan_batch.model.networks import Discriminator
+from bridgegan_batch.model.networks import Discriminator, keep_blend
 from bridgegan_batch.train.diff_augment import check_policy, diff_augment
 
 
@@ -73,6 +73,17 @@ class MinimalChangeLoss:
 
     def __call__(self, translation: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
         return F.l1_loss(translation, source)
+
+
+class KeepMaskLoss:
+    """Ties G's keep mask m to its own image g (ours). G's other losses see only the blend m*x + (1-m)*g, so a
+    mask half open everywhere with g over-drawn to make up serves them as well as one shut off the edit and
+    open on it; the first keep-mask runs learned the former (m about 0.7 on every pixel, docs/TRAINING.md), which
+    caps how far any pixel can move. -> (area: mean(1 - m); disagreement: mean(m * |g - x|))"""
+
+    def __call__(self, keep: torch.Tensor, image: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        # keep: [B, 1, H, W] in (0, 1); image, source: [B, 3, H, W]
+        return (1 - keep).mean(), (keep * (image - source).abs()).mean()
 
 
 class LatentCycleLoss:
@@ -141,6 +152,7 @@ class BridgeGANLoss:
         self.wgan, self.gp, self.attr, self.drift = WassersteinLoss(), GradientPenalty(), AttributeLoss(), CriticDrift()
         self.rec, self.cycle = ReconstructionLoss(), LatentCycleLoss()
         self.close, self.ms, self.change = ClosenessLoss(), ModeSeekingLoss(), MinimalChangeLoss()
+        self.keep = KeepMaskLoss()
 
     @property
     def kinds(self) -> int:
@@ -217,7 +229,9 @@ class BridgeGANLoss:
             codes = [src + lab, src + lab2, src0 + lab0]
         else:
             codes = [src + ref, src0 + src0]
-        out = self.G(x.repeat(len(codes), 1, 1, 1), torch.cat(codes))  # [len(codes) B, 3, H, W]
+        sources = x.repeat(len(codes), 1, 1, 1)
+        image, keep = self.G.draw(sources, torch.cat(codes))  # [len(codes) B, 3, H, W], [len(codes) B, 1, H, W]
+        out = image if keep is None else keep_blend(sources, image, keep)
         k = self.kinds
         fakes = out[: k * b]
         recs = out[-2 * b :] if self.paths == "both" else out[-b:]
@@ -237,10 +251,16 @@ class BridgeGANLoss:
         fake2 = out[k * b : (k + 1) * b]  # the second noise's translation (label path)
         ms = no_term if self.paths == "reference" else self.ms(fakes[:b], fake2, batch.r1, batch.r2)
         change = self.change(fakes, x.repeat(k, 1, 1, 1))
+        # On the translations only: a reconstruction may keep every pixel.
+        area, disagree = (no_term, no_term) if keep is None else self.keep(keep[: k * b], image[: k * b],
+                                                                           sources[: k * b])
         w = self.w
         loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
                 + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms
-                + w.minimal_change * change)
-        return loss, {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
-                      "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
-                      "g/change": change.detach()}
+                + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree)
+        stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
+                 "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
+                 "g/change": change.detach()}
+        if keep is not None:
+            stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach()}
+        return loss, stats

@@ -127,3 +127,6 @@ def test_generator_keep_mask_starts_near_the_plain_generator_and_can_keep_the_so
     with torch.no_grad():  # a wide-open mask returns the source whatever G draws
         masked.generator.keep.conv.bias.fill_(3.0)
     assert torch.allclose(masked(x, code), x, atol=1e-6)
+    image, keep = masked.draw(x, code)  # what the loss sees: G's own image and the mask, apart
+    assert keep.shape == (2, 1, 32, 32) and torch.equal(masked(x, code), keep * x + (1 - keep) * image)
+    assert plain.draw(x, code)[1] is None and torch.equal(plain.draw(x, code)[0], plain(x, code))

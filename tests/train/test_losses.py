@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from bridgegan_batch.config import LossWeights, ModelConfig
+from bridgegan_batch.config import LossWeights, ModelConfig, RunConfig
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.train.losses import (
     AttributeLoss,
@@ -11,6 +11,7 @@ from bridgegan_batch.train.losses import (
     ClosenessLoss,
     CriticDrift,
     GradientPenalty,
+    KeepMaskLoss,
     LatentCycleLoss,
     MinimalChangeLoss,
     ModeSeekingLoss,
@@ -98,6 +99,47 @@ def test_minimal_change_weight_adds_the_translations_distance_from_their_sources
     assert (with_term - without).item() == pytest.approx(2.0 * distance, rel=1e-3)
 
 
+def test_keep_mask_terms_are_the_redrawn_share_and_the_kept_disagreement():
+    source, image = torch.zeros(1, 3, 2, 2), torch.full((1, 3, 2, 2), 0.5)
+    keep = torch.tensor([[[[1.0, 1.0], [0.0, 0.5]]]])  # [1, 1, 2, 2]
+    area, disagree = KeepMaskLoss()(keep, image, source)
+    assert area.item() == pytest.approx(1.5 / 4)  # (0 + 0 + 1 + 0.5) / 4 pixels
+    assert disagree.item() == pytest.approx(0.5 * 2.5 / 4)  # |G - x| = 0.5, weighed by m
+    # Per pixel the two weighted terms are linear in m: with |G - x| under keep_area / keep_agreement,
+    # keeping costs less; over it, redrawing does.
+    def cost(m: float, distance: float) -> float:  # keep_area 0.2, keep_agreement 1: the threshold is 0.2
+        area, disagree = KeepMaskLoss()(torch.full((1, 1, 1, 1), m), torch.full((1, 3, 1, 1), distance),
+                                        torch.zeros(1, 3, 1, 1))
+        return 0.2 * area.item() + 1.0 * disagree.item()
+
+    assert cost(1.0, 0.1) < cost(0.5, 0.1) < cost(0.0, 0.1)
+    assert cost(1.0, 0.4) > cost(0.5, 0.4) > cost(0.0, 0.4)
+
+
+def test_keep_mask_weights_add_their_terms_to_g_and_need_a_keep_mask():
+    weights = LossWeights(keep_area=0.5, keep_agreement=2.0)
+    _, _, batch, plain = _setup(model={"generator_keep_mask": True})
+    g, _, _, weighted = _setup(weights, model={"generator_keep_mask": True})
+    torch.manual_seed(1)
+    without, stats = plain.generator_phase(batch)
+    torch.manual_seed(1)
+    with_terms, _ = weighted.generator_phase(batch)
+    with torch.no_grad():  # the three translations the phase made, drawn apart
+        d = batch.d
+        src = g.source_code(batch.x, d)
+        lab, ref = g.label_code(batch.r1, d), g.reference_code(batch.x_ref, d)
+        image, keep = g.draw(batch.x.repeat(3, 1, 1, 1), torch.cat([src + lab, src + ref,
+                                                                    src + batch.alpha[:, None, None, None] * lab
+                                                                    + (1 - batch.alpha[:, None, None, None]) * ref]))
+    area = (1 - keep).mean().item()
+    disagree = (keep * (image - batch.x.repeat(3, 1, 1, 1)).abs()).mean().item()
+    assert stats["g/keep_area"].item() == pytest.approx(area, rel=1e-4)
+    assert stats["g/keep_disagree"].item() == pytest.approx(disagree, rel=1e-4) and disagree > 0
+    assert (with_terms - without).item() == pytest.approx(0.5 * area + 2.0 * disagree, rel=1e-3)
+    with pytest.raises(ValueError, match="generator_keep_mask"):
+        RunConfig.model_validate({"model": TINY, "train": {"losses": {"keep_area": 0.1}}})
+
+
 def test_mode_seeking_rewards_different_outputs():
     r1, r2 = torch.zeros(2, 4), torch.ones(2, 4)
     same = ModeSeekingLoss()(torch.zeros(2, 3), torch.zeros(2, 3), r1, r2)
@@ -105,9 +147,9 @@ def test_mode_seeking_rewards_different_outputs():
     assert apart < same and apart.item() == pytest.approx(1.0, rel=1e-3)
 
 
-def _setup(weights=None):
+def _setup(weights=None, model=None):
     torch.manual_seed(0)
-    config = ModelConfig(**TINY)
+    config = ModelConfig(**TINY, **(model or {}))
     g, d = BridgeGenerator(config), build_discriminator(config)
     b = 3
     labels = torch.tensor([[1.0, 0, 1], [0, 1, 0], [1, 1, 0]])
