@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -26,14 +28,13 @@ def test_shapes_through_both_paths(at_code_res):
     del labels
 
 
-@pytest.mark.parametrize("name", ["synth64", "celeba128", "experiments/synth64_d5", "experiments/synth64_shared_d5",
-                                  "experiments/synth64_diffaug_d5_minchange6_skips",
-                                  "experiments/synth64_diffaug_d5_minchange6_skips_keepmask",
-                                  "experiments/synth64_diffaug_d5_minchange2_skips_keepmask"])
-def test_shipped_model_configs_build(name):
-    from pathlib import Path
+CONFIGS = Path(__file__).parents[2] / "configs"
 
-    config = load_yaml(Path(__file__).parents[2] / "configs" / f"{name}.yaml", RunConfig)
+
+@pytest.mark.parametrize("name", ["synth64", "celeba128",
+                                  *sorted(f"experiments/{p.stem}" for p in (CONFIGS / "experiments").glob("*.yaml"))])
+def test_shipped_model_configs_build(name):
+    config = load_yaml(CONFIGS / f"{name}.yaml", RunConfig)
     g = BridgeGenerator(config.model)
     size = config.model.image_size
     x = torch.randn(1, 3, size, size)
