@@ -250,7 +250,7 @@ class BridgeGANLoss:
             cycle = close = no_term
         fake2 = out[k * b : (k + 1) * b]  # the second noise's translation (label path)
         ms = no_term if self.paths == "reference" else self.ms(fakes[:b], fake2, batch.r1, batch.r2)
-        change = self.change(fakes, x.repeat(k, 1, 1, 1))
+        change = self.change(fakes, sources[: k * b])
         # On the translations only: a reconstruction may keep every pixel.
         area, disagree = (no_term, no_term) if keep is None else self.keep(keep[: k * b], image[: k * b],
                                                                            sources[: k * b])
