@@ -33,7 +33,7 @@ CONFIGS = Path(__file__).parents[2] / "configs"
 
 @pytest.mark.parametrize("name", ["synth64", "celeba128",
                                   *sorted(f"experiments/{p.stem}" for p in (CONFIGS / "experiments").glob("*.yaml"))])
-def test_shipped_model_configs_build(name):
+def test_every_model_config_builds(name):
     config = load_yaml(CONFIGS / f"{name}.yaml", RunConfig)
     g = BridgeGenerator(config.model)
     size = config.model.image_size
