@@ -161,16 +161,18 @@ class BridgeGANLoss:
 
     def fakes(self, batch: Batch) -> torch.Tensor:
         """The step's translations, stacked: rand, ref, interp (or one path's). -> [kB, 3, H, W]"""
+        return self.G(batch.x.repeat(self.kinds, 1, 1, 1), self.fake_codes(batch))
+
+    def fake_codes(self, batch: Batch) -> torch.Tensor:
+        """The codes of `fakes`, in its order. -> [kB, Cs, Hs, Ws]"""
         d = batch.d
         src = self.G.source_code(batch.x, d)  # [B, Cs, Hs, Ws]
         if self.paths == "label":
-            codes = src + self.G.label_code(batch.r1, d)
-        elif self.paths == "reference":
-            codes = src + self.G.reference_code(batch.x_ref, d)
-        else:
-            lab, ref = self.G.label_code(batch.r1, d), self.G.reference_code(batch.x_ref, d)
-            codes = torch.cat([src + lab, src + ref, src + _mix(lab, ref, batch.alpha)])  # [3B, ...]
-        return self.G(batch.x.repeat(self.kinds, 1, 1, 1), codes)
+            return src + self.G.label_code(batch.r1, d)
+        if self.paths == "reference":
+            return src + self.G.reference_code(batch.x_ref, d)
+        lab, ref = self.G.label_code(batch.r1, d), self.G.reference_code(batch.x_ref, d)
+        return torch.cat([src + lab, src + ref, src + _mix(lab, ref, batch.alpha)])  # [3B, ...]
 
     def _seen_by_d(self, images: torch.Tensor, seed: int) -> torch.Tensor:
         """Images as D sees them: augmented when the loss has a policy (DiffAugment), else as they are."""

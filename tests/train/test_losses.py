@@ -125,12 +125,7 @@ def test_keep_mask_weights_add_their_terms_to_g_and_need_a_keep_mask():
     torch.manual_seed(1)
     with_terms, _ = weighted.generator_phase(batch)
     with torch.no_grad():  # the three translations the phase made, drawn apart
-        d = batch.d
-        src = g.source_code(batch.x, d)
-        lab, ref = g.label_code(batch.r1, d), g.reference_code(batch.x_ref, d)
-        image, keep = g.draw(batch.x.repeat(3, 1, 1, 1), torch.cat([src + lab, src + ref,
-                                                                    src + batch.alpha[:, None, None, None] * lab
-                                                                    + (1 - batch.alpha[:, None, None, None]) * ref]))
+        image, keep = g.draw(batch.x.repeat(3, 1, 1, 1), weighted.fake_codes(batch))
     area = (1 - keep).mean().item()
     disagree = (keep * (image - batch.x.repeat(3, 1, 1, 1)).abs()).mean().item()
     assert stats["g/keep_area"].item() == pytest.approx(area, rel=1e-4)
