@@ -266,12 +266,15 @@ def train_judge_cmd(data, attributes, n, val_n, epochs, size, degraded, seed, ou
 @main.command(short_help="Write the inference export of a training run's resume state.")
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--out", required=True, help="Export file to write (.safetensors).")
+@click.option("--d-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Record the test-time d scale this model recommends (choose it on validation faces); "
+                   "eval and jobs use it when given none [default: none recorded, so the authors' 1.5].")
 @_user_errors
-def export(run_dir, out):
+def export(run_dir, out, d_scale):
     """Export the EMA generator side (and D's attribute head) from RUN_DIR/state.pt."""
     from bridgegan_batch.train.loop import STATE_FILE, export_from_state
 
-    click.echo(f"wrote {export_from_state(Path(run_dir) / STATE_FILE, out)}")
+    click.echo(f"wrote {export_from_state(Path(run_dir) / STATE_FILE, out, d_scale=d_scale)}")
 
 
 @main.command("eval", short_help="Score label-driven translations with the attribute judge.")
@@ -281,7 +284,8 @@ def export(run_dir, out):
 @click.option("--n", type=click.IntRange(min=1), default=500, show_default=True, help="Source faces.")
 @click.option("--judge", "judge_path", default="runs/judge-synth64.safetensors", show_default=True,
               help="Judge file (bridgegan-batch train-judge).")
-@click.option("--d-scale", type=float, default=1.5, show_default=True, help="Scale of d at test time.")
+@click.option("--d-scale", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Scale of d at test time [default: the model's own, else the authors' 1.5].")
 @click.option("--edit", type=click.Choice(EDIT_MODES), default="direct", show_default=True,
               help="G's output (direct) or only the change G makes, on the source's pixels (residual).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
@@ -321,7 +325,7 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, edit, seed, changes, suit
     images, labels = load_arrays(source, n=n, size=translator.config.image_size, attributes=translator.attributes,
                                  seed=777_777)
     result = evaluate_label_translations(translator, judge, images, labels, seed=seed)
-    result.update(model=str(path), judge=str(judge_path), n=len(images), d_scale=d_scale, edit=edit)
+    result.update(model=str(path), judge=str(judge_path), n=len(images), d_scale=translator.d_scale, edit=edit)
     click.echo(markdown_table(result))
     if to_change:
         result["suite"] = suite.evaluate(translator, judge, cases, extractors=suite.extractors(judge, inception),

@@ -52,13 +52,13 @@ from bridgegan_batch.augment.layout import (
 from bridgegan_batch.augment.manifest import InputShard, Manifest, OutputLock, now
 from bridgegan_batch.augment.plan import Plan, Source, make_plan
 from bridgegan_batch.augment.provenance import RunInfo
-from bridgegan_batch.augment.spec import JobSpec, check_attribute_names, fingerprint
+from bridgegan_batch.augment.spec import JobSpec, check_attribute_names, fingerprint, resolve_d_scale
 from bridgegan_batch.augment.worker import OutputOptions, ShardTask
 from bridgegan_batch.data.dataset_info import DATASET_FILE, DatasetInfo, ShardEntry
 from bridgegan_batch.data.paths import filesystem, is_shard
 from bridgegan_batch.errors import ConfigError, DataError
 from bridgegan_batch.model.checkpoint import PICKLE_SUFFIXES, CheckpointError, parse_export
-from bridgegan_batch.model.translator import DEFAULT_MODEL
+from bridgegan_batch.model.translator import DEFAULT_MODEL, recommended_d_scale
 from bridgegan_batch.ray_session import RaySession
 
 MAX_TRIES = 3  # attempts per input shard before it is marked failed
@@ -95,6 +95,7 @@ class ModelFile:
     data: bytes  # a safetensors export, read once: what is hashed is what the actors load
     sha256: str
     attributes: tuple[str, ...]
+    d_scale: float  # the test-time d scale the export recommends (else the authors' 1.5)
 
     def translator(self, d_scale: float):
         """The model on this machine, loaded from `data` (which may not be `path`'s bytes)."""
@@ -131,13 +132,14 @@ def load_model_file(job: JobSpec, job_path: str, *, unsafe_load: bool = False) -
     else:
         data = Path(path).read_bytes()
     try:
-        modules, config, _ = parse_export(data, path)
+        modules, config, info = parse_export(data, path)
+        d_scale = recommended_d_scale(info, path)
     except CheckpointError as exc:
         raise ConfigError(f"{job_path}: model.path: {exc}") from exc
     if job.input.labels == "predict" and "discriminator" not in modules:
         raise ConfigError(f"{job_path}: input.labels: predict needs a model with an attribute head; "
                           f"{path} has none")
-    return ModelFile(path, data, hashlib.sha256(data).hexdigest(), tuple(config.attributes))
+    return ModelFile(path, data, hashlib.sha256(data).hexdigest(), tuple(config.attributes), d_scale)
 
 
 def _check_output(output: str, manifest: Manifest | None, job_sha: str, model_sha: str, force: bool) -> None:
@@ -260,6 +262,7 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
     started, t0 = now(), time.perf_counter()
     model = load_model_file(job, job_path, unsafe_load=unsafe_load)
     check_attribute_names(job, model.attributes)
+    job = resolve_d_scale(job, model.d_scale)
     run = _Run(job, job_path, model, fingerprint(job), run_id or new_run_id(), echo, progress)
     output = job.output.uri
     # A dry run plans the demo input from its records instead of rendering it: it writes nothing.

@@ -88,7 +88,8 @@ class InputSpec(StrictModel):
 class ModelSpec(StrictModel):
     path: str | None = None  # an export (.safetensors); None = the bundled demo model
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    d_scale: float = Field(1.5, gt=0)  # the authors scale d by 1.5 at test time
+    # None: the model's own (recorded in its export), else the authors' 1.5
+    d_scale: float | None = Field(None, gt=0)
     # direct: G's output, as published; residual: only the change G makes, on the source's pixels
     edit: EditMode = "direct"
     batch_size: int = Field(64, gt=0)
@@ -267,8 +268,18 @@ _NOT_FINGERPRINTED = {"resources": None, "input": {"uri"}, "output": {"uri", "ma
 _ADDED_LATER = {("model", "edit"): "direct"}
 
 
+def resolve_d_scale(job: JobSpec, recommended: float) -> JobSpec:
+    """The job with `model.d_scale` a number: its own, else the model's recommendation. Resolved once in
+    the driver, so the fingerprint, the actors and every sample's provenance carry the number used."""
+    if job.model.d_scale is not None:
+        return job
+    return job.model_copy(update={"model": job.model.model_copy(update={"d_scale": recommended})})
+
+
 def fingerprint(job: JobSpec) -> str:
     """sha256 of the job fields that decide the output's bytes (not its resources or input list)."""
+    if job.model.d_scale is None:
+        raise ValueError("fingerprint: resolve model.d_scale first (resolve_d_scale)")
     data = job.model_dump(mode="json", exclude={k: v if v else True for k, v in _NOT_FINGERPRINTED.items()})
     for (section, field), default in _ADDED_LATER.items():
         if data.get(section, {}).get(field) == default:

@@ -34,6 +34,15 @@ AUTHORS_D_SCALE = 1.5
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "synth64.safetensors"
 
 
+def recommended_d_scale(info: Mapping, name: str) -> float:
+    """The test-time d scale an export recommends (`info["d_scale"]`, set when it was exported), else the
+    authors' 1.5. A model's best strength is its own: it is chosen on validation faces, like a threshold."""
+    value = info.get("d_scale", AUTHORS_D_SCALE)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
+        raise CheckpointError(f"{name}: its info d_scale {value!r} is not a positive number")
+    return float(value)
+
+
 def _per_sample(value, i: int, batch: int):
     """Row i of a batched argument (a [B, ...] tensor or a length-B sequence); anything else as is."""
     if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape[0] == batch:
@@ -75,17 +84,19 @@ class Translator:
         self.groups = group_indices(config.attributes, EXCLUSIVE_GROUPS)
 
     @classmethod
-    def load(cls, path: str | Path, *, device: str = "auto", d_scale: float = AUTHORS_D_SCALE,
+    def load(cls, path: str | Path, *, device: str = "auto", d_scale: float | None = None,
              batch_invariant: bool = False, edit: str = "direct") -> Translator:
-        """A translator from an export file (see model/checkpoint.py)."""
-        modules, config, _ = load_export(path)
+        """A translator from an export file (see model/checkpoint.py); d_scale None: the export's own."""
+        modules, config, info = load_export(path)
+        d_scale = recommended_d_scale(info, str(path)) if d_scale is None else d_scale
         return cls._from_export(modules, config, str(path), device, d_scale, batch_invariant, edit)
 
     @classmethod
-    def from_bytes(cls, data: bytes, name: str, *, device: str = "auto", d_scale: float = AUTHORS_D_SCALE,
+    def from_bytes(cls, data: bytes, name: str, *, device: str = "auto", d_scale: float | None = None,
                    batch_invariant: bool = False, edit: str = "direct") -> Translator:
         """A translator from an export's bytes (shipped to Ray actors); errors name `name`."""
-        modules, config, _ = parse_export(data, name)
+        modules, config, info = parse_export(data, name)
+        d_scale = recommended_d_scale(info, name) if d_scale is None else d_scale
         return cls._from_export(modules, config, name, device, d_scale, batch_invariant, edit)
 
     @classmethod

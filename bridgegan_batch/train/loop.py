@@ -161,14 +161,16 @@ def _truncate_stats(path: Path, step: int) -> None:
         path.write_text("".join(line + "\n" for line in kept))
 
 
-def export_from_state(state_path: str | Path, out: str | Path) -> Path:
-    """Write the inference export (EMA generator side + D) of a resume state."""
+def export_from_state(state_path: str | Path, out: str | Path, *, d_scale: float | None = None) -> Path:
+    """Write the inference export (EMA generator side + D) of a resume state; `d_scale` is recorded as the
+    test-time d scale the model recommends (None: none, so translators take the authors' 1.5)."""
     state = load_state(state_path)
     config = RunConfig.model_validate_json(state["config"])
     ema, disc = BridgeGenerator(config.model), build_discriminator(config.model)
     ema.load_state_dict(state["ema"])
     disc.load_state_dict(state["discriminator"])
-    return write_export(out, ema, disc, config.model, {"step": state["step"]})
+    info = {"step": state["step"]} | ({} if d_scale is None else {"d_scale": d_scale})
+    return write_export(out, ema, disc, config.model, info)
 
 
 def write_export(path: str | Path, ema: BridgeGenerator, discriminator: torch.nn.Module, model: ModelConfig,

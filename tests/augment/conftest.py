@@ -14,11 +14,21 @@ TINY = dict(image_size=32, code_size=8, code_channels=4, encoder_channels=8, map
             generator_channels=(8, 16, 16), spade_hidden=8, disc_channels=8, disc_max_channels=16)
 
 
+def _tiny(path, info: dict | None = None) -> str:
+    torch.manual_seed(0)
+    config = ModelConfig(attributes=SYNTH_ATTRIBUTES, **TINY)
+    save_export(path, {"bridge": BridgeGenerator(config), "discriminator": build_discriminator(config)}, config,
+                info)
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def tiny_export(tmp_path_factory) -> str:
     """An untrained export over the SynthFaces attributes: real weights, real file, fast."""
-    torch.manual_seed(0)
-    config = ModelConfig(attributes=SYNTH_ATTRIBUTES, **TINY)
-    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
-    save_export(path, {"bridge": BridgeGenerator(config), "discriminator": build_discriminator(config)}, config)
-    return str(path)
+    return _tiny(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="session")
+def tiny_export_d125(tmp_path_factory) -> str:
+    """The same weights, recording 1.25 as the test-time d scale a job takes when it sets none."""
+    return _tiny(tmp_path_factory.mktemp("model_d125") / "tiny.safetensors", {"d_scale": 1.25})

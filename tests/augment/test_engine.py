@@ -59,9 +59,12 @@ def read_output(out) -> dict[str, Sample]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["wds", "parquet"])
-def test_balanced_job_writes_shards_with_provenance_and_a_report(tmp_path, tiny_export, synth_dirs, ray_local, fmt):
-    edit = "residual" if fmt == "parquet" else "direct"  # both edit modes, one per format
-    job = make_job(tmp_path, tiny_export, synth_dirs[fmt], output__format=fmt, model__edit=edit)
+def test_balanced_job_writes_shards_with_provenance_and_a_report(tmp_path, tiny_export, tiny_export_d125, synth_dirs,
+                                                                 ray_local, fmt):
+    # Both edit modes, one per format; and the d scale set by the job (1.5) or taken from the model (1.25).
+    edit, model, d_scale = ("residual", tiny_export_d125, 1.25) if fmt == "parquet" else ("direct", tiny_export, 1.5)
+    job = make_job(tmp_path, model, synth_dirs[fmt], output__format=fmt, model__edit=edit,
+                   model__d_scale=None if fmt == "parquet" else 1.5)
     result = run_job(job, "test job", echo=lambda _: None, progress=False)
     out = tmp_path / "out"
     samples = read_output(out)
@@ -89,7 +92,7 @@ def test_balanced_job_writes_shards_with_provenance_and_a_report(tmp_path, tiny_
             continue
         assert prov["digital_source_type"] == "compositeWithTrainedAlgorithmicMedia" and prov["edit"] == edit
         assert prov["target"]["Eyeglasses"] == 1 and prov["source"]["labels"]["Eyeglasses"] == 0
-        assert prov["d"]["Eyeglasses"] == pytest.approx(1.5)
+        assert prov["d"]["Eyeglasses"] == pytest.approx(d_scale)
         assert (prov["reference"] is None) == (prov["op"] == "label")
         assert (prov["seed"] is None) == (prov["op"] == "reference")
         assert (prov["alpha"] in (0.25, 0.75)) == (prov["op"] == "interpolate")

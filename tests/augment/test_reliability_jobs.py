@@ -54,6 +54,19 @@ def _text_model(root: Path) -> str:
     return str(path)
 
 
+def _model_with_bad_d_scale(root: Path) -> str:
+    """A real export whose recorded test-time d scale is no number."""
+    from bridgegan_batch.config import ModelConfig
+    from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
+    from bridgegan_batch.model.bridge import BridgeGenerator
+    from bridgegan_batch.model.checkpoint import save_export
+    from tests.augment.conftest import TINY
+
+    config = ModelConfig(attributes=SYNTH_ATTRIBUTES, **TINY)
+    return str(save_export(root / "strong.safetensors", {"bridge": BridgeGenerator(config)}, config,
+                           {"d_scale": "strong"}))
+
+
 LABEL = {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}}
 # (id, the job's text or an edit of the base job, what the one error line must say)
 CASES = [
@@ -97,6 +110,8 @@ CASES = [
     ("model-missing", _set("model.path", lambda r: str(r / "none.safetensors")), r"model.path: .*not found"),
     ("model-pickle", _set("model.path", _pickle_model), r"model.path: .*pickle checkpoint"),
     ("model-not-safetensors", _set("model.path", _text_model), r"model.path: .*model.safetensors"),
+    ("model-bad-d-scale", _set("model.path", _model_with_bad_d_scale), r"model.path: .*strong.safetensors.*d_scale"),
+    ("d-scale-zero", _set("model.d_scale", 0), r"model.d_scale"),
     ("model-device", _set("model.device", "tpu"), r"model.device"),
     ("cuda-without-gpus", _set("model.device", "cuda"), r"gpus_per_actor"),
     ("output-inside-input", _set("output.uri", lambda r: str(r / "in" / "aug")), r"inside the input"),

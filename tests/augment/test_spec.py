@@ -1,6 +1,6 @@
 import pytest
 
-from bridgegan_batch.augment.spec import JobSpec, check_attribute_names, fingerprint, load_job
+from bridgegan_batch.augment.spec import JobSpec, check_attribute_names, fingerprint, load_job, resolve_d_scale
 from bridgegan_batch.errors import ConfigError
 
 GOOD = """
@@ -24,7 +24,7 @@ def _write(tmp_path, text, name="job.yaml"):
 
 def test_a_good_job_resolves_defaults(tmp_path):
     job = load_job(_write(tmp_path, GOOD))
-    assert job.input.uri == ("data/faces",) and job.model.d_scale == 1.5 and job.model.path is None
+    assert job.input.uri == ("data/faces",) and job.model.d_scale is None and job.model.path is None
     assert [op.kind for op in job.operations] == ["label", "reference", "interpolate"]
     assert job.operations[2].spec.alphas == (0.25, 0.75) and job.resources.cpus_per_actor == 0.5
 
@@ -43,9 +43,17 @@ def test_set_overrides_fields_with_yaml_values(tmp_path):
 def test_fingerprints_of_earlier_versions_still_hold(tmp_path):
     # GOOD's fingerprint as version 0.1.0 computed it, before `model.edit` existed: a nightly output
     # made then is continued, not refused, after an upgrade, unless the job sets the new field.
-    job = load_job(_write(tmp_path, GOOD))
+    # model.d_scale unset takes the model's scale, resolved before fingerprinting: a model recording none
+    # gives 0.1.0's fixed default, 1.5, and its fingerprint.
+    job = resolve_d_scale(load_job(_write(tmp_path, GOOD)), 1.5)
     assert fingerprint(job) == "c02449bc84a3870de1d1c3610774cbc8e1ca14f6bfe6cc4c5bb4715816717c40"
-    assert fingerprint(load_job(_write(tmp_path, GOOD), ("model.edit=residual",))) != fingerprint(job)
+    assert fingerprint(resolve_d_scale(load_job(_write(tmp_path, GOOD), ("model.edit=residual",)), 1.5)) \
+        != fingerprint(job)
+    assert fingerprint(resolve_d_scale(load_job(_write(tmp_path, GOOD)), 1.25)) != fingerprint(job)
+    explicit = load_job(_write(tmp_path, GOOD), ("model.d_scale=1.75",))
+    assert resolve_d_scale(explicit, 1.25).model.d_scale == 1.75  # the job's own scale wins
+    with pytest.raises(ValueError, match="resolve model.d_scale"):
+        fingerprint(load_job(_write(tmp_path, GOOD)))
 
 
 BAD = [

@@ -152,3 +152,17 @@ def test_from_bytes_is_the_file_and_names_its_source(export_path):
     for broken in (data[:4], data[: len(data) // 2], b"\xff" * 64):  # no header, cut tensors, garbage
         with pytest.raises(CheckpointError, match="shipped"):
             Translator.from_bytes(broken, "shipped")
+
+
+def test_the_d_scale_is_the_exports_own_unless_given(tmp_path):
+    config = ModelConfig(**{**TINY, "attributes": NAMES})
+    modules = {"bridge": BridgeGenerator(config)}
+    for info, expected in [({}, 1.5), ({"d_scale": 1.25}, 1.25)]:
+        path = save_export(tmp_path / "m.safetensors", modules, config, info)
+        assert Translator.load(path).d_scale == expected
+        assert Translator.from_bytes(path.read_bytes(), "m").d_scale == expected
+        assert Translator.load(path, d_scale=2.0).d_scale == 2.0
+    for bad in ("strong", -1, 0, True, None):
+        path = save_export(tmp_path / "bad.safetensors", modules, config, {"d_scale": bad})
+        with pytest.raises(CheckpointError, match=r"bad.safetensors: its info d_scale"):
+            Translator.load(path)

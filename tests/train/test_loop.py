@@ -130,7 +130,7 @@ def test_export_and_eval_commands_end_to_end(tmp_path):
                 max_steps_this_call=1)
     runner = CliRunner()
     model = tmp_path / "m.safetensors"
-    result = runner.invoke(main, ["export", str(run), "--out", str(model)])
+    result = runner.invoke(main, ["export", str(run), "--out", str(model), "--d-scale", "1.25"])
     assert result.exit_code == 0, result.output
     judge = tmp_path / "judge.safetensors"
     names = tuple(TINY64["model"]["attributes"])
@@ -141,6 +141,7 @@ def test_export_and_eval_commands_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert set(report["attributes"]) == set(names)
+    assert report["d_scale"] == 1.25  # the scale the export recorded: eval was given none
     for directions in report["attributes"].values():
         assert set(directions) == {"add", "remove"}
         for v in directions.values():
