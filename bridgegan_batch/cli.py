@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from bridgegan_batch import __version__
-from bridgegan_batch.config import EDIT_MODES
+from bridgegan_batch.config import EDIT_MODES, read_yaml
 from bridgegan_batch.errors import UserError
 
 SHARD_FORMATS = click.Choice(["wds", "parquet"])
@@ -266,14 +266,25 @@ def train_judge_cmd(data, attributes, n, val_n, epochs, size, degraded, seed, ou
 @main.command(short_help="Write the inference export of a training run's resume state.")
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True))
 @click.option("--out", required=True, help="Export file to write (.safetensors).")
-@click.option("--d-scale", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Record the test-time d scale this model recommends (choose it on validation faces); "
-                   "eval and jobs use it when given none [default: none recorded, so the authors' 1.5].")
+@click.option("--d-scale", default=None, metavar="NUMBER|FILE",
+              help="Record the test-time d scale this model recommends (choose it on validation faces): a number, "
+                   "or a YAML/JSON file {default: 1.5, add: {Eyeglasses: 1.125}, remove: {...}}. eval and jobs use "
+                   "it when given none [default: none recorded, so the authors' 1.5].")
 @_user_errors
 def export(run_dir, out, d_scale):
     """Export the EMA generator side (and D's attribute head) from RUN_DIR/state.pt."""
+    from bridgegan_batch.model.d_scale import parse_d_scale
     from bridgegan_batch.train.loop import STATE_FILE, export_from_state
 
+    if d_scale is not None:
+        try:
+            value = float(d_scale)
+        except ValueError:
+            value = read_yaml(d_scale)
+        try:
+            d_scale = parse_d_scale(value, f"--d-scale {d_scale}")
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
     click.echo(f"wrote {export_from_state(Path(run_dir) / STATE_FILE, out, d_scale=d_scale)}")
 
 
@@ -306,6 +317,7 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, edit, seed, changes, suit
     from bridgegan_batch.eval.judge import Judge
     from bridgegan_batch.eval.translation import evaluate_label_translations, markdown_table
     from bridgegan_batch.model.checkpoint import CheckpointError
+    from bridgegan_batch.model.d_scale import d_scale_json
     from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator
     from bridgegan_batch.train.data import load_arrays
 
@@ -325,7 +337,8 @@ def eval_cmd(model_path, data, n, judge_path, d_scale, edit, seed, changes, suit
     images, labels = load_arrays(source, n=n, size=translator.config.image_size, attributes=translator.attributes,
                                  seed=777_777)
     result = evaluate_label_translations(translator, judge, images, labels, seed=seed)
-    result.update(model=str(path), judge=str(judge_path), n=len(images), d_scale=translator.d_scale, edit=edit)
+    result.update(model=str(path), judge=str(judge_path), n=len(images), d_scale=d_scale_json(translator.d_scale),
+                  edit=edit)
     click.echo(markdown_table(result))
     if to_change:
         result["suite"] = suite.evaluate(translator, judge, cases, extractors=suite.extractors(judge, inception),

@@ -51,7 +51,7 @@ def main() -> None:
     def edit_l1(a: torch.Tensor, b: torch.Tensor) -> float:
         return torch.nanmean(masked_l1(a, b, edit)).item()
 
-    d = (target - src) * translator.d_scale  # [M, N]
+    d = translator.scaled_d(src, target)  # [M, N]
     with torch.inference_mode():
         codes = {k: translator.model.reference_code(ref[k], d) for k in ref}  # [M, Cs, Hs, Ws] each
         gen = torch.Generator().manual_seed(args.seed)

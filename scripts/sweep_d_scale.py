@@ -27,7 +27,7 @@ from bridgegan_batch.eval.counterfactual import make_cases
 from bridgegan_batch.eval.judge import Judge
 from bridgegan_batch.eval.suite import translate
 from bridgegan_batch.eval.translation import judged_change
-from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator
+from bridgegan_batch.model.translator import AUTHORS_D_SCALE, DEFAULT_MODEL, Translator
 from bridgegan_batch.train.data import to_tensor
 
 PATHS = ("label", "reference", "interpolate")
@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     judge = Judge.load(args.judge)
-    base = Translator.load(args.model, device="cpu")
+    base = Translator.load(args.model, device="cpu", d_scale=AUTHORS_D_SCALE)
     names = [a for a in base.attributes if a in judge.config.attributes]
     columns = [judge.config.attributes.index(a) for a in names]
     cases = make_cases([args.attribute], base.attributes, n=args.n)

@@ -22,6 +22,7 @@ from bridgegan_batch.augment.labels import ShardLabels, predict_labels
 from bridgegan_batch.augment.layout import ShardStats
 from bridgegan_batch.augment.provenance import RunInfo, sha256
 from bridgegan_batch.augment.worker import OutputOptions, ShardTask, process_shard
+from bridgegan_batch.model.d_scale import DScale
 from bridgegan_batch.model.translator import Translator
 
 PROGRESS_EVERY = 16  # samples between an actor's progress messages
@@ -33,7 +34,7 @@ ACTOR_START_TIMEOUT = 600.0
 @dataclass(frozen=True)
 class ActorSettings:
     device: str  # auto | cpu | cuda
-    d_scale: float
+    d_scale: float | DScale
     edit: str  # direct | residual (model/translator.py)
     batch_size: int
     threads: int  # torch threads per actor (CPU)

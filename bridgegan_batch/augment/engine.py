@@ -58,6 +58,7 @@ from bridgegan_batch.data.dataset_info import DATASET_FILE, DatasetInfo, ShardEn
 from bridgegan_batch.data.paths import filesystem, is_shard
 from bridgegan_batch.errors import ConfigError, DataError
 from bridgegan_batch.model.checkpoint import PICKLE_SUFFIXES, CheckpointError, parse_export
+from bridgegan_batch.model.d_scale import DScale
 from bridgegan_batch.model.translator import DEFAULT_MODEL, recommended_d_scale
 from bridgegan_batch.ray_session import RaySession
 
@@ -95,9 +96,9 @@ class ModelFile:
     data: bytes  # a safetensors export, read once: what is hashed is what the actors load
     sha256: str
     attributes: tuple[str, ...]
-    d_scale: float  # the test-time d scale the export recommends (else the authors' 1.5)
+    d_scale: float | DScale  # the test-time d scale the export recommends (else the authors' 1.5)
 
-    def translator(self, d_scale: float):
+    def translator(self, d_scale: float | DScale):
         """The model on this machine, loaded from `data` (which may not be `path`'s bytes)."""
         from bridgegan_batch.model.translator import Translator
 
@@ -133,7 +134,7 @@ def load_model_file(job: JobSpec, job_path: str, *, unsafe_load: bool = False) -
         data = Path(path).read_bytes()
     try:
         modules, config, info = parse_export(data, path)
-        d_scale = recommended_d_scale(info, path)
+        d_scale = recommended_d_scale(info, path, config.attributes)
     except CheckpointError as exc:
         raise ConfigError(f"{job_path}: model.path: {exc}") from exc
     if job.input.labels == "predict" and "discriminator" not in modules:

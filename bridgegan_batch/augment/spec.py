@@ -18,6 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from bridgegan_batch.config import EditMode, StrictModel, read_yaml, validate
 from bridgegan_batch.data.attributes import check_changes
 from bridgegan_batch.errors import ConfigError
+from bridgegan_batch.model.d_scale import DScale, parse_d_scale
 
 Labels = dict[str, Literal[0, 1]]
 
@@ -88,11 +89,17 @@ class InputSpec(StrictModel):
 class ModelSpec(StrictModel):
     path: str | None = None  # an export (.safetensors); None = the bundled demo model
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # None: the model's own (recorded in its export), else the authors' 1.5
-    d_scale: float | None = Field(None, gt=0)
+    # None: the model's own (recorded in its export), else the authors' 1.5; a number for every change,
+    # or {default: 1.5, add: {Eyeglasses: 1.25}, remove: {...}} per attribute and direction
+    d_scale: float | DScale | None = None
     # direct: G's output, as published; residual: only the change G makes, on the source's pixels
     edit: EditMode = "direct"
     batch_size: int = Field(64, gt=0)
+
+    @field_validator("d_scale", mode="before")
+    @classmethod
+    def _scale(cls, value):
+        return None if value is None else parse_d_scale(value)
 
 
 class _Operation(StrictModel):
@@ -268,7 +275,7 @@ _NOT_FINGERPRINTED = {"resources": None, "input": {"uri"}, "output": {"uri", "ma
 _ADDED_LATER = {("model", "edit"): "direct"}
 
 
-def resolve_d_scale(job: JobSpec, recommended: float) -> JobSpec:
+def resolve_d_scale(job: JobSpec, recommended: float | DScale) -> JobSpec:
     """The job with `model.d_scale` a number: its own, else the model's recommendation. Resolved once in
     the driver, so the fingerprint, the actors and every sample's provenance carry the number used."""
     if job.model.d_scale is not None:
@@ -336,6 +343,8 @@ def check_attribute_names(job: JobSpec, attributes: tuple[str, ...]) -> None:
     for i, op in enumerate(job.operations):
         places += [(f"operations.{i}.{op.kind}.set", list(op.spec.set)),
                    (f"operations.{i}.{op.kind}.where", list(op.spec.where))]
+    if isinstance(job.model.d_scale, DScale):
+        places += [("model.d_scale", [*job.model.d_scale.add, *job.model.d_scale.remove])]
     if job.balance is not None:
         places += [("balance.fractions", list(job.balance.fractions)),
                    ("balance.equal_cells", list(job.balance.equal_cells))]

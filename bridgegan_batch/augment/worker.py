@@ -42,6 +42,7 @@ from bridgegan_batch.data.paths import filesystem
 from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.data.sample import Sample
 from bridgegan_batch.data.writer import WRITERS
+from bridgegan_batch.model.d_scale import DScale
 from bridgegan_batch.train.data import to_pixels, to_tensor
 
 
@@ -156,13 +157,14 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
     originals = set(task.originals)
     wanted = set(by_key) | originals
     outputs: dict[str, Future[Sample] | Sample] = {}
-    d_scale = translator.d_scale
+    d_scale = DScale.of(translator.d_scale)
 
     with ThreadPoolExecutor(max_workers=encode_threads, thread_name_prefix="encode") as pool:
 
         def emit(work: _Pending, pixels: np.ndarray, ref: ImageRef | None) -> None:
             item, labels = work.item, task.labels[work.item.key]
-            d = {n: (item.target[n] - labels[n]) * d_scale for n in options.attributes}
+            d = {n: (item.target[n] - labels[n]) * d_scale.factor(n, item.target[n] - labels[n])
+                 for n in options.attributes}
             provenance = translation_provenance(item, work.source, dict(labels), d, ref, translator.edit, run)
             meta = {"provenance": provenance}
             outputs[output_key(item)] = pool.submit(_encode, output_key(item), pixels, dict(item.target), meta,

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from bridgegan_batch.eval.judge import Judge
+from bridgegan_batch.model.d_scale import DScale
 from bridgegan_batch.model.translator import Translator
 from bridgegan_batch.train.data import to_tensor
 
@@ -111,7 +112,8 @@ def markdown_table(result: dict) -> str:
     lines = ["| attribute | add: success | add: preservation | remove: success | remove: preservation |",
              "|---|---|---|---|---|"]
     if "edit" in result:
-        lines = [f"Label-driven, edit {result['edit']}, d scale {result['d_scale']:g}:", ""] + lines
+        scale = DScale.of(result["d_scale"]).describe()
+        lines = [f"Label-driven, edit {result['edit']}, d scale {scale}:", ""] + lines
 
     def pct(v: dict, key: str) -> str:
         return "—" if v[key] is None else f"{100 * v[key]:.1f} % (n={v['n']})"

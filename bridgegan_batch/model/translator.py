@@ -26,21 +26,24 @@ from bridgegan_batch.config import EDIT_MODES, ModelConfig
 from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS, check_changes, check_names
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.model.checkpoint import CheckpointError, load_export, parse_export
+from bridgegan_batch.model.d_scale import AUTHORS_D_SCALE, DScale, parse_d_scale
 from bridgegan_batch.model.networks import Discriminator
 from bridgegan_batch.train.targets import group_indices
 
-AUTHORS_D_SCALE = 1.5
 # The demo model shipped inside the package (trained on SynthFaces with configs/synth64.yaml).
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "synth64.safetensors"
 
 
-def recommended_d_scale(info: Mapping, name: str) -> float:
-    """The test-time d scale an export recommends (`info["d_scale"]`, set when it was exported), else the
-    authors' 1.5. A model's best strength is its own: it is chosen on validation faces, like a threshold."""
-    value = info.get("d_scale", AUTHORS_D_SCALE)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < float("inf"):
-        raise CheckpointError(f"{name}: its info d_scale {value!r} is not a positive number")
-    return float(value)
+def recommended_d_scale(info: Mapping, name: str, attributes: Sequence[str]) -> float | DScale:
+    """The test-time d scale an export recommends (`info["d_scale"]`, recorded by `export --d-scale`),
+    else the authors' 1.5. A model's best strength is its own, chosen on validation faces like a threshold."""
+    try:
+        scale = parse_d_scale(info.get("d_scale", AUTHORS_D_SCALE), "its info d_scale")
+        if isinstance(scale, DScale):
+            scale.check(attributes)
+    except ValueError as exc:
+        raise CheckpointError(f"{name}: {exc}") from None
+    return scale
 
 
 def _per_sample(value, i: int, batch: int):
@@ -73,34 +76,37 @@ class Translator:
     """Translates [-1, 1] image batches [B, 3, H, W] toward target labels [B, N] (floats 0/1)."""
 
     def __init__(self, model: BridgeGenerator, config: ModelConfig, discriminator: Discriminator | None = None,
-                 *, device: str | torch.device = "cpu", d_scale: float = AUTHORS_D_SCALE,
+                 *, device: str | torch.device = "cpu", d_scale: float | DScale = AUTHORS_D_SCALE,
                  batch_invariant: bool = False, edit: str = "direct"):
         if edit not in EDIT_MODES:
             raise ValueError(f"edit: {edit!r} is not one of {', '.join(EDIT_MODES)}")
-        self.config, self.device, self.d_scale, self.edit = config, torch.device(device), d_scale, edit
+        self.config, self.device, self.edit = config, torch.device(device), edit
+        self.d_scale = parse_d_scale(d_scale, "d_scale")  # a number, or a DScale with per-attribute scales
+        add, remove = DScale.of(self.d_scale).vectors(config.attributes)  # [N] each
+        self._d_add, self._d_remove = add.to(self.device), remove.to(self.device)
         self.batch_invariant = batch_invariant
         self.model = model.to(self.device).eval().requires_grad_(False)
         self.discriminator = discriminator.to(self.device).eval().requires_grad_(False) if discriminator else None
         self.groups = group_indices(config.attributes, EXCLUSIVE_GROUPS)
 
     @classmethod
-    def load(cls, path: str | Path, *, device: str = "auto", d_scale: float | None = None,
+    def load(cls, path: str | Path, *, device: str = "auto", d_scale: float | DScale | None = None,
              batch_invariant: bool = False, edit: str = "direct") -> Translator:
         """A translator from an export file (see model/checkpoint.py); d_scale None: the export's own."""
         modules, config, info = load_export(path)
-        d_scale = recommended_d_scale(info, str(path)) if d_scale is None else d_scale
+        d_scale = recommended_d_scale(info, str(path), config.attributes) if d_scale is None else d_scale
         return cls._from_export(modules, config, str(path), device, d_scale, batch_invariant, edit)
 
     @classmethod
-    def from_bytes(cls, data: bytes, name: str, *, device: str = "auto", d_scale: float | None = None,
+    def from_bytes(cls, data: bytes, name: str, *, device: str = "auto", d_scale: float | DScale | None = None,
                    batch_invariant: bool = False, edit: str = "direct") -> Translator:
         """A translator from an export's bytes (shipped to Ray actors); errors name `name`."""
         modules, config, info = parse_export(data, name)
-        d_scale = recommended_d_scale(info, name) if d_scale is None else d_scale
+        d_scale = recommended_d_scale(info, name, config.attributes) if d_scale is None else d_scale
         return cls._from_export(modules, config, name, device, d_scale, batch_invariant, edit)
 
     @classmethod
-    def _from_export(cls, modules: dict, config: ModelConfig, name: str, device: str, d_scale: float,
+    def _from_export(cls, modules: dict, config: ModelConfig, name: str, device: str, d_scale: float | DScale,
                      batch_invariant: bool, edit: str) -> Translator:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -143,20 +149,22 @@ class Translator:
 
     # ------------------------------------------------------------------ translation
 
+    def scaled_d(self, src_labels: torch.Tensor, target_labels: torch.Tensor) -> torch.Tensor:
+        """d = target - source, each component by its attribute's and direction's scale. [B, N]"""
+        d = target_labels.to(self.device) - src_labels.to(self.device)  # [B, N]
+        return torch.where(d > 0, d * self._d_add, d * self._d_remove)
+
     def _noise(self, seeds: Sequence[int], batch: int) -> torch.Tensor:
         if len(seeds) != batch:
             raise ValueError(f"one seed per sample: got {len(seeds)} seeds for {batch} samples")
         rows = [torch.randn(self.config.noise_dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
         return torch.stack(rows).to(self.device)  # [B, R]
 
-    def _d(self, src_labels: torch.Tensor, target_labels: torch.Tensor) -> torch.Tensor:
-        return (target_labels.to(self.device) - src_labels.to(self.device)) * self.d_scale  # [B, N]
-
     @_translation
     def label(self, x: torch.Tensor, src_labels: torch.Tensor, target_labels: torch.Tensor,
               seeds: Sequence[int]) -> torch.Tensor:
         """Label-driven: S_rand = E(x, -d) + M(r, d), one noise stream per seed. -> [B, 3, H, W]"""
-        x, d = x.to(self.device), self._d(src_labels, target_labels)
+        x, d = x.to(self.device), self.scaled_d(src_labels, target_labels)
         r = self._noise(seeds, len(x))
         code = self.model.source_code(x, d) + self.model.label_code(r, d)
         return self._render(x, code, lambda src0: src0 + self.model.label_code(r, torch.zeros_like(d)))
@@ -166,7 +174,7 @@ class Translator:
                   ref_labels: torch.Tensor, target_labels: torch.Tensor | None = None) -> torch.Tensor:
         """Reference-driven: S_ref = E(x, -d) + E(x_ref, d); the target defaults to the reference's labels."""
         target = ref_labels if target_labels is None else target_labels
-        x, d = x.to(self.device), self._d(src_labels, target)
+        x, d = x.to(self.device), self.scaled_d(src_labels, target)
         code = self.model.source_code(x, d) + self.model.reference_code(ref_x.to(self.device), d)
         return self._render(x, code, lambda src0: src0 + src0)  # not E(x_ref, 0): trained as E(x, 0) twice
 
@@ -176,7 +184,7 @@ class Translator:
                     alpha: float | torch.Tensor = 0.5) -> torch.Tensor:
         """S_int = alpha * S_rand + (1 - alpha) * S_ref (alpha per sample or shared). -> [B, 3, H, W]"""
         target = ref_labels if target_labels is None else target_labels
-        x, d = x.to(self.device), self._d(src_labels, target)
+        x, d = x.to(self.device), self.scaled_d(src_labels, target)
         src = self.model.source_code(x, d)
         r = self._noise(seeds, len(x))
         lab = self.model.label_code(r, d)

@@ -18,6 +18,7 @@ from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.model.checkpoint import load_state, save_export, save_state
+from bridgegan_batch.model.d_scale import DScale, d_scale_json
 from bridgegan_batch.train.data import batches, check_data, to_tensor
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
 from bridgegan_batch.train.losses import Batch, BridgeGANLoss
@@ -161,15 +162,20 @@ def _truncate_stats(path: Path, step: int) -> None:
         path.write_text("".join(line + "\n" for line in kept))
 
 
-def export_from_state(state_path: str | Path, out: str | Path, *, d_scale: float | None = None) -> Path:
+def export_from_state(state_path: str | Path, out: str | Path, *, d_scale: float | DScale | None = None) -> Path:
     """Write the inference export (EMA generator side + D) of a resume state; `d_scale` is recorded as the
     test-time d scale the model recommends (None: none, so translators take the authors' 1.5)."""
     state = load_state(state_path)
     config = RunConfig.model_validate_json(state["config"])
+    if isinstance(d_scale, DScale):
+        try:
+            d_scale.check(config.model.attributes)
+        except ValueError as exc:
+            raise UserError(f"--d-scale: {exc}") from None
     ema, disc = BridgeGenerator(config.model), build_discriminator(config.model)
     ema.load_state_dict(state["ema"])
     disc.load_state_dict(state["discriminator"])
-    info = {"step": state["step"]} | ({} if d_scale is None else {"d_scale": d_scale})
+    info = {"step": state["step"]} | ({} if d_scale is None else {"d_scale": d_scale_json(d_scale)})
     return write_export(out, ema, disc, config.model, info)
 
 

@@ -29,6 +29,7 @@ def tiny_export(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
-def tiny_export_d125(tmp_path_factory) -> str:
-    """The same weights, recording 1.25 as the test-time d scale a job takes when it sets none."""
-    return _tiny(tmp_path_factory.mktemp("model_d125") / "tiny.safetensors", {"d_scale": 1.25})
+def tiny_export_scaled(tmp_path_factory) -> str:
+    """The same weights, recording a test-time d scale (adding Eyeglasses: 1.25) that a job setting none takes."""
+    return _tiny(tmp_path_factory.mktemp("model_scaled") / "tiny.safetensors",
+                 {"d_scale": {"add": {"Eyeglasses": 1.25}}})

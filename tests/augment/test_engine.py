@@ -59,10 +59,10 @@ def read_output(out) -> dict[str, Sample]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["wds", "parquet"])
-def test_balanced_job_writes_shards_with_provenance_and_a_report(tmp_path, tiny_export, tiny_export_d125, synth_dirs,
-                                                                 ray_local, fmt):
+def test_balanced_job_writes_shards_with_provenance_and_a_report(tmp_path, tiny_export, tiny_export_scaled,
+                                                                 synth_dirs, ray_local, fmt):
     # Both edit modes, one per format; and the d scale set by the job (1.5) or taken from the model (1.25).
-    edit, model, d_scale = ("residual", tiny_export_d125, 1.25) if fmt == "parquet" else ("direct", tiny_export, 1.5)
+    edit, model, d_scale = ("residual", tiny_export_scaled, 1.25) if fmt == "parquet" else ("direct", tiny_export, 1.5)
     job = make_job(tmp_path, model, synth_dirs[fmt], output__format=fmt, model__edit=edit,
                    model__d_scale=None if fmt == "parquet" else 1.5)
     result = run_job(job, "test job", echo=lambda _: None, progress=False)

@@ -4,6 +4,7 @@ import torch
 from bridgegan_batch.config import ModelConfig
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.model.checkpoint import CheckpointError, save_export
+from bridgegan_batch.model.d_scale import DScale
 from bridgegan_batch.model.translator import Translator
 from tests.model.test_networks import TINY
 
@@ -166,3 +167,28 @@ def test_the_d_scale_is_the_exports_own_unless_given(tmp_path):
         path = save_export(tmp_path / "bad.safetensors", modules, config, {"d_scale": bad})
         with pytest.raises(CheckpointError, match=r"bad.safetensors: its info d_scale"):
             Translator.load(path)
+
+
+def test_each_component_of_d_takes_its_attributes_and_directions_scale(export_path):
+    per_direction = {"add": {"Eyeglasses": 1.0}, "remove": {"Black_Hair": 2.0}}
+    t = Translator.load(export_path, device="cpu", d_scale=DScale.of(per_direction))
+    x, src = _inputs(2)  # Black_Hair on, Eyeglasses off
+    target = t.targets(src, {"Eyeglasses": 1, "Blond_Hair": 1})  # adds Eyeglasses and Blond, removes Black
+    assert t.scaled_d(src, target).tolist() == [[1.0, -2.0, 1.5]] * 2
+    # The same as a single-scale translator where the scales agree: adding Eyeglasses alone at 1.0.
+    alone = t.targets(src, {"Eyeglasses": 1})
+    uniform = Translator.load(export_path, device="cpu", d_scale=1.0)
+    assert torch.equal(t.label(x, src, alone, [1, 2]), uniform.label(x, src, alone, [1, 2]))
+    with pytest.raises(ValueError, match=r"unknown attributes \['Wings'\]"):
+        Translator.load(export_path, device="cpu", d_scale=DScale(add={"Wings": 1.2}))
+
+
+def test_an_export_may_record_a_scale_per_attribute(tmp_path):
+    config = ModelConfig(**{**TINY, "attributes": NAMES})
+    modules = {"bridge": BridgeGenerator(config)}
+    recorded = {"default": 1.5, "add": {"Eyeglasses": 1.125}, "remove": {}}
+    path = save_export(tmp_path / "m.safetensors", modules, config, {"d_scale": recorded})
+    assert Translator.load(path).d_scale == DScale.of(recorded)
+    path = save_export(tmp_path / "wings.safetensors", modules, config, {"d_scale": {"add": {"Wings": 1.2}}})
+    with pytest.raises(CheckpointError, match=r"wings.safetensors: unknown attributes \['Wings'\]"):
+        Translator.load(path)

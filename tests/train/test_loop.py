@@ -130,7 +130,13 @@ def test_export_and_eval_commands_end_to_end(tmp_path):
                 max_steps_this_call=1)
     runner = CliRunner()
     model = tmp_path / "m.safetensors"
-    result = runner.invoke(main, ["export", str(run), "--out", str(model), "--d-scale", "1.25"])
+    scales = tmp_path / "scales.yaml"  # a scale per attribute and direction, as chosen on validation faces
+    scales.write_text("add: {Wings: 1.25}\n")
+    result = runner.invoke(main, ["export", str(run), "--out", str(model), "--d-scale", str(scales)])
+    assert result.exit_code == 2 and "--d-scale: unknown attributes ['Wings']" in result.output
+    assert not model.exists()
+    scales.write_text("add: {Eyeglasses: 1.25}\n")
+    result = runner.invoke(main, ["export", str(run), "--out", str(model), "--d-scale", str(scales)])
     assert result.exit_code == 0, result.output
     judge = tmp_path / "judge.safetensors"
     names = tuple(TINY64["model"]["attributes"])
@@ -141,7 +147,8 @@ def test_export_and_eval_commands_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     assert set(report["attributes"]) == set(names)
-    assert report["d_scale"] == 1.25  # the scale the export recorded: eval was given none
+    # The scales the export recorded: eval was given none.
+    assert report["d_scale"] == {"default": 1.5, "add": {"Eyeglasses": 1.25}, "remove": {}}
     for directions in report["attributes"].values():
         assert set(directions) == {"add", "remove"}
         for v in directions.values():
