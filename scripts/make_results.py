@@ -30,6 +30,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from bridgegan_batch.model.d_scale import DScale
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from machine import describe  # noqa: E402
@@ -188,7 +190,8 @@ def page(args: argparse.Namespace, s: Settings, results: Path, figures: Path) ->
         "## Headline", "", summary, "",
         "## 1. The model: `bridgegan-batch eval`", "",
         f"Model: `{_shown(Path(evaluation['model']))}`; judge: `{_shown(Path(evaluation['judge']))}`; "
-        f"d scale {evaluation['d_scale']}.", "",
+        f"d scale {DScale.of(evaluation['d_scale']).describe()} (the scale its export records, else the authors' "
+        "1.5; per attribute and direction after the default, docs/ENGINE.md \"Strength\").", "",
         f"Label-driven translations of {evaluation['n']} held-out SynthFaces, each attribute added and removed, "
         "judged by the attribute judge (success: the judge sees the change; preservation: it sees every other "
         "attribute unchanged):", "",
