@@ -276,8 +276,9 @@ _ADDED_LATER = {("model", "edit"): "direct"}
 
 
 def resolve_d_scale(job: JobSpec, recommended: float | DScale) -> JobSpec:
-    """The job with `model.d_scale` a number: its own, else the model's recommendation. Resolved once in
-    the driver, so the fingerprint, the actors and every sample's provenance carry the number used."""
+    """The job with `model.d_scale` set: its own, else the model's recommendation (a number or a DScale).
+    Resolved once in the driver, so the fingerprint, the actors and every sample's provenance carry the
+    scale used."""
     if job.model.d_scale is not None:
         return job
     return job.model_copy(update={"model": job.model.model_copy(update={"d_scale": recommended})})
