@@ -12,6 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from bridgegan_batch.cli import main
+from tests.augment.conftest import write_tiny_export
 
 SECRET = "wJalrXUtnFEMIK7MDENG"
 
@@ -56,15 +57,7 @@ def _text_model(root: Path) -> str:
 
 def _model_with_bad_d_scale(root: Path) -> str:
     """A real export whose recorded test-time d scale is no number."""
-    from bridgegan_batch.config import ModelConfig
-    from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
-    from bridgegan_batch.model.bridge import BridgeGenerator
-    from bridgegan_batch.model.checkpoint import save_export
-    from tests.augment.conftest import TINY
-
-    config = ModelConfig(attributes=SYNTH_ATTRIBUTES, **TINY)
-    return str(save_export(root / "strong.safetensors", {"bridge": BridgeGenerator(config)}, config,
-                           {"d_scale": "strong"}))
+    return write_tiny_export(root / "strong.safetensors", {"d_scale": "strong"})
 
 
 LABEL = {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}}
