@@ -194,6 +194,8 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
               help="'synth' (SynthFaces rendered on the fly) or shard patterns (repeatable).")
 @click.option("--out", default="runs", show_default=True, help="Folder of numbered run folders.")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Total generator steps (overrides CONFIG).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
+              help="Override a config field, the value read as YAML (repeatable): --set train.lr=1e-4.")
 @click.option("--resume", is_flag=True, help="Continue the newest run under --out from its resume state.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--name", default=None, help="Run folder suffix [default: the config file's name].")
@@ -202,15 +204,14 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
 @click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option("--cpus-per-worker", type=click.FloatRange(min=0.1), default=1, show_default=True)
 @_user_errors
-def train(config_path, data, out, steps, resume, device, name, workers, gpus_per_worker, cpus_per_worker):
-    """Train BridgeGAN: numbered run folders with config, stats.jsonl, sample grids, export and resume state."""
-    from bridgegan_batch.config import RunConfig, load_yaml, validate
+def train(config_path, data, out, steps, overrides, resume, device, name, workers, gpus_per_worker,
+          cpus_per_worker):
+    """Train BridgeGAN: numbered run folders with config, stats.jsonl, sample grids, export and resume state.
+    CONFIG may build on another (`base: synth64.yaml`); the run folder keeps the resolved whole."""
+    from bridgegan_batch.config import RunConfig, load_yaml
     from bridgegan_batch.train.loop import train as run_training
 
-    config = load_yaml(config_path, RunConfig)
-    if steps is not None:
-        config = validate(RunConfig, {**config.model_dump(), "train": {**config.train.model_dump(), "steps": steps}},
-                          "--steps")
+    config = load_yaml(config_path, RunConfig, overrides + ((f"train.steps={steps}",) if steps is not None else ()))
     patterns = "synth" if list(data) == ["synth"] else list(data)
     run = run_training(config, data=patterns, out=out, name=name or Path(config_path).stem, resume=resume,
                        device=device, workers=workers, gpus_per_worker=gpus_per_worker,
@@ -288,66 +289,153 @@ def export(run_dir, out, d_scale):
     click.echo(f"wrote {export_from_state(Path(run_dir) / STATE_FILE, out, d_scale=d_scale)}")
 
 
-@main.command("eval", short_help="Score label-driven translations with the attribute judge.")
+@main.command("choose-d-scale", short_help="Choose an export's d scales by ground truth.")
+@click.argument("model_path", metavar="EXPORT", type=click.Path(dir_okay=False, exists=True))
+@click.option("--out", required=True, help="Export to write: the same weights, recording the chosen scales.")
+@click.option("--candidates", default="1,1.25,1.5,1.75,2", show_default=True, metavar="S,S",
+              help="Scales to try for every attribute and direction.")
+@click.option("--attributes", default=None, metavar="A,B",
+              help="Attributes to choose for [default: every one of the model's that SynthFaces renders].")
+@click.option("--n", type=click.IntRange(min=2), default=32, show_default=True,
+              help="Validation faces per attribute and direction.")
+@click.option("--styles", type=click.IntRange(min=1), default=8, show_default=True,
+              help="Rendered styles the label path is scored against.")
+@click.option("--max-outside", type=click.FloatRange(min=0), default=0.04, show_default=True,
+              help="Largest change outside the edit region (L1) a chosen scale may make.")
+@click.option("--json", "json_out", default=None, help="Also write every candidate's scores as JSON here.")
+@_user_errors
+def choose_d_scale_cmd(model_path, out, candidates, attributes, n, styles, max_outside, json_out):
+    """Per attribute and direction, the scale of d under which both paths come closest to the true
+    counterfactual on validation SynthFaces (a stream apart from eval's), within --max-outside; the
+    export at --out records them, and eval and jobs use them when given no scale."""
+    from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
+    from bridgegan_batch.eval.d_scale_choice import choose_d_scale, markdown
+    from bridgegan_batch.model.checkpoint import export_with_info
+    from bridgegan_batch.model.d_scale import d_scale_json
+    from bridgegan_batch.model.translator import Translator
+
+    try:
+        scales = [float(c) for c in candidates.split(",") if c.strip()]
+    except ValueError:
+        raise UserError(f"--candidates {candidates!r}: expected numbers separated by commas") from None
+    if not scales or min(scales) <= 0:
+        raise UserError(f"--candidates {candidates!r}: give one or more scales above 0")
+    translator = Translator.load(model_path)
+    names = ([a for a in attributes.split(",") if a] if attributes is not None
+             else [a for a in translator.attributes if a in SYNTH_ATTRIBUTES])
+    scale, table = choose_d_scale(translator, names, candidates=scales, n=n, styles=styles, max_outside=max_outside,
+                                  workers=_workers(None))
+    click.echo(markdown(table))
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(table, indent=2) + "\n")
+    click.echo(f"chosen: {scale.describe()}")
+    click.echo(f"wrote {export_with_info(model_path, out, {'d_scale': d_scale_json(scale)})}")
+
+
+DEFAULT_JUDGE = Path("runs/judge-synth64.safetensors")
+
+
+@main.command("eval", short_help="Score a model against true counterfactuals (and a judge).")
 @click.option("--model", "model_path", default=None, help="Export file [default: the bundled demo model].")
+@click.option("--n", type=click.IntRange(min=2), default=64, show_default=True,
+              help="Ground truth: source faces per attribute and direction.")
+@click.option("--styles", type=click.IntRange(min=1), default=16, show_default=True,
+              help="Ground truth: rendered styles the label path is scored against (the nearest counts).")
+@click.option("--attributes", "gt_attributes", default=None, metavar="A,B",
+              help="Ground truth: attributes to add and remove [default: every one of the model's that SynthFaces "
+                   "renders].")
+@click.option("--judge", "judge_path", default=None,
+              help=f"Judge file (bridgegan-batch train-judge) for the judged columns [default: {DEFAULT_JUDGE} "
+                   "when present; ground truth needs none].")
 @click.option("--data", "data", multiple=True, default=("synth",), show_default=True,
-              help="'synth' (held-out SynthFaces) or shard patterns (repeatable).")
-@click.option("--n", type=click.IntRange(min=1), default=500, show_default=True, help="Source faces.")
-@click.option("--judge", "judge_path", default="runs/judge-synth64.safetensors", show_default=True,
-              help="Judge file (bridgegan-batch train-judge).")
+              help="Judged table: 'synth' (held-out SynthFaces) or shard patterns (repeatable).")
+@click.option("--judge-n", type=click.IntRange(min=1), default=500, show_default=True,
+              help="Judged table: source faces.")
 @click.option("--d-scale", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Scale of d at test time [default: the model's own, else the authors' 1.5].")
 @click.option("--edit", type=click.Choice(EDIT_MODES), default="direct", show_default=True,
               help="G's output (direct) or only the change G makes, on the source's pixels (residual).")
 @click.option("--seed", type=int, default=0, show_default=True, help="Noise seed.")
 @click.option("--changes", default="Eyeglasses,Smiling,Blond_Hair", show_default=True, metavar="A,B",
-              help="Attributes the counterfactual suite changes ('' skips the suite).")
+              help="With a judge: attributes the counterfactual suite changes ('' skips the suite).")
 @click.option("--suite-n", type=click.IntRange(min=2), default=100, show_default=True,
-              help="Counterfactual cases per changed attribute.")
+              help="With a judge: counterfactual suite cases per changed attribute.")
 @click.option("--inception", default=None, type=click.Path(dir_okay=False),
               help="TorchScript Inception weights you already have (inception-2015-12-05.pt): adds the standard FID.")
 @click.option("--json", "json_out", default=None, help="Also write the result as JSON here.")
 @_user_errors
-def eval_cmd(model_path, data, n, judge_path, d_scale, edit, seed, changes, suite_n, inception, json_out):
-    """Success and preservation of adding and removing each attribute, on held-out faces; then the
-    counterfactual suite on SynthFaces: error against the true counterfactual, reference style
-    match, diversity and realism, for label- and reference-driven translations."""
-    from bridgegan_batch.eval import suite
-    from bridgegan_batch.eval.counterfactual import make_cases
-    from bridgegan_batch.eval.judge import Judge
-    from bridgegan_batch.eval.translation import evaluate_label_translations, markdown_table
+def eval_cmd(model_path, n, styles, gt_attributes, judge_path, data, judge_n, d_scale, edit, seed, changes, suite_n,
+             inception, json_out):
+    """Ground truth first: on SynthFaces, whose true counterfactuals are rendered, each attribute added
+    and removed by both paths, scored by the edit-region reduction against the truth, the reference's
+    style match and the change outside the edit. Then, with a judge, its verdicts on the same outputs, the
+    judged success and preservation table, and the counterfactual suite."""
+    from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
+    from bridgegan_batch.eval import ground_truth
     from bridgegan_batch.model.checkpoint import CheckpointError
     from bridgegan_batch.model.d_scale import d_scale_json
     from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator
-    from bridgegan_batch.train.data import load_arrays
 
     path = Path(model_path) if model_path else DEFAULT_MODEL
     if not path.exists():
         raise CheckpointError(f"model {path} not found" + ("" if model_path else " (no bundled demo model yet)"))
-    if not Path(judge_path).exists():
+    if judge_path is not None and not Path(judge_path).exists():
         raise CheckpointError(f"judge {judge_path} not found; make one with `bridgegan-batch train-judge`")
+    judge_file = Path(judge_path) if judge_path else (DEFAULT_JUDGE if DEFAULT_JUDGE.exists() else None)
     translator = Translator.load(path, d_scale=d_scale, edit=edit)
+    names = ([a for a in gt_attributes.split(",") if a] if gt_attributes is not None
+             else [a for a in translator.attributes if a in SYNTH_ATTRIBUTES])
+    # Every case is rendered before any model work: a bad --attributes fails at once.
+    case_sets = ground_truth.truth_case_sets(names, translator.attributes, n=n, size=translator.config.image_size,
+                                             styles=styles, workers=_workers(None)) if names else []
+    judge = _load_judge(judge_file) if judge_file else None
+    result: dict = {"model": str(path), "d_scale": d_scale_json(translator.d_scale), "edit": edit,
+                    "judge": str(judge_file) if judge_file else None}
+    if case_sets:
+        result["ground_truth"] = ground_truth.evaluate_ground_truth(translator, case_sets, judge=judge, seed=seed)
+        click.echo(ground_truth.markdown(result["ground_truth"]))
+    if judge is None:
+        click.echo(f"No judge ({DEFAULT_JUDGE} not found): the judged columns and tables are left out. "
+                   "`bridgegan-batch train-judge --out runs/judge-synth64.safetensors` makes one.")
+    else:
+        result["judged"] = _judged_tables(translator, judge, data, judge_n, seed, changes, suite_n, inception)
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(json.dumps(result, indent=2) + "\n")
+
+
+def _load_judge(path: Path):
+    from bridgegan_batch.eval.judge import Judge
+
+    return Judge.load(path)
+
+
+def _judged_tables(translator, judge, data, n, seed, changes, suite_n, inception) -> dict:
+    """The judge's success and preservation table, and the counterfactual suite, echoed as they come."""
+    from bridgegan_batch.eval import suite
+    from bridgegan_batch.eval.counterfactual import make_cases
+    from bridgegan_batch.eval.translation import evaluate_label_translations, markdown_table
+    from bridgegan_batch.model.d_scale import d_scale_json
+    from bridgegan_batch.train.data import load_arrays
+
     to_change = [c for c in changes.split(",") if c]
-    # The suite's cases first: a bad --changes fails before the label table's work.
     cases = make_cases(to_change, translator.attributes, n=suite_n, size=translator.config.image_size) \
         if to_change else None
-    judge = Judge.load(judge_path)
     source = "synth" if list(data) == ["synth"] else list(data)
     # Held-out SynthFaces: a stream no training run uses (training: seed 0, the judge: 1000/2000).
     images, labels = load_arrays(source, n=n, size=translator.config.image_size, attributes=translator.attributes,
                                  seed=777_777)
     result = evaluate_label_translations(translator, judge, images, labels, seed=seed)
-    result.update(model=str(path), judge=str(judge_path), n=len(images), d_scale=d_scale_json(translator.d_scale),
-                  edit=edit)
+    result.update(n=len(images), d_scale=d_scale_json(translator.d_scale), edit=translator.edit)
+    click.echo("\nJudged (the attribute judge's verdicts):\n")
     click.echo(markdown_table(result))
-    if to_change:
+    if cases is not None:
         result["suite"] = suite.evaluate(translator, judge, cases, extractors=suite.extractors(judge, inception),
                                          seed=seed)
         click.echo("\nCounterfactual suite (SynthFaces, truly rendered answers):\n")
         click.echo(suite.markdown(result["suite"]))
-    if json_out:
-        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(result, indent=2) + "\n")
+    return result
 
 
 @main.command(short_help="Check a job and make its plan; write nothing.")

@@ -95,10 +95,73 @@ def read_yaml(path: str | Path) -> object:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
 
 
-def load_yaml(path: str | Path, model: type[M]) -> M:
-    """Load and validate a YAML file."""
+def load_yaml(path: str | Path, model: type[M], overrides: tuple[str, ...] = ()) -> M:
+    """Load a YAML file (on its `base`, when it names one), apply `--set` overrides and validate."""
+    data = read_layered(path)
+    apply_overrides(data, overrides)
+    return validate(model, data, str(path))
+
+
+def read_layered(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict:
+    """A config file's fields over those of its `base: other.yaml` (a path relative to the file), recursively:
+    mappings merge key by key, anything else (a list, a number) replaces the base's."""
+    path = Path(path)
+    if path.resolve() in _seen:
+        raise ConfigError(f"{path}: base files loop ({' -> '.join(str(p) for p in (*_seen, path.resolve()))})")
     data = read_yaml(path)
-    return validate(model, data if data is not None else {}, str(path))
+    data = {} if data is None else data
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config is a mapping of fields, got {type(data).__name__}")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base: a path to another config file, got {base!r}")
+    return _merged(read_layered(path.parent / base, (*_seen, path.resolve())), data)
+
+
+def _merged(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def apply_overrides(data: dict, overrides: tuple[str, ...]) -> None:
+    """Apply `key.path=value` overrides in place, each value read as YAML (`--set train.steps=500`,
+    `--set input.uri=/data/faces-{000..009}.tar`)."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: expected key.path=value")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        _set_path(data, key.strip(), value)
+
+
+def _set_path(data: dict, dotted: str, value) -> None:
+    """data[a][b][0][c] = value for "a.b.0.c"; a number indexes a list (operations.0.label.variants)."""
+    keys = dotted.split(".")
+    node = data
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        if isinstance(node, list):
+            if not key.isdigit() or int(key) >= len(node):
+                raise ConfigError(f"--set {dotted}: {'.'.join(keys[:depth]) or 'the job'} is a list of {len(node)}; "
+                                  f"'{key}' is not an index in it")
+            key = int(key)
+        elif not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted}: {'.'.join(keys[:depth])} is a value, not a mapping")
+        if last:
+            node[key] = value
+        else:
+            if not isinstance(node, list) and not isinstance(node.get(key), dict | list):
+                node[key] = {}
+            node = node[key]
+
+
 
 
 # ----------------------------------------------------------------------------- model and training
@@ -161,6 +224,7 @@ class LossWeights(StrictModel):
     """Weights of each loss term; the defaults are the authors'."""
 
     gradient_penalty: float = 10.0  # D: WGAN-GP over the three fakes
+    r1: float = 1.0  # D: R1, 0.5 * mean ||grad D(real)||^2 (StarGAN v2's weight); train.adversarial nonsaturating_r1
     attribute_real: float = 1.0  # D: attribute BCE on real images
     critic_drift: float = 0.0  # D: mean(D(real)^2), ours (ProGAN uses 0.001): holds the critic's free offset near 0
     adversarial: float = 1.0  # G: WGAN, averaged over rand/ref/interp fakes
@@ -191,6 +255,9 @@ class TrainConfig(StrictModel):
     warmup_steps: int = Field(0, ge=0)  # linear lr warm-up (ours; 0 = theirs)
     decay_start: int | None = None  # linear lr decay to 0 from this step to `steps` (None = constant)
     d_steps_per_g_step: int = Field(5, gt=0)
+    # The adversarial loss: the authors' WGAN with a gradient penalty, or (ours, as StarGAN v2 trains) the
+    # non-saturating logistic loss with an R1 penalty on reals, usually at one D step per G step.
+    adversarial: Literal["wgan_gp", "nonsaturating_r1"] = "wgan_gp"
     # Ramp the closeness and latent-cycle weights up from 0 over this many steps (ours; 0 = the
     # authors'). At full weight from step 0 they pull every code to one constant before the codes
     # carry any information, and G learns to ignore them.

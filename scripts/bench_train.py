@@ -43,8 +43,7 @@ def bench(name: str, steps: int, batch: int | None, device: torch.device) -> dic
     config = load_yaml(Path(__file__).parents[1] / "configs" / f"{name}.yaml", RunConfig)
     b = batch or config.train.batch_size
     parts = build_parts(config, device)
-    loss = BridgeGANLoss(parts.generator, parts.discriminator, config.train.losses,
-                         config.train.paths)
+    loss = BridgeGANLoss.for_training(parts.generator, parts.discriminator, config.train)
     batches = [random_batch(config, b, device) for _ in range(config.train.d_steps_per_g_step)]
 
     def step():

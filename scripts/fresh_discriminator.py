@@ -110,7 +110,7 @@ def main() -> None:
     step = int(state["step"])
     run = prepare_run(config, data=args.data, out=args.out, name="synth64", resume=False)
 
-    loss = BridgeGANLoss(parts.generator, parts.discriminator, t.losses, t.paths, t.diff_augment)
+    loss = BridgeGANLoss.for_training(parts.generator, parts.discriminator, t)
     groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
     # Another seed than the run's own stream, so these D-only batches are not the faces G meets next.
     stream = batches(args.data, batch_size=batch_size, size=config.model.image_size,

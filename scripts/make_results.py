@@ -45,19 +45,22 @@ class Settings:
     judge_epochs: int
     eval_n: int
     suite_n: int
+    truth_n: int
+    truth_styles: int
     job_samples: int
     ablation_steps: int
     ablation_n: int
 
     @classmethod
     def full(cls, ablation_steps: int) -> Settings:
-        return cls(judge_n=20_000, judge_epochs=3, eval_n=500, suite_n=100, job_samples=2000,
+        return cls(judge_n=20_000, judge_epochs=3, eval_n=500, suite_n=100, truth_n=64, truth_styles=16,
+                   job_samples=2000,
                    ablation_steps=ablation_steps, ablation_n=100)
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(judge_n=256, judge_epochs=1, eval_n=24, suite_n=6, job_samples=120, ablation_steps=2,
-                   ablation_n=4)
+        return cls(judge_n=256, judge_epochs=1, eval_n=24, suite_n=6, truth_n=2, truth_styles=2, job_samples=120,
+                   ablation_steps=2, ablation_n=4)
 
 
 def cli(*args: str, capture: bool = False) -> str:
@@ -168,6 +171,7 @@ def downstream_chart(result: dict, path: Path) -> Path:
 def page(args: argparse.Namespace, s: Settings, results: Path, figures: Path) -> str:
     run = json.loads((results / "make_results.json").read_text())
     evaluation = json.loads((results / "eval_synth64.json").read_text())
+    judged = evaluation["judged"]
     down = json.loads((results / "downstream.json").read_text())
     mode = "quick (tiny settings: the numbers show the plumbing, not the model)" if args.quick else "full"
 
@@ -180,6 +184,8 @@ def page(args: argparse.Namespace, s: Settings, results: Path, figures: Path) ->
 
     glasses = json.loads((results / "glasses_aug_judge.json").read_text())
     summary = _headline(evaluation, glasses, down)
+    eval_text = read("eval_synth64.md")
+    truth_table, judged_text = eval_text.split("\nJudged (the attribute judge's verdicts):\n")
     steps = json.loads((results / "ablation.json").read_text())["variants"]["both"]["steps"]  # run_ablation's record
     parts = [
         "# Results", "",
@@ -192,10 +198,17 @@ def page(args: argparse.Namespace, s: Settings, results: Path, figures: Path) ->
         f"Model: `{_shown(Path(evaluation['model']))}`; judge: `{_shown(Path(evaluation['judge']))}`; "
         f"d scale {DScale.of(evaluation['d_scale']).describe()} (the scale its export records, else the authors' "
         "1.5; per attribute and direction after the default, docs/ENGINE.md \"Strength\").", "",
-        f"Label-driven translations of {evaluation['n']} held-out SynthFaces, each attribute added and removed, "
+        "Ground truth first: SynthFaces renders each source with the change made for real. Reduction is "
+        "1 - L1(output, truth) / L1(source, truth) inside the region where the truth differs from the source "
+        "(1: the truth, 0: nothing done). The label path may draw any style, so it is scored against the nearest "
+        "of several rendered styles, as a fraction of a perfect model's score measured the same way (in bold). "
+        "Outside L1: mean change outside the edit region. The judge's columns score the same outputs "
+        "(docs/MODEL.md, \"How we measure\").", "",
+        truth_table.strip(), "",
+        f"Label-driven translations of {judged['n']} held-out SynthFaces, each attribute added and removed, "
         "judged by the attribute judge (success: the judge sees the change; preservation: it sees every other "
         "attribute unchanged):", "",
-        read("eval_synth64.md").split("\n\nCounterfactual suite")[0], "",
+        judged_text.split("\n\nCounterfactual suite")[0].strip(), "",
         "The counterfactual suite: SynthFaces renders each source with the change made for real, so a "
         "translation has a true answer. The edit region is where that answer differs from the source; "
         "\"do-nothing\" is the score of returning the source unchanged. Style match: of two references with "
@@ -203,7 +216,7 @@ def page(args: argparse.Namespace, s: Settings, results: Path, figures: Path) ->
         "style (chance 50 %)? Diversity: mean pairwise distance between 4 label-driven variants of a source. "
         "Realism: Fréchet distance and KID between translations and real faces in the judge's feature space "
         "(not comparable to published FIDs; `--inception FILE` adds the standard one).", "",
-        read("eval_synth64.md").split("Counterfactual suite (SynthFaces, truly rendered answers):")[-1].strip(), "",
+        eval_text.split("Counterfactual suite (SynthFaces, truly rendered answers):")[-1].strip(), "",
         "![demo grid](demo_grid.png)" if (figures / "demo_grid.png").exists() else "", "",
         "## 2. The batch job: glasses to 50 %", "",
         f"`jobs/glasses_aug.yaml` on {s.job_samples} demo faces, its output scored by `bridgegan-batch judge`:", "",
@@ -249,13 +262,34 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def _truth_headline(truth: dict) -> list[str]:
+    """Ground truth, adding each attribute: the means over attributes, and the weakest one."""
+    added = {name: dirs["add"] for name, dirs in truth["attributes"].items() if "add" in dirs}
+    if not added:
+        return []
+
+    def mean(kind: str, key: str) -> float:
+        return sum(e[kind][key] for e in added.values()) / len(added)
+
+    weakest = min(added, key=lambda name: added[name]["label"]["relative"])
+    styles = [e["reference"]["style_match"] for e in added.values() if e["reference"]["style_match"] is not None]
+    return [f"- Ground truth, adding each of {len(added)} attributes (n={truth['n']} unseen faces each): the label "
+            f"path reaches {mean('label', 'relative'):.2f} of a perfect model's edit-region reduction (weakest "
+            f"{weakest}, {added[weakest]['label']['relative']:.2f}), the reference path reduces the edit region's "
+            f"error by {mean('reference', 'reduction'):.2f}, reference style match "
+            + (f"{100 * sum(styles) / len(styles):.1f} %" if styles else "—")
+            + f", change outside the edit {mean('label', 'outside_l1'):.3f} (L1)."]
+
+
 def _headline(evaluation: dict, glasses: dict, down: dict) -> str:
-    lines = [f"- Label-driven translations (demo model): mean success {100 * evaluation['mean_success']:.1f} %, "
-             f"mean preservation {100 * evaluation['mean_preservation']:.1f} % (judged).",
+    judged = evaluation["judged"]
+    lines = [*_truth_headline(evaluation["ground_truth"]),
+             f"- Label-driven translations (demo model): mean success {100 * judged['mean_success']:.1f} %, "
+             f"mean preservation {100 * judged['mean_preservation']:.1f} % (judged).",
              f"- The glasses job: {100 * glasses['overall']['Eyeglasses']['labelled']:.1f} % Eyeglasses by labels, "
              f"{100 * glasses['overall']['Eyeglasses']['judged']:.1f} % by the judge "
              f"({glasses['overall']['samples']} samples)."]
-    suite = evaluation.get("suite")
+    suite = judged.get("suite")
     if suite and "reference" in suite:
         style = suite["reference"].get("style_match", {}).get("rate")
         if style is not None:
@@ -298,7 +332,8 @@ def main(argv: list[str] | None = None) -> Path:
         work = Path(tmp)
         judge = judge_file(args, s, work)
         model = ["--model", args.model] if args.model else []
-        table = cli("eval", *model, "--judge", str(judge), "--n", str(s.eval_n), "--suite-n", str(s.suite_n),
+        table = cli("eval", *model, "--judge", str(judge), "--judge-n", str(s.eval_n), "--suite-n", str(s.suite_n),
+                    "--n", str(s.truth_n), "--styles", str(s.truth_styles),
                     "--json", str(results / "eval_synth64.json"), capture=True)
         (results / "eval_synth64.md").write_text(table)
         script("make_demo_grid.py", *model, "--out", str(out / "demo_grid.png"))

@@ -1,10 +1,15 @@
-"""Shared fixtures: small SynthFaces datasets on disk, and one local Ray cluster per session."""
+"""Shared fixtures: small SynthFaces datasets on disk, a tiny real export, one local Ray cluster per session."""
 
 from __future__ import annotations
 
 import pytest
+import torch
 
+from bridgegan_batch.config import ModelConfig
+from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
 from bridgegan_batch.data.synth_dataset import write_synth_dataset
+from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
+from bridgegan_batch.model.checkpoint import save_export
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +30,36 @@ def ray_local():
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()
+
+
+TINY = dict(image_size=32, code_size=8, code_channels=4, encoder_channels=8, mapping_channels=16,
+            generator_channels=(8, 16, 16), spade_hidden=8, disc_channels=8, disc_max_channels=16)
+
+
+def write_tiny_export(path, info: dict | None = None, image_size: int = 32) -> str:
+    """The tiny export's weights (seed 0) at `path`, with `info` in its metadata."""
+    torch.manual_seed(0)
+    config = ModelConfig(attributes=SYNTH_ATTRIBUTES, **{**TINY, "image_size": image_size,
+                                                         "code_size": image_size // 4})
+    save_export(path, {"bridge": BridgeGenerator(config), "discriminator": build_discriminator(config)}, config,
+                info)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory) -> str:
+    """An untrained export over the SynthFaces attributes: real weights, real file, fast."""
+    return write_tiny_export(tmp_path_factory.mktemp("model") / "tiny.safetensors")
+
+
+@pytest.fixture(scope="session")
+def tiny_export64(tmp_path_factory) -> str:
+    """The tiny export at 64 px, a size SynthFaces renders: for what is scored against ground truth."""
+    return write_tiny_export(tmp_path_factory.mktemp("model64") / "tiny64.safetensors", image_size=64)
+
+
+@pytest.fixture(scope="session")
+def tiny_export_scaled(tmp_path_factory) -> str:
+    """The same weights, recording a test-time d scale (adding Eyeglasses: 1.25) that a job setting none takes."""
+    return write_tiny_export(tmp_path_factory.mktemp("model_scaled") / "tiny.safetensors",
+                 {"d_scale": {"add": {"Eyeglasses": 1.25}}})

@@ -11,8 +11,8 @@ def test_help_lists_every_subcommand_on_one_line():
     assert result.exit_code == 0
     commands = result.output.split("Commands:")[1].strip().splitlines()
     names = {line.split()[0] for line in commands}
-    assert names == {"synth", "import", "inspect", "train", "train-judge", "export", "eval", "validate", "run",
-                     "judge"}
+    assert names == {"synth", "import", "inspect", "train", "train-judge", "export", "choose-d-scale", "eval",
+                     "validate", "run", "judge"}
     assert all(not line.rstrip().endswith("...") for line in commands)
     result = CliRunner().invoke(main, ["import", "--help"])
     assert {"celeba", "celebahq", "folder"} <= set(result.output.split())

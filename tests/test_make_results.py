@@ -27,8 +27,10 @@ def test_quick_mode_writes_the_page_and_its_json_sources(tmp_path):
         assert heading in text
     results = tmp_path / "results"
     evaluation = json.loads((results / "eval_synth64.json").read_text())
-    assert {"label", "reference"} <= set(evaluation["suite"])
-    assert "style_match" in evaluation["suite"]["reference"]
+    assert {"label", "reference"} <= set(evaluation["judged"]["suite"])
+    assert "style_match" in evaluation["judged"]["suite"]["reference"]
+    assert "Eyeglasses" in evaluation["ground_truth"]["attributes"]
+    assert text.index("Ground truth, adding each of") < text.index("(judged)")
     ablation = json.loads((results / "ablation.json").read_text())["variants"]
     assert set(ablation) == {"label", "reference", "both"}
     assert "reference" not in ablation["label"] and "label" not in ablation["reference"]

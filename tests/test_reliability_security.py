@@ -15,7 +15,7 @@ from bridgegan_batch.augment.spec import redact_uri
 from bridgegan_batch.cli import main
 from bridgegan_batch.config import RunConfig, read_yaml
 from bridgegan_batch.errors import ConfigError
-from tests.augment.conftest import TINY
+from tests.conftest import TINY
 
 PACKAGE = Path(__file__).resolve().parents[1] / "bridgegan_batch"
 

@@ -12,10 +12,9 @@ import re
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, field_validator, model_validator
 
-from bridgegan_batch.config import EditMode, StrictModel, read_yaml, validate
+from bridgegan_batch.config import EditMode, StrictModel, apply_overrides, read_yaml, validate
 from bridgegan_batch.data.attributes import check_changes
 from bridgegan_batch.errors import ConfigError
 from bridgegan_batch.model.d_scale import DScale, parse_d_scale
@@ -295,27 +294,6 @@ def fingerprint(job: JobSpec) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-def _set_path(data: dict, dotted: str, value) -> None:
-    """data[a][b][0][c] = value for "a.b.0.c"; a number indexes a list (operations.0.label.variants)."""
-    keys = dotted.split(".")
-    node = data
-    for depth, key in enumerate(keys):
-        last = depth == len(keys) - 1
-        if isinstance(node, list):
-            if not key.isdigit() or int(key) >= len(node):
-                raise ConfigError(f"--set {dotted}: {'.'.join(keys[:depth]) or 'the job'} is a list of {len(node)}; "
-                                  f"'{key}' is not an index in it")
-            key = int(key)
-        elif not isinstance(node, dict):
-            raise ConfigError(f"--set {dotted}: {'.'.join(keys[:depth])} is a value, not a mapping")
-        if last:
-            node[key] = value
-        else:
-            if not isinstance(node, list) and not isinstance(node.get(key), dict | list):
-                node[key] = {}
-            node = node[key]
-
-
 def load_job(path: str | Path, overrides: tuple[str, ...] = ()) -> JobSpec:
     """Load, override (`key.path=value`, the value read as YAML: `--set output.format=parquet`,
     `--set input.uri=/data/faces-{000..009}.tar`) and validate a job file."""
@@ -325,15 +303,7 @@ def load_job(path: str | Path, overrides: tuple[str, ...] = ()) -> JobSpec:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a job is a mapping of fields (name, input, operations, output, ...)")
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set {item!r}: expected key.path=value")
-        try:
-            value = yaml.safe_load(raw) if raw else ""
-        except yaml.YAMLError:
-            value = raw
-        _set_path(data, key.strip(), value)
+    apply_overrides(data, overrides)
     return validate(JobSpec, data, str(path))
 
 

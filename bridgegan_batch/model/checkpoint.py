@@ -51,13 +51,23 @@ C = TypeVar("C", bound=BaseModel)
 def save_export(path: str | Path, modules: dict[str, torch.nn.Module], config: BaseModel,
                 info: dict | None = None) -> Path:
     """Write the inference export: each module's weights under its name, + config (+ info, e.g. the step)."""
+    return _write_export(path, {name: module.state_dict() for name, module in modules.items()}, config, info or {})
+
+
+def export_with_info(path: str | Path, out: str | Path, update: dict) -> Path:
+    """A copy of the export at `path`, written to `out`, its info updated with `update` (same weights)."""
+    modules, config, info = load_export(path)
+    return _write_export(out, modules, config, info | update)
+
+
+def _write_export(path: str | Path, states: dict[str, dict[str, torch.Tensor]], config: BaseModel,
+                  info: dict) -> Path:
     path = Path(path)
     if path.suffix != ".safetensors":
         raise CheckpointError(f"{path}: an export is a .safetensors file")
-    tensors = {f"{name}.{k}": v.detach().cpu().contiguous()
-               for name, module in modules.items() for k, v in module.state_dict().items()}
+    tensors = {f"{name}.{k}": v.detach().cpu().contiguous() for name, state in states.items() for k, v in state.items()}
     metadata = {"format": EXPORT_FORMAT, "kind": type(config).__name__, "config": config.model_dump_json(),
-                "info": json.dumps(info or {})}
+                "info": json.dumps(info)}
     _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
     return path
 

@@ -248,7 +248,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
     start = _restore(parts, load_state(run / STATE_FILE)) if resume else 0
     writer = rank == 0
     groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
-    loss = BridgeGANLoss(parts.generator, parts.discriminator, t.losses, t.paths, t.diff_augment)
+    loss = BridgeGANLoss.for_training(parts.generator, parts.discriminator, t)
     per_step = t.d_steps_per_g_step
     stream = batches(data, batch_size=t.batch_size, size=config.model.image_size,
                      attributes=config.model.attributes, seed=t.seed, synth=t.synth,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from bridgegan_batch.config import LossWeights
+from bridgegan_batch.config import LossWeights, TrainConfig
 from bridgegan_batch.model.bridge import BridgeGenerator
 from bridgegan_batch.model.networks import Discriminator, keep_blend
 from bridgegan_batch.train.diff_augment import check_policy, diff_augment
@@ -26,6 +26,24 @@ class WassersteinLoss:
 
     def generator(self, fake_scores: torch.Tensor) -> torch.Tensor:
         return -fake_scores.mean()
+
+
+class NonSaturatingLoss:
+    """The logistic GAN loss: D minimises softplus(-real) + softplus(fake), G softplus(-fake)."""
+
+    def critic(self, real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-real_scores).mean() + F.softplus(fake_scores).mean()
+
+    def generator(self, fake_scores: torch.Tensor) -> torch.Tensor:
+        return F.softplus(-fake_scores).mean()
+
+
+class R1Penalty:
+    """0.5 * ||grad_x D(x)||^2 on real images, averaged over the batch (Mescheder et al. 2018)."""
+
+    def __call__(self, scores: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+        (grad,) = torch.autograd.grad(scores.sum(), real, create_graph=True)  # [B, 3, H, W]
+        return 0.5 * grad.pow(2).flatten(1).sum(dim=1).mean()
 
 
 class CriticDrift:
@@ -134,6 +152,7 @@ def _mix(a: torch.Tensor, b: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
 
 
 PATHS = ("both", "label", "reference")
+ADVERSARIAL = ("wgan_gp", "nonsaturating_r1")
 
 
 class BridgeGANLoss:
@@ -144,15 +163,25 @@ class BridgeGANLoss:
     """
 
     def __init__(self, generator: BridgeGenerator, discriminator: Discriminator, weights: LossWeights,
-                 paths: str = "both", augment: Sequence[str] = ()):
+                 paths: str = "both", augment: Sequence[str] = (), adversarial: str = "wgan_gp"):
         if paths not in PATHS:
             raise ValueError(f"paths must be one of {PATHS}, got {paths!r}")
+        if adversarial not in ADVERSARIAL:
+            raise ValueError(f"adversarial must be one of {ADVERSARIAL}, got {adversarial!r}")
         self.G, self.D, self.w, self.paths = generator, discriminator, weights, paths
         self.augment = check_policy(augment)
-        self.wgan, self.gp, self.attr, self.drift = WassersteinLoss(), GradientPenalty(), AttributeLoss(), CriticDrift()
+        self.adversarial = adversarial
+        self.gan = WassersteinLoss() if adversarial == "wgan_gp" else NonSaturatingLoss()
+        self.gp, self.r1, self.attr, self.drift = GradientPenalty(), R1Penalty(), AttributeLoss(), CriticDrift()
         self.rec, self.cycle = ReconstructionLoss(), LatentCycleLoss()
         self.close, self.ms, self.change = ClosenessLoss(), ModeSeekingLoss(), MinimalChangeLoss()
         self.keep = KeepMaskLoss()
+
+    @classmethod
+    def for_training(cls, generator: BridgeGenerator, discriminator: Discriminator,
+                     train: TrainConfig) -> BridgeGANLoss:
+        """The loss a training config asks for: its weights, paths, augmentation and adversarial form."""
+        return cls(generator, discriminator, train.losses, train.paths, train.diff_augment, train.adversarial)
 
     @property
     def kinds(self) -> int:
@@ -190,21 +219,27 @@ class BridgeGANLoss:
         real = batch.x
         if self.augment:  # one draw for reals and fakes together
             real, fakes = self._seen_by_d(torch.cat([real, fakes]), batch.augment_seed).split([b, k * b])
-        x_hat = self.gp.interpolate(real.repeat(k, 1, 1, 1), fakes, batch.eps[: k * b])
         # Each image is scored with its labels: the real ones for reals, the target for fakes and x_hat
         # (used only by a projection critic).
         target_k = batch.target.repeat(k, 1)
-        scores = self.D.critic(torch.cat([real, fakes, x_hat]),
-                               torch.cat([batch.labels, target_k, target_k]))  # [(1 + 2k)B]
-        real_s, fake_s, hat_s = scores[:b], scores[b : (1 + k) * b], scores[(1 + k) * b :]
-        adv = self.wgan.critic(real_s, fake_s)
-        gp = self.gp(hat_s, x_hat)
+        if self.adversarial == "wgan_gp":
+            x_hat = self.gp.interpolate(real.repeat(k, 1, 1, 1), fakes, batch.eps[: k * b])
+            scores = self.D.critic(torch.cat([real, fakes, x_hat]),
+                                   torch.cat([batch.labels, target_k, target_k]))  # [(1 + 2k)B]
+            real_s, fake_s, hat_s = scores[:b], scores[b : (1 + k) * b], scores[(1 + k) * b :]
+            penalty, penalty_name, penalty_weight = self.gp(hat_s, x_hat), "d/gp", self.w.gradient_penalty
+        else:
+            real = real.detach().requires_grad_(True)
+            scores = self.D.critic(torch.cat([real, fakes]), torch.cat([batch.labels, target_k]))  # [(1 + k)B]
+            real_s, fake_s = scores[:b], scores[b:]
+            penalty, penalty_name, penalty_weight = self.r1(real_s, real), "d/r1", self.w.r1
+        adv = self.gan.critic(real_s, fake_s)
         attr = self.attr(self.D.classify(real), batch.labels)  # real faces only
-        loss = adv + self.w.gradient_penalty * gp + self.w.attribute_real * attr
+        loss = adv + penalty_weight * penalty + self.w.attribute_real * attr
         if self.w.critic_drift:
             loss = loss + self.w.critic_drift * self.drift(real_s)
         # The mean real score shows the offset's drift in the log.
-        return loss, {"d/adv": adv.detach(), "d/gp": gp.detach(), "d/attr_real": attr.detach(),
+        return loss, {"d/adv": adv.detach(), penalty_name: penalty.detach(), "d/attr_real": attr.detach(),
                       "d/real_score": real_s.detach().mean()}
 
     def generator_phase(self, batch: Batch,
@@ -241,7 +276,7 @@ class BridgeGANLoss:
         target_k = batch.target.repeat(k, 1)
         # A different draw from D's phase on the same batch (seed + 1).
         scores, logits = self.D(self._seen_by_d(fakes, batch.augment_seed + 1), target_k)  # [kB], [kB, N]
-        adv = self.wgan.generator(scores)  # the mean over the step's translations
+        adv = self.gan.generator(scores)  # the mean over the step's translations
         attr = self.attr(logits, target_k)
         rec = self.rec(recs, x.repeat(len(recs) // b, 1, 1, 1))
         if self.paths == "both":  # the two links between the paths

@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from bridgegan_batch.cli import main
-from tests.augment.conftest import write_tiny_export
+from tests.conftest import write_tiny_export
 
 SECRET = "wJalrXUtnFEMIK7MDENG"
 

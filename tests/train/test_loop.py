@@ -142,13 +142,19 @@ def test_export_and_eval_commands_end_to_end(tmp_path):
     names = tuple(TINY64["model"]["attributes"])
     Judge(JudgeNet(len(names), (8, 8, 8, 8)), JudgeConfig(attributes=names, channels=(8, 8, 8, 8))).save(judge)
     out = tmp_path / "eval.json"
-    result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--n", "24",
+    result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--judge-n", "24",
+                                  "--n", "2", "--styles", "2", "--attributes", "Smiling",
                                   "--changes", "Eyeglasses,Blond_Hair", "--suite-n", "6", "--json", str(out)])
     assert result.exit_code == 0, result.output
-    report = json.loads(out.read_text())
+    whole = json.loads(out.read_text())
+    # Ground truth leads, with the judge's verdicts on the same outputs beside it.
+    assert list(whole["ground_truth"]["attributes"]) == ["Smiling"]
+    assert "agreement" in whole["ground_truth"]["attributes"]["Smiling"]["add"]["label"]["judge"]
+    assert result.output.index("Ground truth") < result.output.index("Judged")
+    report = whole["judged"]
     assert set(report["attributes"]) == set(names)
     # The scales the export recorded: eval was given none.
-    assert report["d_scale"] == {"default": 1.5, "add": {"Eyeglasses": 1.25}, "remove": {}}
+    assert whole["d_scale"] == report["d_scale"] == {"default": 1.5, "add": {"Eyeglasses": 1.25}, "remove": {}}
     for directions in report["attributes"].values():
         assert set(directions) == {"add", "remove"}
         for v in directions.values():
@@ -160,13 +166,31 @@ def test_export_and_eval_commands_end_to_end(tmp_path):
     assert suite["label"]["diversity"]["variants"] == 4 and "fd" in suite["reference"]["realism"]["judge"]
     assert "Counterfactual suite" in result.output and "edit direct" in result.output
     assert report["edit"] == "direct" and 0.0 <= report["no_change"]["kept"] <= 1.0
-    result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--n", "12", "--changes", "",
-                                  "--edit", "residual", "--json", str(out)])
+    result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--judge-n", "12",
+                                  "--changes", "", "--attributes", "", "--edit", "residual", "--json", str(out)])
     assert result.exit_code == 0 and "edit residual" in result.output, result.output
-    assert json.loads(out.read_text())["edit"] == "residual" and "no_change" not in json.loads(out.read_text())
+    whole = json.loads(out.read_text())
+    assert whole["edit"] == "residual" and "no_change" not in whole["judged"] and "ground_truth" not in whole
     result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--edit", "blend"])
     assert result.exit_code == 2 and "blend" in result.output
     result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(judge), "--changes", "Male"])
     assert result.exit_code == 2 and "Male" in result.output  # not among the model's attributes
+    result = runner.invoke(main, ["eval", "--model", str(model), "--attributes", "Male"])
+    assert result.exit_code == 2 and "Male" in result.output
+    result = runner.invoke(main, ["eval", "--model", str(model), "--judge", str(tmp_path / "nojudge.safetensors")])
+    assert result.exit_code == 2 and "nojudge.safetensors" in result.output
     result = runner.invoke(main, ["eval", "--model", str(tmp_path / "none.safetensors"), "--judge", str(judge)])
     assert result.exit_code == 2 and "none.safetensors" in result.output
+
+
+def test_eval_of_the_bundled_model_needs_no_judge(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no runs/judge-synth64.safetensors here, as on a fresh clone
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(main, ["eval", "--n", "2", "--styles", "2", "--attributes", "Eyeglasses",
+                                       "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    assert report["judge"] is None and "judged" not in report
+    scores = report["ground_truth"]["attributes"]["Eyeglasses"]["add"]
+    assert scores["label"]["n"] == 2 and -1 <= scores["reference"]["reduction"] <= 1
+    assert "No judge" in result.output and "train-judge" in result.output

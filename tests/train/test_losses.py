@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from bridgegan_batch.config import LossWeights, ModelConfig, RunConfig
+from bridgegan_batch.config import LossWeights, ModelConfig, RunConfig, TrainConfig
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.train.losses import (
     AttributeLoss,
@@ -175,6 +175,33 @@ def test_discriminator_phase_trains_only_d():
     value.backward()
     assert torch.isfinite(value) and {"d/adv", "d/gp", "d/attr_real"} <= set(stats)
     assert _grads(d) and not _grads(g)
+
+
+def test_nonsaturating_r1_phase_penalises_reals_and_trains_only_d():
+    g, d, batch, _ = _setup()
+    loss = BridgeGANLoss(g, d, LossWeights(r1=0.0), adversarial="nonsaturating_r1")
+    value, stats = loss.discriminator_phase(batch)
+    value.backward()
+    assert {"d/adv", "d/r1", "d/attr_real"} <= set(stats) and "d/gp" not in stats
+    assert _grads(d) and not _grads(g)
+    # R1 = 0.5 * ||grad D(real)||^2, by a second, plain autograd call; weighted by losses.r1.
+    real = batch.x.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(d.critic(real, batch.labels).sum(), real)
+    assert stats["d/r1"].item() == pytest.approx(0.5 * grad.pow(2).flatten(1).sum(1).mean().item(), rel=1e-4)
+    weighted = BridgeGANLoss(g, d, LossWeights(r1=2.0), adversarial="nonsaturating_r1")
+    assert weighted.discriminator_phase(batch)[0].item() == pytest.approx(value.item() + 2 * stats["d/r1"].item(),
+                                                                          rel=1e-4)
+    g_value, g_stats = loss.generator_phase(batch)
+    assert g_stats["g/adv"].item() > 0  # softplus(-score): positive, unlike the WGAN's -score
+    with pytest.raises(ValueError, match="adversarial"):
+        BridgeGANLoss(g, d, LossWeights(), adversarial="hinge")
+
+
+def test_the_training_config_picks_the_loss():
+    g, d, _, _ = _setup()
+    t = TrainConfig(adversarial="nonsaturating_r1", paths="label", diff_augment=("cutout",))
+    loss = BridgeGANLoss.for_training(g, d, t)
+    assert loss.adversarial == "nonsaturating_r1" and loss.paths == "label" and loss.augment == ("cutout",)
 
 
 def test_generator_phase_trains_e_m_g_and_weights_are_configurable():

@@ -1,0 +1,146 @@
+"""Capacity probe (issue 26, 2a): can BridgeGAN's E, M and G draw an edit when shown the answer?
+
+Trains E, M and G with paired supervision on SynthFaces, no discriminator: the reference path toward the
+source wearing the reference's style, the label path toward the nearest of several rendered styles, and
+the label path's self-reconstruction (d = 0). Every few minutes the ground-truth measure scores it on held-out
+faces (eval/ground_truth.py, d scale 1: the probe learns d exactly). If these networks cannot draw
+glasses even so, the architecture is the limit, not the adversarial recipe.
+
+    python experiments/capacity_probe.py --out runs/probe-synth64 --minutes 35
+    python experiments/capacity_probe.py --out runs/probe-wide --minutes 35 \
+        --model '{"generator_channels": [32, 64, 128], "code_channels": 32, "spade_hidden": 64}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from bridgegan_batch.config import RunConfig, load_yaml
+from bridgegan_batch.eval.ground_truth import evaluate_ground_truth, truth_case_sets
+from bridgegan_batch.model.bridge import BridgeGenerator
+from bridgegan_batch.model.translator import Translator
+from bridgegan_batch.train.data import to_pixels, to_tensor
+
+TRAIN_SOURCE_SEED, TRAIN_REFERENCE_SEED = 0, 3_030_303  # the trainer's own stream; references apart from eval's
+GOAL = ("Eyeglasses", "Smiling", "Blond_Hair", "Wearing_Hat", "Male")
+
+
+def training_pool(attributes, n: int, size: int, workers: int) -> dict[str, torch.Tensor]:
+    """Every attribute both ways, `n` cases each: sources, d, references and their truths."""
+    sets = truth_case_sets(list(attributes), attributes, n=n, size=size, styles=2, seed=TRAIN_SOURCE_SEED,
+                           reference_seed=TRAIN_REFERENCE_SEED, workers=workers)
+    cat = {key: np.concatenate([getattr(c, key) for c in sets]) for key in
+           ("source", "source_labels", "target_labels", "reference", "reference_truth", "rival_truth",
+            "style_truths", "unseen_truth")}
+    # The label path's answers: every rendered style of the change. [M, K+3, H, W, 3]
+    label_truths = np.concatenate([cat["reference_truth"][:, None], cat["rival_truth"][:, None],
+                                   cat["style_truths"], cat["unseen_truth"][:, None]], axis=1)
+    m, k = label_truths.shape[:2]
+    return {"x": to_tensor(cat["source"]), "ref": to_tensor(cat["reference"]),
+            "ref_truth": to_tensor(cat["reference_truth"]),
+            "label_truths": to_tensor(label_truths.reshape(m * k, size, size, 3)).view(m, k, 3, size, size),
+            "d": torch.from_numpy(cat["target_labels"] - cat["source_labels"])}
+
+
+def probe_step(model: BridgeGenerator, batch: dict[str, torch.Tensor], r: torch.Tensor) -> dict[str, torch.Tensor]:
+    x, d = batch["x"], batch["d"]  # [B, 3, H, W], [B, N]
+    src = model.source_code(x, d)
+    ref_out = model(x, src + model.reference_code(batch["ref"], d))
+    label_out = model(x, src + model.label_code(r, d))
+    # The nearest rendered style: the label path may choose which glasses, not whether.
+    label_l1 = (label_out[:, None] - batch["label_truths"]).abs().flatten(2).mean(2).amin(1)  # [B]
+    zero = torch.zeros_like(d)  # one path's self-reconstruction: each G pass costs ~0.5 s of a step here
+    recon = (model(x, model.source_code(x, zero) + model.label_code(r, zero)) - x).abs().mean()
+    return {"reference": (ref_out - batch["ref_truth"]).abs().mean(), "label": label_l1.mean(), "recon": recon}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", default="configs/synth64.yaml")
+    parser.add_argument("--model", default="{}", help="JSON of model fields to override")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--minutes", type=float, default=35)
+    parser.add_argument("--eval-every", type=float, default=5, help="minutes")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--pool", type=int, default=200, help="training cases per attribute and direction")
+    parser.add_argument("--eval-n", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    base = load_yaml(args.config, RunConfig).model
+    config = base.model_copy(update=json.loads(args.model))
+    config = type(base).model_validate(config.model_dump())  # validated, as a config file would be
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "model_config.json").write_text(config.model_dump_json(indent=1))
+    started = time.time()
+    pool = training_pool(config.attributes, args.pool, config.image_size, workers=1)
+    eval_sets = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
+    print(f"pool {len(pool['x'])} cases, eval cases ready in {time.time() - started:.0f} s", flush=True)
+    model = BridgeGenerator(config)
+    params = sum(p.numel() for p in model.parameters())
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
+    gen = torch.Generator().manual_seed(1)
+    log = (out / "log.jsonl").open("a")
+    step, train_seconds, next_eval = 0, 0.0, 0.0
+    while True:
+        if train_seconds >= next_eval or train_seconds >= 60 * args.minutes:
+            model.eval()
+            result = evaluate_ground_truth(Translator(model, config, d_scale=1.0), eval_sets)
+            model.train().requires_grad_(True)  # the translator froze it
+            row = {"step": step, "train_seconds": round(train_seconds), "params": params,
+                   **{f"{name}/{k}": round(e["add"][path][key], 3) for name, e in result["attributes"].items()
+                      for k, path, key in (("label", "label", "relative"), ("ref", "reference", "reduction"),
+                                           ("style", "reference", "style_match"),
+                                           ("outside", "label", "outside_l1"))}}
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            print(json.dumps(row), flush=True)
+            next_eval += 60 * args.eval_every
+            if train_seconds >= 60 * args.minutes:
+                break
+        tick = time.time()
+        idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen)
+        batch = {k: v[idx] for k, v in pool.items()}
+        losses = probe_step(model, batch, torch.randn(args.batch, config.noise_dim, generator=gen))
+        opt.zero_grad(set_to_none=True)
+        sum(losses.values()).backward()
+        opt.step()
+        step += 1
+        train_seconds += time.time() - tick
+        if step % 100 == 0:
+            print(f"step {step} {train_seconds:.0f}s " + " ".join(f"{k} {v.item():.4f}" for k, v in losses.items()),
+                  flush=True)
+    torch.save(model.state_dict(), out / "probe.pt")
+    save_grid(model, config, eval_sets, out / "grid.png")
+
+
+@torch.no_grad()
+def save_grid(model: BridgeGenerator, config, eval_sets, path: Path, faces: int = 8) -> None:
+    """Per goal attribute: rows source, reference, truth in its style, reference-path output, label-path output."""
+    translator = Translator(model.eval(), config, d_scale=1.0)
+    rows = []
+    for cases in eval_sets:
+        sl = slice(0, faces)
+        x, src, tgt = to_tensor(cases.source[sl]), torch.from_numpy(cases.source_labels[sl]), \
+            torch.from_numpy(cases.target_labels[sl])
+        ref, ref_labels = to_tensor(cases.reference[sl]), torch.from_numpy(cases.reference_labels[sl])
+        ref_out = translator.reference(x, src, ref, ref_labels, tgt)
+        label_out = translator.label(x, src, tgt, list(range(len(x))))
+        for images in (cases.source[sl], cases.reference[sl], cases.reference_truth[sl],
+                       to_pixels(ref_out), to_pixels(label_out)):
+            rows.append(np.concatenate(list(images), axis=1))
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+
+
+if __name__ == "__main__":
+    main()

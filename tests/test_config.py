@@ -1,0 +1,51 @@
+"""Config files: `base` overlays and `--set` overrides resolve to one validated config, and errors name the file."""
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bridgegan_batch.cli import main
+from bridgegan_batch.config import RunConfig, load_yaml
+from bridgegan_batch.errors import ConfigError
+
+
+def test_an_overlay_changes_only_what_it_names(tmp_path):
+    overlay = tmp_path / "wide.yaml"
+    base = tmp_path / "base.yaml"
+    base.write_text(Path("configs/synth64.yaml").read_text())
+    overlay.write_text("base: base.yaml\nmodel:\n  generator_channels: [32, 64, 128]\ntrain:\n  lr: 0.0001\n")
+    plain, wide = load_yaml(base, RunConfig), load_yaml(overlay, RunConfig)
+    assert wide.model.generator_channels == (32, 64, 128) and wide.train.lr == 1e-4
+    assert wide.model.attributes == plain.model.attributes and wide.train.batch_size == plain.train.batch_size
+    assert wide.model_copy(update={"model": plain.model, "train": plain.train}) == plain
+    # --set applies after the overlay, the value read as YAML.
+    both = load_yaml(overlay, RunConfig, ("train.lr=3e-4", "model.generator_skips=true"))
+    assert both.train.lr == 3e-4 and both.model.generator_skips and both.model.generator_channels == (32, 64, 128)
+
+
+def test_overlay_and_override_errors_name_their_source(tmp_path):
+    loop_a, loop_b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    loop_a.write_text("base: b.yaml\n")
+    loop_b.write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="base files loop"):
+        load_yaml(loop_a, RunConfig)
+    missing = tmp_path / "m.yaml"
+    missing.write_text("base: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="nowhere.yaml: file not found"):
+        load_yaml(missing, RunConfig)
+    odd = tmp_path / "odd.yaml"
+    odd.write_text("base: [1, 2]\n")
+    with pytest.raises(ConfigError, match="base: a path"):
+        load_yaml(odd, RunConfig)
+    with pytest.raises(ConfigError, match="train.lrr: unknown key"):
+        load_yaml("configs/synth64.yaml", RunConfig, ("train.lrr=1",))
+    with pytest.raises(ConfigError, match="expected key.path=value"):
+        load_yaml("configs/synth64.yaml", RunConfig, ("train.lr",))
+
+
+def test_train_set_reaches_the_run_and_bad_keys_exit_2(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["train", "configs/synth64.yaml", "--set", "train.nope=1", "--out", str(tmp_path)])
+    assert result.exit_code == 2 and "train.nope: unknown key" in result.output
+    assert not any(tmp_path.iterdir())  # refused before a run folder is made
