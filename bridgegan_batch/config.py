@@ -262,6 +262,9 @@ class TrainConfig(StrictModel):
     # authors'). At full weight from step 0 they pull every code to one constant before the codes
     # carry any information, and G learns to ignore them.
     latent_warmup_steps: int = Field(0, ge=0)
+    # An autoencoder warm start (ours; 0 = the authors'): the first steps train E, M and G on self-reconstruction
+    # alone (d = 0, both paths), without D, so G can redraw a face before it must learn to edit one.
+    autoencoder_steps: int = Field(0, ge=0)
     ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of E, M, G (ours: the export uses it)
     single_flip_fraction: float = Field(0.5, ge=0, le=1)  # targets changing one attribute, else a permutation
     losses: LossWeights = LossWeights()

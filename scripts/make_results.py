@@ -203,7 +203,7 @@ def page(args: argparse.Namespace, s: Settings, results: Path, figures: Path) ->
         "(1: the truth, 0: nothing done). The label path may draw any style, so it is scored against the nearest "
         "of several rendered styles, as a fraction of a perfect model's score measured the same way (in bold). "
         "Outside L1: mean change outside the edit region. The judge's columns score the same outputs "
-        "(docs/MODEL.md, \"How we measure\").", "",
+        "(docs/EVAL.md).", "",
         truth_table.strip(), "",
         f"Label-driven translations of {judged['n']} held-out SynthFaces, each attribute added and removed, "
         "judged by the attribute judge (success: the judge sees the change; preservation: it sees every other "

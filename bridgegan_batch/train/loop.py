@@ -23,7 +23,7 @@ from bridgegan_batch.train.data import batches, check_data, to_tensor
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
 from bridgegan_batch.train.losses import Batch, BridgeGANLoss
 from bridgegan_batch.train.sample_grid import sample_grid
-from bridgegan_batch.train.schedule import latent_weight_scale, learning_rate
+from bridgegan_batch.train.schedule import autoencoding, latent_weight_scale, learning_rate
 from bridgegan_batch.train.targets import group_indices, sample_targets
 
 STATE_FILE = "state.pt"
@@ -108,25 +108,36 @@ def discriminator_step(parts: Parts, loss: BridgeGANLoss, batch: Batch, device: 
 
 def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_decay: float, device: torch.device,
                sync: Callable[[torch.nn.Module], None] | None = None,
-               latent_scale: float = 1.0) -> dict[str, torch.Tensor]:
+               latent_scale: float = 1.0, autoencode: bool = False) -> dict[str, torch.Tensor]:
     """One generator step: a D step on each batch, then a G step on the last one, then EMA.
-    Returns every loss term as a detached tensor (the last D step's, and G's).
+    Returns every loss term as a detached tensor (the last D step's, and G's). With `autoencode`
+    (the warm start), G's step is self-reconstruction alone and D takes no step.
 
     `sync(module)` averages a module's gradients across data-parallel ranks before each update.
     """
+    if autoencode:
+        with autocast_on(device):
+            g_loss, g_stats = loss.reconstruction_phase(batches[-1])
+        _generator_update(parts, g_loss, sync)
+        update_ema(parts.ema, parts.generator, ema_decay)
+        return {**g_stats, "g/loss": g_loss.detach()}
     for batch in batches:
         d_loss, d_stats = discriminator_step(parts, loss, batch, device, sync)
     parts.discriminator.requires_grad_(False)  # G's step needs no gradient for D's weights
     with autocast_on(device):
         g_loss, g_stats = loss.generator_phase(batches[-1], latent_scale)
+    _generator_update(parts, g_loss, sync)
+    parts.discriminator.requires_grad_(True)
+    update_ema(parts.ema, parts.generator, ema_decay)
+    return {**d_stats, **g_stats, "d/loss": d_loss.detach(), "g/loss": g_loss.detach()}
+
+
+def _generator_update(parts: Parts, g_loss: torch.Tensor, sync: Callable[[torch.nn.Module], None] | None) -> None:
     parts.opt_g.zero_grad(set_to_none=True)
     g_loss.backward()
     if sync is not None:
         sync(parts.generator)
     parts.opt_g.step()
-    parts.discriminator.requires_grad_(True)
-    update_ema(parts.ema, parts.generator, ema_decay)
-    return {**d_stats, **g_stats, "d/loss": d_loss.detach(), "g/loss": g_loss.detach()}
 
 
 def resume_state(parts: Parts, step: int, config: RunConfig) -> dict:
@@ -281,7 +292,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
         step_batches = [inputs(step * per_step + k) for k in range(per_step)]
         label_sum = label_sum + sum(b.labels.sum() for b in step_batches)
         stats = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay), device, sync,
-                                           latent_weight_scale(step, t))
+                           latent_weight_scale(step, t), autoencoding(step, t))
         images_seen += t.batch_size * per_step * world
 
         done = step + 1

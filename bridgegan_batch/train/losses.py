@@ -242,6 +242,17 @@ class BridgeGANLoss:
         return loss, {"d/adv": adv.detach(), penalty_name: penalty.detach(), "d/attr_real": attr.detach(),
                       "d/real_score": real_s.detach().mean()}
 
+    def reconstruction_phase(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Self-reconstruction alone (d = 0) on the paths trained, weighted as in G's phase: the autoencoder
+        warm start, which needs no D."""
+        x, zero = batch.x, torch.zeros_like(batch.d)
+        src0 = self.G.source_code(x, zero)
+        codes = ([src0 + self.G.label_code(batch.r1, zero)] if self.paths != "reference" else []) \
+            + ([src0 + src0] if self.paths != "label" else [])
+        recs = self.G(x.repeat(len(codes), 1, 1, 1), torch.cat(codes))  # [len(codes) B, 3, H, W]
+        rec = self.rec(recs, x.repeat(len(codes), 1, 1, 1))
+        return self.w.reconstruction * rec, {"g/rec": rec.detach()}
+
     def generator_phase(self, batch: Batch,
                         latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G's losses; `latent_scale` multiplies the closeness and latent-cycle weights (warm-up)."""

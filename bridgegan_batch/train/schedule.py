@@ -1,4 +1,4 @@
-"""Schedules: pure functions of the step (learning rate, latent-loss warm-up)."""
+"""Schedules: pure functions of the step (learning rate, latent-loss warm-up, the autoencoder warm start)."""
 
 from __future__ import annotations
 
@@ -21,3 +21,8 @@ def latent_weight_scale(step: int, config: TrainConfig) -> float:
     if config.latent_warmup_steps == 0:
         return 1.0
     return min(1.0, step / config.latent_warmup_steps)
+
+
+def autoencoding(step: int, config: TrainConfig) -> bool:
+    """Whether `step` is in the autoencoder warm start (reconstruction alone, no D)."""
+    return step < config.autoencoder_steps

@@ -28,13 +28,15 @@ def test_shapes_through_both_paths(at_code_res):
     del labels
 
 
-CONFIGS = Path(__file__).parents[2] / "configs"
+ROOT = Path(__file__).parents[2]
+EXPERIMENTS = ROOT / "docs" / "dev" / "configs"
 
 
-@pytest.mark.parametrize("name", ["synth64", "celeba128",
-                                  *sorted(f"experiments/{p.stem}" for p in (CONFIGS / "experiments").glob("*.yaml"))])
+@pytest.mark.parametrize("name", ["configs/synth64", "configs/celeba128",
+                                  *sorted(f"docs/dev/configs/{p.stem}" for p in EXPERIMENTS.glob("*.yaml"))])
 def test_every_model_config_builds(name):
-    config = load_yaml(CONFIGS / f"{name}.yaml", RunConfig)
+    """The shipped configs, and every experiment's overlay on the demo lineage's base."""
+    config = load_yaml(ROOT / f"{name}.yaml", RunConfig)
     g = BridgeGenerator(config.model)
     size = config.model.image_size
     x = torch.randn(1, 3, size, size)

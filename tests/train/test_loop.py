@@ -194,3 +194,12 @@ def test_eval_of_the_bundled_model_needs_no_judge(tmp_path, monkeypatch):
     scores = report["ground_truth"]["attributes"]["Eyeglasses"]["add"]
     assert scores["label"]["n"] == 2 and -1 <= scores["reference"]["reduction"] <= 1
     assert "No judge" in result.output and "train-judge" in result.output
+
+
+def test_autoencoder_warm_start_trains_g_alone_then_the_gan(tmp_path):
+    config = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "steps": 3, "autoencoder_steps": 2}})
+    run = train(config, data="synth", out=tmp_path, progress=False)
+    rows = _losses(run)
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert all("d/loss" not in r and r["g/rec"] > 0 for r in rows[:2])
+    assert "d/loss" in rows[2] and "g/adv" in rows[2]

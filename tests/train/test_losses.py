@@ -197,6 +197,23 @@ def test_nonsaturating_r1_phase_penalises_reals_and_trains_only_d():
         BridgeGANLoss(g, d, LossWeights(), adversarial="hinge")
 
 
+@pytest.mark.parametrize("paths", ["both", "label", "reference"])
+def test_reconstruction_phase_is_the_weighted_self_reconstruction_and_needs_no_d(paths):
+    g, d, batch, _ = _setup()
+    loss = BridgeGANLoss(g, d, LossWeights(reconstruction=3.0), paths=paths)
+    value, stats = loss.reconstruction_phase(batch)
+    value.backward()
+    assert value.item() == pytest.approx(3 * stats["g/rec"].item(), rel=1e-6)
+    zero = torch.zeros_like(batch.d)
+    src0 = g.source_code(batch.x, zero)
+    codes = {"both": [src0 + g.label_code(batch.r1, zero), src0 + src0], "label": [src0 + g.label_code(batch.r1, zero)],
+             "reference": [src0 + src0]}[paths]
+    expected = torch.stack([(g(batch.x, c) - batch.x).abs().mean() for c in codes]).mean()
+    assert stats["g/rec"].item() == pytest.approx(expected.item(), rel=1e-5)
+    assert _grads(g.encoder) and _grads(g.generator) and not _grads(d)
+    assert _grads(g.mapping) == (paths != "reference")
+
+
 def test_the_training_config_picks_the_loss():
     g, d, _, _ = _setup()
     t = TrainConfig(adversarial="nonsaturating_r1", paths="label", diff_augment=("cutout",))

@@ -4,7 +4,7 @@ from torch import nn
 
 from bridgegan_batch.config import TrainConfig
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
-from bridgegan_batch.train.schedule import latent_weight_scale, learning_rate
+from bridgegan_batch.train.schedule import autoencoding, latent_weight_scale, learning_rate
 
 
 def test_learning_rate_warmup_constant_decay():
@@ -32,3 +32,8 @@ def test_ema_ramps_up_then_averages():
         ema.weight.fill_(0.0)
     update_ema(ema, model, 0.75)
     assert torch.allclose(ema.weight, torch.full((2, 2), 0.25))
+
+
+def test_autoencoder_warm_start_covers_its_first_steps_only():
+    assert [autoencoding(s, TrainConfig(autoencoder_steps=2)) for s in range(4)] == [True, True, False, False]
+    assert not autoencoding(0, TrainConfig())
