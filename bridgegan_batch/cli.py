@@ -196,6 +196,8 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="Total generator steps (overrides CONFIG).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override a config field, the value read as YAML (repeatable): --set train.lr=1e-4.")
+@click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Stop after this much wall-clock time, checkpoint and export written (one worker).")
 @click.option("--resume", is_flag=True, help="Continue the newest run under --out from its resume state.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--name", default=None, help="Run folder suffix [default: the config file's name].")
@@ -204,7 +206,7 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
 @click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option("--cpus-per-worker", type=click.FloatRange(min=0.1), default=1, show_default=True)
 @_user_errors
-def train(config_path, data, out, steps, overrides, resume, device, name, workers, gpus_per_worker,
+def train(config_path, data, out, steps, overrides, minutes, resume, device, name, workers, gpus_per_worker,
           cpus_per_worker):
     """Train BridgeGAN: numbered run folders with config, stats.jsonl, sample grids, export and resume state.
     CONFIG may build on another (`base: synth64.yaml`); the run folder keeps the resolved whole."""
@@ -215,7 +217,7 @@ def train(config_path, data, out, steps, overrides, resume, device, name, worker
     patterns = "synth" if list(data) == ["synth"] else list(data)
     run = run_training(config, data=patterns, out=out, name=name or Path(config_path).stem, resume=resume,
                        device=device, workers=workers, gpus_per_worker=gpus_per_worker,
-                       cpus_per_worker=cpus_per_worker)
+                       cpus_per_worker=cpus_per_worker, minutes=minutes)
     click.echo(f"run folder: {run}")
 
 

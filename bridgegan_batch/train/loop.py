@@ -231,11 +231,16 @@ def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: 
 
 def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume: bool = False,
           device: str = "auto", progress: bool = True, max_steps_this_call: int | None = None,
-          workers: int = 1, gpus_per_worker: float = 0, cpus_per_worker: float = 1) -> Path:
+          workers: int = 1, gpus_per_worker: float = 0, cpus_per_worker: float = 1,
+          minutes: float | None = None) -> Path:
     """Train (or continue) a run; returns its folder. `config.train.steps` is the total step count.
 
-    `workers > 1` runs data-parallel on a Ray cluster (Ray Train); see train/distributed.py.
+    `workers > 1` runs data-parallel on a Ray cluster (Ray Train); see train/distributed.py. `minutes`
+    stops a one-process run at that wall-clock time (counted from here), checkpoint and export written.
     """
+    if minutes is not None and workers > 1:
+        raise UserError("a time limit (--minutes) needs one worker: ranks would stop at different steps")
+    deadline = None if minutes is None else time.monotonic() + 60 * minutes
     check_data(data, config.model.attributes)  # before a run folder exists
     run = prepare_run(config, data=data, out=out, name=name, resume=resume)
     if workers > 1:
@@ -245,15 +250,17 @@ def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume
                      cpus_per_worker=cpus_per_worker, max_steps_this_call=max_steps_this_call)
     else:
         run_loop(config, data=data, run=run, resume=resume, device=pick_device(device), progress=progress,
-                 max_steps_this_call=max_steps_this_call)
+                 max_steps_this_call=max_steps_this_call, deadline=deadline)
     return run
 
 
 def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.device, progress: bool = True,
              max_steps_this_call: int | None = None, rank: int = 0, world: int = 1,
-             sync: Callable[[torch.nn.Module], None] | None = None) -> dict:
+             sync: Callable[[torch.nn.Module], None] | None = None, deadline: float | None = None) -> dict:
     """The loop on one process. With `world > 1`, each rank reads its own batches, `sync` averages
-    gradients across ranks, and only rank 0 writes. Returns what this rank did."""
+    gradients across ranks, and only rank 0 writes. With `deadline` (a time.monotonic() value, one process
+    only), the step that ends past it is the last: its checkpoint and export are written. Returns what
+    this rank did."""
     t = config.train
     parts = build_parts(config, device)
     start = _restore(parts, load_state(run / STATE_FILE)) if resume else 0
@@ -296,9 +303,10 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
         images_seen += t.batch_size * per_step * world
 
         done = step + 1
+        last = done == end or (deadline is not None and time.monotonic() >= deadline)
         if not writer:
             continue
-        if done % t.log_every == 0 or done == end:
+        if done % t.log_every == 0 or last:
             now = time.perf_counter()
             record = {"step": done, "lr": lr, "img_per_s": images_seen / (now - tick),
                       **{k: v.item() for k, v in stats.items()}}
@@ -310,14 +318,17 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
                         board.add_scalar(key, value, done)
             bar.set_postfix(img_s=f"{record['img_per_s']:.1f}", g=f"{record['g/loss']:.2f}")
             tick, images_seen = now, 0
-        if done % t.sample_every == 0 or done == end:
+        if done % t.sample_every == 0 or last:
             sample_grid(parts.ema, fixed_x, fixed_labels, groups).save(run / "samples" / f"{done:07d}.png")
-        if done % t.checkpoint_every == 0 or done == end:
+        if done % t.checkpoint_every == 0 or last:
             save_state(run / STATE_FILE, resume_state(parts, done, config))
             write_export(run / EXPORT_FILE, parts.ema, parts.discriminator, config.model, {"step": done, "data": data})
+        if last:
+            break
     if stats_file is not None:
         stats_file.close()
     if board is not None:
         board.close()
     checksum = sum(p.double().sum().item() for p in parts.generator.parameters())
-    return {"rank": rank, "steps": end - start, "label_sum": float(label_sum), "weights_checksum": checksum}
+    return {"rank": rank, "steps": done - start if end > start else 0, "label_sum": float(label_sum),
+            "weights_checksum": checksum}

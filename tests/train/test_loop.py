@@ -5,6 +5,7 @@ from click.testing import CliRunner
 
 from bridgegan_batch.cli import main
 from bridgegan_batch.config import RunConfig
+from bridgegan_batch.errors import UserError
 from bridgegan_batch.model.translator import Translator
 from bridgegan_batch.train.loop import EXPORT_FILE, STATE_FILE, train
 
@@ -203,3 +204,13 @@ def test_autoencoder_warm_start_trains_g_alone_then_the_gan(tmp_path):
     assert [r["step"] for r in rows] == [1, 2, 3]
     assert all("d/loss" not in r and r["g/rec"] > 0 for r in rows[:2])
     assert "d/loss" in rows[2] and "g/adv" in rows[2]
+
+
+def test_a_time_limit_ends_the_run_with_its_checkpoint_and_export(tmp_path):
+    from bridgegan_batch.model.checkpoint import load_export, load_state
+
+    run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path, progress=False, minutes=1e-6)
+    assert [r["step"] for r in _losses(run)] == [1]  # the first step ends past the limit: the last one
+    assert load_state(run / "state.pt")["step"] == 1 and load_export(run / "model.safetensors")[2]["step"] == 1
+    with pytest.raises(UserError, match="one worker"):
+        train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path, progress=False, minutes=1, workers=2)
