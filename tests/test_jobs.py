@@ -15,6 +15,7 @@ from bridgegan_batch.data.synthfaces import sample_record
 ROOT = Path(__file__).resolve().parents[1]
 JOBS = sorted((ROOT / "jobs").glob("*.yaml"))
 DEMO_ATTRIBUTES = load_yaml(ROOT / "configs" / "synth64.yaml", RunConfig).model.attributes
+CELEBA_ATTRIBUTES = load_yaml(ROOT / "configs" / "celeba128.yaml", RunConfig).model.attributes
 
 
 def test_the_three_example_jobs_ship():
@@ -25,6 +26,7 @@ def test_the_three_example_jobs_ship():
 def test_shipped_job_validates_and_its_balance_is_reachable(path):
     job = load_job(path)
     check_attribute_names(job, DEMO_ATTRIBUTES)
+    check_attribute_names(job, CELEBA_ATTRIBUTES)  # a model trained on real faces by the shipped recipe runs it too
     synth = job.input.synth
     assert synth is not None, "shipped jobs run on the demo dataset, rendered on first use"
     # The demo dataset's labels, straight from the records (what the label pass will read).

@@ -206,19 +206,25 @@ def truth_case_sets(changes: Sequence[str], attributes: Sequence[str], *, n: int
             for name in changes for direction in directions]
 
 
-def evaluate_ground_truth(translator, case_sets: Sequence[TruthCases], *, judge=None, seed: int = 0) -> dict:
-    """Ground-truth scores of both paths per attribute and direction; with a judge, its verdicts beside
-    them and its agreement with the truth (a judge passing edits the truth calls unmade shows here)."""
+def evaluate_ground_truth(translator, case_sets: Sequence[TruthCases], *, judge=None, seed: int = 0,
+                          kinds: Sequence[str] = ("label", "reference")) -> dict:
+    """Ground-truth scores of both paths (or `kinds`) per attribute and direction; with a judge, its verdicts
+    beside them and its agreement with the truth (a judge passing edits the truth calls unmade shows here)."""
     from bridgegan_batch.eval.suite import translate  # the one place both paths are run over cases
+
+    scorers = {"label": score_label, "reference": score_reference}
+    unknown = [k for k in kinds if k not in scorers]
+    if unknown:
+        raise ValueError(f"unknown kinds {unknown}; choose from {list(scorers)}")
 
     first = case_sets[0]
     result: dict = {"n": len(first), "styles": first.style_truths.shape[1], "made_at": MADE_AT, "attributes": {}}
     for cases in case_sets:
         direction = "add" if cases.value == 1 else "remove"
         entry = {}
-        for kind, score in (("label", score_label), ("reference", score_reference)):
+        for kind in kinds:
             out = translate(translator, cases, kind, seed)  # [n, 3, H, W]
-            entry[kind] = score(out, cases)
+            entry[kind] = scorers[kind](out, cases)
             made = entry[kind].pop("made")
             entry[kind]["made_rate"] = float(made.mean())
             if judge is not None and cases.name in judge.config.attributes:
