@@ -1,4 +1,4 @@
-"""The experiment scripts in scripts/ that the demo model's training log cites."""
+"""The experiment scripts (experiments/) that the demo model's training log cites, and bench_edit and judge_jobs."""
 
 import json
 import subprocess
@@ -24,7 +24,7 @@ def test_fresh_discriminator_keeps_g_and_continues_the_step(tmp_path):
     shared = {"model": {**TINY64["model"], "disc_separate_attribute_trunk": False},
               "train": {**TINY64["train"], "losses": {"critic_drift": 0.001}}}
     (tmp_path / "shared.yaml").write_text(yaml.safe_dump(shared))
-    done = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(old_run / STATE_FILE),
+    done = subprocess.run([sys.executable, "experiments/fresh_discriminator.py", str(old_run / STATE_FILE),
                            str(tmp_path / "shared.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "2"],
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -36,7 +36,7 @@ def test_fresh_discriminator_keeps_g_and_continues_the_step(tmp_path):
 
     another_model = {**TINY64, "model": {**TINY64["model"], "code_channels": 8}}
     (tmp_path / "other.yaml").write_text(yaml.safe_dump(another_model))
-    refused = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(old_run / STATE_FILE),
+    refused = subprocess.run([sys.executable, "experiments/fresh_discriminator.py", str(old_run / STATE_FILE),
                               str(tmp_path / "other.yaml"), "--out", str(tmp_path / "x"), "--d-steps", "1"],
                              cwd=ROOT, capture_output=True, text=True)
     assert refused.returncode != 0 and "code_channels" in refused.stderr
@@ -52,7 +52,7 @@ def keep_weights_with(tmp_path, model_changes: dict) -> tuple[dict, dict]:
     old_run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "old", progress=False,
                     max_steps_this_call=2)
     (tmp_path / "changed.yaml").write_text(yaml.safe_dump({**TINY64, "model": {**TINY64["model"], **model_changes}}))
-    done = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(old_run / STATE_FILE),
+    done = subprocess.run([sys.executable, "experiments/fresh_discriminator.py", str(old_run / STATE_FILE),
                            str(tmp_path / "changed.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "0",
                            "--keep-weights"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -70,7 +70,7 @@ def test_fresh_discriminator_starts_from_an_export_when_the_state_is_gone(tmp_pa
     old_run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "old", progress=False,
                     max_steps_this_call=3)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY64))
-    done = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(old_run / EXPORT_FILE),
+    done = subprocess.run([sys.executable, "experiments/fresh_discriminator.py", str(old_run / EXPORT_FILE),
                            str(tmp_path / "tiny.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "1"],
                           cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -157,7 +157,7 @@ def test_fresh_discriminator_can_give_g_a_new_part(tmp_path, field, prefix):
     assert any(not torch.equal(after[k], new["generator"][k]) for k in after if k.startswith(prefix))  # it trains
     # Switching it off again would drop trained parts: refused.
     (tmp_path / "plain.yaml").write_text(yaml.safe_dump(TINY64))
-    refused = subprocess.run([sys.executable, "scripts/fresh_discriminator.py", str(resumed / STATE_FILE),
+    refused = subprocess.run([sys.executable, "experiments/fresh_discriminator.py", str(resumed / STATE_FILE),
                               str(tmp_path / "plain.yaml"), "--out", str(tmp_path / "x"), "--d-steps", "0"],
                              cwd=ROOT, capture_output=True, text=True)
     assert refused.returncode != 0 and field in refused.stderr
@@ -165,12 +165,12 @@ def test_fresh_discriminator_can_give_g_a_new_part(tmp_path, field, prefix):
 
 def test_probe_reference_style_compares_outputs_with_truths(tmp_path):
     run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path, progress=False, max_steps_this_call=1)
-    done = subprocess.run([sys.executable, "scripts/probe_reference_style.py", "--model", str(run / EXPORT_FILE),
+    done = subprocess.run([sys.executable, "experiments/probe_reference_style.py", "--model", str(run / EXPORT_FILE),
                            "--n", "8"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["cases"] >= 2 and result["truths_differ"] > 0  # the cases' references wear other styles
     assert result["outputs_differ"] > 0 and result["reference_codes_differ"] > 0  # an untrained E sees its input
-    refused = subprocess.run([sys.executable, "scripts/probe_reference_style.py", "--model", str(run / EXPORT_FILE),
+    refused = subprocess.run([sys.executable, "experiments/probe_reference_style.py", "--model", str(run / EXPORT_FILE),
                               "--n", "1", "--change", "Smiling"], cwd=ROOT, capture_output=True, text=True)
     assert refused.returncode != 0 and "raise --n" in refused.stderr

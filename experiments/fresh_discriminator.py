@@ -1,13 +1,13 @@
 """Warm-start a run with a new discriminator: keep a state's generator side, build D afresh, and train D alone first.
 
-    python scripts/fresh_discriminator.py STATE|EXPORT CONFIG --out RUNS [--d-steps 1000] [--batch-size 32]
+    python experiments/fresh_discriminator.py STATE|EXPORT CONFIG --out RUNS [--d-steps 1000] [--batch-size 32]
 
 An experiment tool for the demo model. A trained G may have learned to fool its own D's attribute head
 (docs/TRAINING.md); a new D, perhaps of another shape (`disc_separate_attribute_trunk`), has never seen
 those fakes. The new D first trains alone (G frozen) for `--d-steps` steps, so that G's first steps
 against it follow a critic and an attribute head that already mean something. The result is a new run
 folder in RUNS whose state continues at the old step (schedules go on), ready for `--resume` or
-scripts/train_budget.py. The model config may differ from the state's in D's fields, and in
+experiments/train_budget.py. The model config may differ from the state's in D's fields, and in
 `generator_skips` or `generator_keep_mask` switched on (G's skips start at zero, so G computes what it did;
 its keep mask starts nearly shut; its optimiser is then new). With `--keep-weights` D starts from the
 state's D instead (for an option that adds a part, like `disc_projection`, whose embedding starts at zero).

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # One lent-GPU session, several demo-model experiments side by side on the one GPU (the synth64 step is
 # launch-bound: one run keeps an H200 about a third busy). Each variant warm-starts the generator side
-# of STATE with a fresh discriminator (scripts/fresh_discriminator.py), trains to a shared deadline
-# (scripts/train_budget.py, lr decayed to 0), then gets a quick judge eval.
-#   scripts/train_gpu_variants.sh STATE OUT_DIR SECONDS NAME:CONFIG:BATCH [NAME:CONFIG:BATCH ...]
+# of STATE with a fresh discriminator (experiments/fresh_discriminator.py), trains to a shared deadline
+# (experiments/train_budget.py, lr decayed to 0), then gets a quick judge eval.
+#   experiments/train_gpu_variants.sh STATE OUT_DIR SECONDS NAME:CONFIG:BATCH [NAME:CONFIG:BATCH ...]
 # OUT_DIR receives each variant's export (NAME.safetensors), the state of the variant with the best
 # goal score (mean over Eyeglasses, Blond_Hair and Smiling of min(add success, add preservation)) in
 # 15 MB parts, and small.tar (logs, stats, sample grids, evals, nvidia-smi).
@@ -22,10 +22,10 @@ smi=$!
 
 variant() {  # NAME CONFIG BATCH
   local name=$1 config=$2 batch=$3 log="$small/$1.log"
-  PYTHONUNBUFFERED=1 "$py" scripts/fresh_discriminator.py "$state" "$config" --out "$work/$name" \
+  PYTHONUNBUFFERED=1 "$py" experiments/fresh_discriminator.py "$state" "$config" --out "$work/$name" \
     --d-steps "${D_STEPS:-600}" --batch-size "$batch" > "$log" 2>&1 || { echo "fresh_discriminator failed" >> "$log"; return; }
   local left=$((seconds - ($(date +%s) - began) - ${EVAL_RESERVE:-70}))
-  PYTHONUNBUFFERED=1 timeout $((left + 60)) "$py" scripts/train_budget.py "$config" --out "$work/$name" \
+  PYTHONUNBUFFERED=1 timeout $((left + 60)) "$py" experiments/train_budget.py "$config" --out "$work/$name" \
     --seconds "$left" --loader-workers "${LOADER_WORKERS:-3}" --probe-steps "${PROBE_STEPS:-150}" \
     --batch-size "$batch" >> "$log" 2>&1
   echo "train_budget rc=$?" >> "$log"

@@ -1,6 +1,6 @@
 """Does the reference path carry the reference's style? Two references per source, against two true answers.
 
-    python scripts/probe_reference_style.py [--model EXPORT] [--change Eyeglasses] [--n 60]
+    python experiments/probe_reference_style.py [--model EXPORT] [--change Eyeglasses] [--n 60]
 
 For SynthFaces counterfactual cases that add `--change`, each source is translated with its own reference
 and with another case's reference (both have the attribute, in other styles). Printed as one JSON line,

@@ -1,6 +1,6 @@
 """Is a training run's generator using its latent codes? Statistics from a resume state.
 
-    python scripts/diagnose_run.py runs/00000-synth64/state.pt
+    python experiments/diagnose_run.py runs/00000-synth64/state.pt
 
 Prints, on 128 held-out SynthFaces (every attribute at 50 %), with the first attribute flipped:
 how much the codes vary across faces and with d, how much G's output moves when d does, and

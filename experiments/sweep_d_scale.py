@@ -1,6 +1,6 @@
 """How the test-time scale of d trades success against preservation, per translation path.
 
-    python scripts/sweep_d_scale.py [--model EXPORT] [--attribute Eyeglasses] [--scales 1 1.5 2 2.5 3]
+    python experiments/sweep_d_scale.py [--model EXPORT] [--attribute Eyeglasses] [--scales 1 1.5 2 2.5 3]
                                     [--n 200] [--out docs/results/d_scale_sweep.md]
 
 The authors scale d by 1.5 at test time; a job sets it with `model.d_scale`. On the counterfactual

@@ -1,6 +1,6 @@
 """How well each judge sees through attribute-preserving degradations, side by side on the same faces.
 
-    python scripts/compare_judges.py JUDGE [JUDGE ...] [--n 2000] [--out docs/results/judge_robustness.md]
+    python experiments/compare_judges.py JUDGE [JUDGE ...] [--n 2000] [--out docs/results/judge_robustness.md]
 
 The faces are the judge's own held-out stream (SynthFaces seed 2000, the default priors), so the clean
 column is its held-out accuracy. Each cell: the faces with every attribute right; then the attribute most
@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))  # scripts/machine.py
 from machine import emit  # noqa: E402
 
 from bridgegan_batch.eval.judge import HELD_OUT_SEED, Judge, robustness  # noqa: E402

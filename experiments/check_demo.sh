@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Export the newest synth64 training run into the package as the demo model, then measure it:
 # `eval` (success / preservation per attribute) and the glasses job judged on its output.
-#   scripts/check_demo.sh [RUN_DIR] [JUDGE]
+#   experiments/check_demo.sh [RUN_DIR] [JUDGE]
 # Writes docs/results/eval_synth64.json, docs/results/glasses_aug_judge.json and their tables
 # (docs/results/*.md); regenerate the judge first if it is missing:
 #   bridgegan-batch train-judge --out runs/judge-synth64.safetensors

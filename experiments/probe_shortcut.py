@@ -1,6 +1,6 @@
 """Does a classifier that never saw a fake also see blond hair on the model's "made blond" outputs?
 
-    python scripts/probe_shortcut.py [--model EXPORT] [--judge runs/judge-synth64.safetensors] [--steps 1500]
+    python experiments/probe_shortcut.py [--model EXPORT] [--judge runs/judge-synth64.safetensors] [--steps 1500]
                                      [--heads conv4x4 pooled] [--augment translation cutout]
 
 docs/TRAINING.md: asked for blond hair, the demo model paints a pale patch that its own attribute head

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One lent-GPU session for the demo model: finish the synth64 run inside a time budget, then
 # benchmark training throughput, logging GPU utilisation throughout.
-#   scripts/train_demo_gpu.sh RUNS_ROOT OUT_DIR [SECONDS]
+#   experiments/train_demo_gpu.sh RUNS_ROOT OUT_DIR [SECONDS]
 # RUNS_ROOT holds the run to continue (00000-synth64 with state.pt); OUT_DIR receives the new
 # state (split in 15 MB parts), export, stats, log, sample grids and benchmark tables.
 set -uo pipefail
@@ -15,7 +15,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$small/s
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -l 5 >> "$small/smi.csv" &
 smi=$!
 
-PYTHONUNBUFFERED=1 timeout $((${seconds%.*} + 60)) "$py" scripts/train_budget.py configs/synth64.yaml \
+PYTHONUNBUFFERED=1 timeout $((${seconds%.*} + 60)) "$py" experiments/train_budget.py configs/synth64.yaml \
   --out "$root" --seconds "$seconds" --loader-workers 4 --probe-steps "${PROBE_STEPS:-300}" --batch-size "${BATCH_SIZE:-32}" > "$out/train.log" 2>&1
 echo "train_budget rc=$?" >> "$out/train.log"
 kill "$smi"
