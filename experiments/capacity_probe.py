@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from bridgegan_batch.config import RunConfig, load_yaml
+from bridgegan_batch.eval.distances import changed_pixels, masked_l1
 from bridgegan_batch.eval.ground_truth import evaluate_ground_truth, truth_case_sets
 from bridgegan_batch.model.bridge import BridgeGenerator
 from bridgegan_batch.model.translator import Translator
@@ -49,16 +50,30 @@ def training_pool(attributes, n: int, size: int, workers: int) -> dict[str, torc
             "d": torch.from_numpy(cat["target_labels"] - cat["source_labels"])}
 
 
-def probe_step(model: BridgeGenerator, batch: dict[str, torch.Tensor], r: torch.Tensor) -> dict[str, torch.Tensor]:
+def weighted_l1(out: torch.Tensor, truth: torch.Tensor, x: torch.Tensor, edit_weight: float) -> torch.Tensor:
+    """Per image: L1 to the truth, plus `edit_weight` times the L1 inside the edit region (where the truth
+    differs from the source), so that a small edit is not swamped by the rest of the face. -> [B]"""
+    loss = (out - truth).abs().flatten(1).mean(1)
+    if edit_weight:
+        loss = loss + edit_weight * masked_l1(out, truth, changed_pixels(x, truth)).nan_to_num(0.0)
+    return loss
+
+
+def probe_step(model: BridgeGenerator, batch: dict[str, torch.Tensor], r: torch.Tensor,
+               edit_weight: float = 0.0) -> dict[str, torch.Tensor]:
     x, d = batch["x"], batch["d"]  # [B, 3, H, W], [B, N]
     src = model.source_code(x, d)
     ref_out = model(x, src + model.reference_code(batch["ref"], d))
     label_out = model(x, src + model.label_code(r, d))
     # The nearest rendered style: the label path may choose which glasses, not whether.
-    label_l1 = (label_out[:, None] - batch["label_truths"]).abs().flatten(2).mean(2).amin(1)  # [B]
+    truths = batch["label_truths"]  # [B, K, 3, H, W]
+    k = truths.shape[1]
+    label_l1 = weighted_l1(label_out.repeat_interleave(k, 0), truths.flatten(0, 1), x.repeat_interleave(k, 0),
+                           edit_weight).view(-1, k).amin(1)  # [B]
     zero = torch.zeros_like(d)  # one path's self-reconstruction: each G pass costs ~0.5 s of a step here
     recon = (model(x, model.source_code(x, zero) + model.label_code(r, zero)) - x).abs().mean()
-    return {"reference": (ref_out - batch["ref_truth"]).abs().mean(), "label": label_l1.mean(), "recon": recon}
+    return {"reference": weighted_l1(ref_out, batch["ref_truth"], x, edit_weight).mean(), "label": label_l1.mean(),
+            "recon": recon}
 
 
 def main() -> None:
@@ -73,6 +88,8 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=200, help="training cases per attribute and direction")
     parser.add_argument("--eval-n", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--edit-weight", type=float, default=0.0,
+                        help="extra weight of the L1 inside the edit region (0: plain L1 over the image)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -111,7 +128,7 @@ def main() -> None:
         tick = time.time()
         idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen)
         batch = {k: v[idx] for k, v in pool.items()}
-        losses = probe_step(model, batch, torch.randn(args.batch, config.noise_dim, generator=gen))
+        losses = probe_step(model, batch, torch.randn(args.batch, config.noise_dim, generator=gen), args.edit_weight)
         opt.zero_grad(set_to_none=True)
         sum(losses.values()).backward()
         opt.step()

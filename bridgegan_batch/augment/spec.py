@@ -6,6 +6,7 @@ the model (attribute names) or the data (a feasible balance) happen when the pla
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import json
 import re
@@ -248,19 +249,54 @@ class JobSpec(StrictModel):
 
     @model_validator(mode="after")
     def _output_and_input_apart(self):
-        out = Path(self.output.uri).resolve() if "://" not in self.output.uri else None
+        if "://" in self.output.uri:
+            return self
+        out = Path(self.output.uri).resolve()
         for pattern in self.input.uri:
-            if out is None or "://" in pattern:
-                continue
-            root = Path(pattern.split("*")[0].split("{")[0].split("?")[0].split("[")[0])
-            root = (root if root.is_dir() or not root.suffix else root.parent).resolve()
-            if out == root or root in out.parents:
-                raise ValueError(f"output.uri {self.output.uri!r} lies inside the input {pattern!r}")
-            # --force clears the output directory: an input inside it would be deleted with it.
-            if out in root.parents:
-                raise ValueError(f"input.uri {pattern!r} lies inside output.uri {self.output.uri!r}; "
-                                 "--force would delete it")
+            if "://" not in pattern and (problem := _overlap(out, pattern)):
+                raise ValueError(problem.replace("OUT", f"output.uri {self.output.uri!r}"))
         return self
+
+
+def _overlap(out: Path, pattern: str) -> str | None:
+    """How the input `pattern` and the output directory `out` overlap (OUT stands for the output), or None.
+    Checked against what the pattern names on disk now: a file beside the output is no overlap."""
+    from bridgegan_batch.data.paths import expand_braces
+
+    for expanded in expand_braces(pattern):
+        if any(c in expanded for c in "*?["):
+            absolute = str(Path(expanded).absolute())
+            # Rerun, a glob that matches the output's own shards would read them as input.
+            if any(_glob_matches(out / f"shard-000000{suffix}", absolute) for suffix in (".tar", ".parquet")):
+                return f"input.uri {pattern!r} would match OUT's own shards"
+            matches = [Path(m) for m in glob.glob(expanded)]
+        else:
+            path = Path(expanded)
+            # Not there yet (the demo input, rendered on first use) and no suffix: a directory to be.
+            matches = [path] if path.exists() or path.suffix else [path / ""]
+        for match in matches:
+            resolved = match.resolve()
+            if resolved == out or out in resolved.parents:
+                # --force clears the output directory: an input inside it would be deleted with it.
+                return f"the input {str(match)!r} (from input.uri {pattern!r}) lies inside OUT; --force would delete it"
+            if (match.is_dir() or not match.exists()) and resolved in out.parents:
+                return (f"OUT lies inside the input directory {str(match)!r} (from input.uri {pattern!r}): its "
+                        "shards would be read as input on the next run")
+    return None
+
+
+def _glob_matches(path: Path, pattern: str) -> bool:
+    """Whether glob.glob(pattern) would match `path`: `*` within one path component, `**` across any."""
+    from fnmatch import fnmatchcase
+
+    def match(parts: tuple[str, ...], pats: tuple[str, ...]) -> bool:
+        if not pats:
+            return not parts
+        if pats[0] == "**":
+            return any(match(parts[i:], pats[1:]) for i in range(len(parts) + 1))
+        return bool(parts) and fnmatchcase(parts[0], pats[0]) and match(parts[1:], pats[1:])
+
+    return match(path.parts, Path(pattern).parts)
 
 
 # Fields that do not change a single output byte: a rerun may change them freely.

@@ -109,3 +109,32 @@ def test_validate_command_checks_model_and_inputs(tmp_path, synth_dirs):
     job = _write(tmp_path, GOOD.replace("data/faces", synth_dirs["wds"]).replace("out/glasses", str(tmp_path / "o")))
     result = CliRunner().invoke(main, ["validate", str(job), "--set", "model.path=/nowhere/m.safetensors"])
     assert result.exit_code == 2 and "model.path" in result.output
+
+
+def _job(tmp_path, inputs, output) -> str:
+    path = tmp_path / "job.yaml"
+    path.write_text(GOOD.replace("input: {uri: data/faces}", f"input: {{uri: {inputs!r}}}")
+                    .replace("output: {uri: out/glasses,", f"output: {{uri: {str(output)!r},"))
+    return str(path)
+
+
+def test_output_and_input_overlap_is_checked_against_the_files_themselves(tmp_path):
+    data = tmp_path / "data"
+    (data / "faces").mkdir(parents=True)
+    (data / "faces-000.tar").write_bytes(b"")
+    (data / "faces" / "shard-000000.tar").write_bytes(b"")
+    # An output beside a single input file is fine, as is one beside a braced list of files.
+    load_job(_job(tmp_path, str(data / "faces-000.tar"), data / "aug"))
+    load_job(_job(tmp_path, str(data / "faces-{000..000}.tar"), data / "aug"))
+    # A glob's '*' stays within one folder: out/aug's shards are not matched by data/*.tar.
+    load_job(_job(tmp_path, str(data / "*.tar"), data / "aug"))
+    cases = [
+        (str(data / "faces"), data / "faces" / "aug", "lies inside the input directory"),  # read whole, rerun
+        (str(data / "**" / "*.tar"), data / "aug", "would match"),
+        (str(data / "faces"), data, "inside output.uri"),  # --force would delete the input
+        (str(data / "faces-000.tar"), data, "inside output.uri"),
+    ]
+    for inputs, output, message in cases:
+        with pytest.raises(ConfigError, match=message) as caught:
+            load_job(_job(tmp_path, inputs, output))
+        assert str(output) in str(caught.value) and repr(inputs) in str(caught.value)  # names both
