@@ -69,7 +69,9 @@ class InputSpec(StrictModel):
     # The data's attribute names -> the model's, e.g. {glasses: Eyeglasses}.
     attribute_map: dict[str, str] = Field(default_factory=dict)
     labels: Literal["given", "predict"] = "given"  # predict: the model's attribute head labels the sources
-    synth: SynthInput | None = None  # render the demo dataset into uri when it holds no shards yet
+    # Render the demo dataset into uri when it holds no shards yet. It belongs to the job file's own uri: a uri
+    # given with --set (your data) drops it, so a user's path never triggers rendering.
+    synth: SynthInput | None = None
 
     @field_validator("uri", mode="before")
     @classmethod
@@ -243,8 +245,11 @@ class JobSpec(StrictModel):
 
     @model_validator(mode="after")
     def _synth_needs_one_directory(self):
-        if self.input.synth is not None and (len(self.input.uri) != 1 or any(c in self.input.uri[0] for c in "*?{")):
-            raise ValueError("input.synth renders into one directory: give input.uri as a single directory path")
+        uri = self.input.uri
+        if self.input.synth is not None and (len(uri) != 1 or any(c in uri[0] for c in "*?[{")
+                                             or Path(uri[0]).suffix in (".tar", ".parquet")):
+            raise ValueError("input.synth renders the demo into one directory: give input.uri as a single directory "
+                             f"path, not {list(uri)} (or drop input.synth to read your own shards)")
         return self
 
     @model_validator(mode="after")
@@ -339,6 +344,10 @@ def load_job(path: str | Path, overrides: tuple[str, ...] = ()) -> JobSpec:
         raise ConfigError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a job is a mapping of fields (name, input, operations, output, ...)")
+    keys = [item.partition("=")[0].strip() for item in overrides]
+    if isinstance(data.get("input"), dict) and any(k.startswith("input.uri") for k in keys) \
+            and not any(k.startswith("input.synth") for k in keys):
+        data["input"].pop("synth", None)  # the demo render belongs to the file's own uri, not to the user's
     apply_overrides(data, overrides)
     return validate(JobSpec, data, str(path))
 

@@ -40,6 +40,20 @@ def test_set_overrides_fields_with_yaml_values(tmp_path):
         load_job(_write(tmp_path, GOOD), ("no-equals-sign",))
 
 
+def test_a_users_uri_never_triggers_the_demo_render(tmp_path):
+    demo = GOOD.replace("input: {uri: data/faces}", "input: {uri: data/demo, synth: {samples: 10}}")
+    assert load_job(_write(tmp_path, demo)).input.synth.samples == 10
+    for uri in ("/data/faces-{000..099}.tar", "/data/one.tar", "/data/folder"):
+        job = load_job(_write(tmp_path, demo), (f"input.uri={uri}",))
+        assert job.input.synth is None and job.input.uri == (uri,)
+    # Asked for both, the render is kept, and a path that is not one directory is refused.
+    job = load_job(_write(tmp_path, demo), ("input.uri=/tmp/d", "input.synth.samples=5"))
+    assert job.input.synth.samples == 5
+    for uri in ("/data/one.tar", "/data/faces-*.tar"):
+        with pytest.raises(ConfigError, match="input.synth renders the demo into one directory"):
+            load_job(_write(tmp_path, demo.replace("uri: data/demo", f"uri: {uri!r}")))
+
+
 def test_fingerprints_of_earlier_versions_still_hold(tmp_path):
     # GOOD's fingerprint as version 0.1.0 computed it, before `model.edit` existed: a nightly output
     # made then is continued, not refused, after an upgrade, unless the job sets the new field.
