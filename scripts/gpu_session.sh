@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# One lent-GPU session (docs/TRAINING.md, "On a GPU"): the product's own commands, timed, on the GPU machine.
+# One lent-GPU session (docs/dev/issue26.md, "On a lent GPU"): the product's own commands, timed, on the GPU machine.
 #   1. train CONFIG from scratch for MINUTES at BATCH (a batch that fills the GPU), checkpointing as it goes;
 #   2. choose-d-scale on the result (ground truth on validation faces), then eval --json (ground truth);
 #   3. scripts/bench_pipeline.py on the GPU.
