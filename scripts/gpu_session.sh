@@ -6,6 +6,7 @@
 # Everything comes back under OUT in at most 8 files of at most 16 MB: the export, the resume state in
 # parts, and small.tar (logs, stats, config, eval and d-scale JSON, benchmark, nvidia-smi samples).
 #   scripts/gpu_session.sh CONFIG OUT [MINUTES] [BATCH]      (after scripts/gpu_prepare.sh here)
+# SKIP_BENCH=1 leaves out step 3 (a smoke run on a CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 config=$1 out=$2 minutes=${3:-9} batch=${4:-512}
@@ -35,7 +36,7 @@ run=$(ls -d "$runs"/[0-9]*-* | tail -n 1)
 "${bgb[@]}" choose-d-scale "$run/model.safetensors" --out "$out/model.safetensors" \
   --json "$small/d_scale_choice.json" > "$small/choose_d_scale.log" 2>&1
 "${bgb[@]}" eval --model "$out/model.safetensors" --json "$small/eval.json" > "$small/eval.log" 2>&1
-timeout 240 "$py" scripts/bench_pipeline.py --model "$out/model.safetensors" --out "$small/bench_pipeline.md" \
+[ -n "${SKIP_BENCH:-}" ] || timeout 240 "$py" scripts/bench_pipeline.py --model "$out/model.safetensors" --out "$small/bench_pipeline.md" \
   > "$small/bench.log" 2>&1
 cp -r "$run/stats.jsonl" "$run/config.json" "$run/samples" "$small/"
 split -b 15M "$run/state.pt" "$out/state.pt."
