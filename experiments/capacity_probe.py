@@ -26,6 +26,7 @@ from bridgegan_batch.config import RunConfig, load_yaml
 from bridgegan_batch.eval.distances import changed_pixels, masked_l1
 from bridgegan_batch.eval.ground_truth import evaluate_ground_truth, truth_case_sets
 from bridgegan_batch.model.bridge import BridgeGenerator
+from bridgegan_batch.model.checkpoint import load_export
 from bridgegan_batch.model.translator import Translator
 from bridgegan_batch.train.data import to_pixels, to_tensor
 
@@ -88,12 +89,16 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=200, help="training cases per attribute and direction")
     parser.add_argument("--eval-n", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--init", default=None, help="start E, M and G from this export (its model config is used)")
     parser.add_argument("--edit-weight", type=float, default=0.0,
                         help="extra weight of the L1 inside the edit region (0: plain L1 over the image)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    base = load_yaml(args.config, RunConfig).model
+    if args.init:
+        modules, base, _ = load_export(args.init)
+    else:
+        base = load_yaml(args.config, RunConfig).model
     config = base.model_copy(update=json.loads(args.model))
     config = type(base).model_validate(config.model_dump())  # validated, as a config file would be
     out = Path(args.out)
@@ -104,6 +109,8 @@ def main() -> None:
     eval_sets = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"pool {len(pool['x'])} cases, eval cases ready in {time.time() - started:.0f} s", flush=True)
     model = BridgeGenerator(config)
+    if args.init:
+        model.load_state_dict(modules["bridge"])  # a G that already re-draws faces: only the edits are new
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
     gen = torch.Generator().manual_seed(1)
