@@ -1,3 +1,3 @@
 """bridgegan-batch: attribute-balanced face dataset augmentation with BridgeGAN, on Ray."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -453,7 +453,7 @@ def validate(job_path, overrides, no_plan, unsafe_load):
     impossible balance or a reference pool without the target is found now rather than at night.
     """
     from bridgegan_batch.augment.engine import load_model_file, run_job
-    from bridgegan_batch.augment.inputs import planned_demo_input
+    from bridgegan_batch.augment.inputs import input_layout, planned_demo_input
     from bridgegan_batch.augment.spec import check_attribute_names, load_job
     from bridgegan_batch.data.reader import DatasetReader
 
@@ -465,8 +465,7 @@ def validate(job_path, overrides, no_plan, unsafe_load):
     if demo is not None:
         inputs = f"{len(demo[0])} input shards of SynthFaces, rendered on first use"
     else:
-        fmt = None if job.input.format == "auto" else job.input.format
-        inputs = f"{len(DatasetReader(list(job.input.uri), format=fmt).shards)} input shards"
+        inputs = f"{len(DatasetReader(list(job.input.uri), layout=input_layout(job)).shards)} input shards"
     planned = ""
     if not no_plan:
         plan = run_job(job, job_path, dry_run=True, echo=lambda _: None, progress=False,

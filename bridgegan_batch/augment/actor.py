@@ -22,6 +22,7 @@ from bridgegan_batch.augment.labels import ShardLabels, predict_labels
 from bridgegan_batch.augment.layout import ShardStats
 from bridgegan_batch.augment.provenance import RunInfo, sha256
 from bridgegan_batch.augment.worker import OutputOptions, ShardTask, process_shard
+from bridgegan_batch.data.reader import InputLayout
 from bridgegan_batch.model.d_scale import DScale
 from bridgegan_batch.model.translator import Translator
 
@@ -86,8 +87,8 @@ class TranslatorActor:
             self.progress.add.remote(pending[0])
         return stats
 
-    def predict(self, shard: str, fmt: str | None) -> ShardLabels:
-        return predict_labels(self.translator, shard, fmt, self.settings.batch_size)
+    def predict(self, shard: str, layout: InputLayout) -> ShardLabels:
+        return predict_labels(self.translator, shard, layout, self.settings.batch_size)
 
 
 class ProgressCounter:

@@ -28,7 +28,7 @@ from bridgegan_batch import __version__
 from bridgegan_batch.augment.actor import ActorSettings
 from bridgegan_batch.augment.inputs import (
     describe_inputs,
-    input_format,
+    input_layout,
     label_pass,
     planned_demo_input,
     read_reference_images,
@@ -55,7 +55,7 @@ from bridgegan_batch.augment.provenance import RunInfo
 from bridgegan_batch.augment.spec import JobSpec, check_attribute_names, fingerprint, resolve_d_scale
 from bridgegan_batch.augment.worker import OutputOptions, ShardTask
 from bridgegan_batch.data.dataset_info import DATASET_FILE, DatasetInfo, ShardEntry
-from bridgegan_batch.data.paths import filesystem, is_shard
+from bridgegan_batch.data.paths import absolute_uri, filesystem, is_shard
 from bridgegan_batch.errors import ConfigError, DataError
 from bridgegan_batch.model.checkpoint import PICKLE_SUFFIXES, CheckpointError, parse_export
 from bridgegan_batch.model.d_scale import DScale
@@ -195,7 +195,7 @@ def _shard_tasks(job: JobSpec, plan: Plan, labels: dict[str, ShardLabels], todo:
         originals = tuple(known.keys) if job.output.include_originals else ()
         needed = {i.key for i in items} | set(originals)
         source_labels = {k: lab for k, lab in zip(known.keys, known.labels, strict=True) if k in needed}
-        tasks.append(ShardTask(shard.path, shard.shard_id, input_format(job), items, originals, source_labels))
+        tasks.append(ShardTask(shard.path, shard.shard_id, input_layout(job), items, originals, source_labels))
     return tasks
 
 
@@ -264,6 +264,7 @@ def run_job(job: JobSpec, job_path: str, *, force: bool = False, dry_run: bool =
     model = load_model_file(job, job_path, unsafe_load=unsafe_load)
     check_attribute_names(job, model.attributes)
     job = resolve_d_scale(job, model.d_scale)
+    job = job.model_copy(update={"output": job.output.model_copy(update={"uri": absolute_uri(job.output.uri)})})
     run = _Run(job, job_path, model, fingerprint(job), run_id or new_run_id(), echo, progress)
     output = job.output.uri
     # A dry run plans the demo input from its records instead of rendering it: it writes nothing.
@@ -411,7 +412,7 @@ def _process(run: _Run, plan: Plan, labels: dict[str, ShardLabels], todo: list[I
     job, res, out = run.job, run.job.resources, run.job.output
     tasks = _shard_tasks(job, plan, labels, todo)
     wanted = {i.reference for t in tasks for i in t.items if i.reference is not None}
-    references = ray.put(read_reference_images(wanted, input_format(job)))
+    references = ray.put(read_reference_images(wanted, input_layout(job)))
     options = OutputOptions(out.uri, out.format, out.image.format, out.image.quality, out.image.compress_level,
                             out.shard_size, run.model.attributes)
     info = RunInfo(job.name, run.job_sha, job.seed, Path(run.model.path).stem, run.model.sha256, run.run_id,
@@ -478,7 +479,7 @@ def _local_predictor(run: _Run):
 
         translator = run.model.translator(run.job.model.d_scale)
         batch = run.job.resources.batch_size or run.job.model.batch_size
-        return [predict_labels(translator, s, input_format(run.job), batch) for s in shards]
+        return [predict_labels(translator, s, input_layout(run.job), batch) for s in shards]
 
     return predict
 
@@ -499,9 +500,9 @@ def _ray_predictor(run: _Run, ray_session: RaySession):
         model_bytes = ray.put(run.model.data)
         actors = [remote.remote(model_bytes, run.model.sha256, _actor_settings(run.job), None, None, {})
                   for _ in range(_actor_count(run.job, len(shards)))]
-        fmt = input_format(run.job)
+        layout = input_layout(run.job)
         try:
-            return ray.get([actors[i % len(actors)].predict.remote(s, fmt) for i, s in enumerate(shards)])
+            return ray.get([actors[i % len(actors)].predict.remote(s, layout) for i, s in enumerate(shards)])
         finally:
             for actor in actors:
                 ray.kill(actor)

@@ -13,33 +13,43 @@ from bridgegan_batch.augment.layout import shard_id
 from bridgegan_batch.augment.manifest import InputShard
 from bridgegan_batch.augment.spec import JobSpec
 from bridgegan_batch.augment.worker import reference_id
+from bridgegan_batch.data.dataset_info import complete_dataset
+from bridgegan_batch.data.parquet_samples import ParquetColumns
 from bridgegan_batch.data.paths import filesystem, is_shard, resolve_shards
-from bridgegan_batch.data.reader import DatasetReader
+from bridgegan_batch.data.reader import DatasetReader, InputLayout
 from bridgegan_batch.errors import DataError
 
 LABEL_THREADS = 4  # the label pass is I/O: reading tars and Parquet files without decoding
 
 
-def input_format(job: JobSpec) -> str | None:
-    return None if job.input.format == "auto" else job.input.format
+def input_layout(job: JobSpec) -> InputLayout:
+    """How the job's input shards are read: their format, Parquet columns and label encoding."""
+    spec = job.input
+    return InputLayout(format=None if spec.format == "auto" else spec.format,
+                       columns=ParquetColumns(image=spec.image_column, key=spec.key_column),
+                       label_encoding=spec.label_encoding)
 
 
 def render_demo_input(job: JobSpec, echo: Callable[[str], None]) -> None:
-    """Render the job's SynthFaces input (input.synth) into input.uri, unless it already holds shards."""
+    """Render the job's SynthFaces input (input.synth) into input.uri, unless it is there whole (its
+    dataset.json written, every shard's sha256 as recorded). A render stopped part way is done again:
+    it is deterministic, so the second gives the same faces."""
     synth = job.input.synth
     if synth is None:
         return
     directory = job.input.uri[0]
-    fs, path = filesystem(directory)
-    if fs.isdir(path) and any(is_shard(p) for p in fs.ls(path, detail=False)):
+    if complete_dataset(directory) is not None:
         return
     from bridgegan_batch.data.parallel import default_workers
     from bridgegan_batch.data.synth_dataset import write_synth_dataset
 
-    echo(f"rendering the demo input: {synth.samples} SynthFaces at {synth.size} px into {directory} (first use)")
+    fs, path = filesystem(directory)
+    partial = fs.isdir(path) and any(is_shard(p) for p in fs.ls(path, detail=False))
+    why = "again: the last render did not finish" if partial else "(first use)"
+    echo(f"rendering the demo input: {synth.samples} SynthFaces at {synth.size} px into {directory} {why}")
     write_synth_dataset(directory, n=synth.samples, size=synth.size, seed=synth.seed, shard_size=synth.shard_size,
                         format=job.input.format if job.input.format != "auto" else "wds",
-                        workers=default_workers())
+                        workers=default_workers(), overwrite=partial)
 
 
 def planned_demo_input(job: JobSpec, attributes: Sequence[str]
@@ -47,11 +57,9 @@ def planned_demo_input(job: JobSpec, attributes: Sequence[str]
     """The demo input's shards and labels before it is rendered (for --dry-run and validate, which
     write nothing): the labels come straight from the SynthFaces records. None if it exists already."""
     synth = job.input.synth
-    if synth is None:
+    if synth is None or complete_dataset(job.input.uri[0]) is not None:
         return None
     fs, path = filesystem(job.input.uri[0])
-    if fs.isdir(path) and any(is_shard(p) for p in fs.ls(path, detail=False)):
-        return None
     from bridgegan_batch.data.synth_dataset import synth_key
     from bridgegan_batch.data.synthfaces import sample_record
     from bridgegan_batch.data.writer import shard_name
@@ -81,8 +89,10 @@ def describe_inputs(patterns: Sequence[str]) -> list[InputShard]:
 
 
 def label_fingerprint(job: JobSpec, shard: InputShard) -> dict:
-    return {"size": shard.size, "mtime": shard.mtime, "mode": job.input.labels,
-            "attribute_map": dict(sorted(job.input.attribute_map.items()))}
+    spec = job.input
+    return {"size": shard.size, "mtime": shard.mtime, "mode": spec.labels,
+            "attribute_map": dict(sorted(spec.attribute_map.items())),
+            "layout": [spec.image_column, spec.key_column, spec.label_encoding]}
 
 
 def label_pass(job: JobSpec, shards: Sequence[InputShard], attributes: Sequence[str], output: str | None,
@@ -103,9 +113,9 @@ def label_pass(job: JobSpec, shards: Sequence[InputShard], attributes: Sequence[
             raise ValueError("labels: predict needs a predictor")
         fresh = predict([s.path for s in todo])
     else:
-        fmt = input_format(job)
+        layout = input_layout(job)
         with ThreadPoolExecutor(LABEL_THREADS) as pool:
-            fresh = list(pool.map(lambda s: read_given_labels(s.path, fmt, job.input.attribute_map, attributes),
+            fresh = list(pool.map(lambda s: read_given_labels(s.path, layout, job.input.attribute_map, attributes),
                                   todo))
     for shard, labels in zip(todo, fresh, strict=True):
         found[shard.path] = labels
@@ -130,7 +140,7 @@ def save_label_cache(job: JobSpec, shards: Sequence[InputShard], labels: dict[st
         save_cached(output, shard.shard_id, labels[shard.path], attributes, label_fingerprint(job, shard))
 
 
-def read_reference_images(wanted: Iterable[tuple[str, str]], fmt: str | None) -> dict[str, bytes]:
+def read_reference_images(wanted: Iterable[tuple[str, str]], layout: InputLayout) -> dict[str, bytes]:
     """The image bytes of each (shard, key) wanted as a reference, read once per shard."""
     by_shard: dict[str, set[str]] = defaultdict(set)
     for shard, key in wanted:
@@ -138,7 +148,7 @@ def read_reference_images(wanted: Iterable[tuple[str, str]], fmt: str | None) ->
 
     def read(shard: str) -> dict[str, bytes]:
         keys = by_shard[shard]
-        reader = DatasetReader([shard], format=fmt)
+        reader = DatasetReader([shard], layout=layout)
         got = {reference_id(shard, s.key): s.image for s in reader.read_shard(shard) if s.key in keys}
         missing = keys - {k.split("\x1f", 1)[1] for k in got}
         if missing:

@@ -16,7 +16,7 @@ import torch
 
 from bridgegan_batch.augment.layout import LABELS_DIR, Reject, read_json, write_json_atomic
 from bridgegan_batch.augment.plan import Source
-from bridgegan_batch.data.reader import DatasetReader
+from bridgegan_batch.data.reader import DatasetReader, InputLayout
 from bridgegan_batch.train.data import to_tensor
 
 
@@ -50,10 +50,10 @@ def map_labels(raw: Mapping[str, int], attribute_map: Mapping[str, str],
     return labels, [name for name in attributes if name not in labels]
 
 
-def read_given_labels(shard: str, fmt: str | None, attribute_map: Mapping[str, str],
+def read_given_labels(shard: str, layout: InputLayout, attribute_map: Mapping[str, str],
                       attributes: Sequence[str]) -> ShardLabels:
     """Labels as stored in the shard; a sample lacking one of the model's attributes is rejected."""
-    reader = DatasetReader([shard], format=fmt)
+    reader = DatasetReader([shard], layout=layout)
     result = ShardLabels(shard)
     for sample in reader.read_shard(shard):
         labels, missing = map_labels(sample.attributes, attribute_map, attributes)
@@ -68,9 +68,9 @@ def read_given_labels(shard: str, fmt: str | None, attribute_map: Mapping[str, s
     return result
 
 
-def predict_labels(translator, shard: str, fmt: str | None, batch_size: int) -> ShardLabels:
+def predict_labels(translator, shard: str, layout: InputLayout, batch_size: int) -> ShardLabels:
     """Labels from the model's attribute head, for unlabelled data (runs where the model is)."""
-    reader = DatasetReader([shard], format=fmt, decode=True, size=translator.config.image_size)
+    reader = DatasetReader([shard], layout=layout, decode=True, size=translator.config.image_size)
     result = ShardLabels(shard)
     keys: list[str] = []
     pixels: list[np.ndarray] = []

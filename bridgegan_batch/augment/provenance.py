@@ -1,4 +1,4 @@
-"""What every output sample says about how it was made, and the key it is stored under."""
+"""What every output sample says about how it was made (data/provenance.py: the fields), and its key."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import hashlib
 from dataclasses import dataclass
 
 from bridgegan_batch.augment.plan import Item, stable_seed
+from bridgegan_batch.data.provenance import KIND_ALPHA, NO_OPERATION, NO_REFERENCE, NO_SEED, PROVENANCE_VERSION
 from bridgegan_batch.data.sample import KEY_PATTERN
 
 # IPTC Digital Source Type for media made by a trained model from existing media.
@@ -61,13 +62,19 @@ def _common(run: RunInfo) -> dict:
 
 def translation_provenance(item: Item, source: ImageRef, source_labels: dict[str, int], d: dict[str, float],
                            reference: ImageRef | None, edit: str, run: RunInfo) -> dict:
-    return {"op": item.kind, "operation": item.op, "variant": item.variant,
-            "source": {**source.to_json(), "labels": source_labels}, "target": item.target, "d": d,
-            "reference": reference.to_json() if reference else None, "alpha": item.alpha, "edit": edit,
-            "seed": noise_seed(run.job_seed, item), **_common(run), "digital_source_type": DIGITAL_SOURCE_TYPE}
+    seed = noise_seed(run.job_seed, item)
+    return {"version": PROVENANCE_VERSION, "kind": item.kind, "operation_index": item.op, "variant": item.variant,
+            "source": {**source.to_json(), "labels": source_labels}, "target": item.target,
+            "d": {name: float(value) for name, value in d.items()},
+            "reference": reference.to_json() if reference else dict(NO_REFERENCE),
+            "alpha": float(KIND_ALPHA[item.kind] if item.alpha is None else item.alpha), "edit": edit,
+            "noise_seed": NO_SEED if seed is None else seed, **_common(run),
+            "digital_source_type": DIGITAL_SOURCE_TYPE}
 
 
 def original_provenance(source: ImageRef, source_labels: dict[str, int], run: RunInfo) -> dict:
-    return {"op": "original", "operation": None, "variant": 0,
-            "source": {**source.to_json(), "labels": source_labels}, "target": source_labels, "d": {},
-            "reference": None, "alpha": None, "edit": None, "seed": None, **_common(run), "digital_source_type": None}
+    """An original's provenance: the same fields as a translation's, "none" written in each field's type."""
+    return {"version": PROVENANCE_VERSION, "kind": "original", "operation_index": NO_OPERATION, "variant": 0,
+            "source": {**source.to_json(), "labels": source_labels}, "target": source_labels,
+            "d": dict.fromkeys(source_labels, 0.0), "reference": dict(NO_REFERENCE), "alpha": KIND_ALPHA["original"],
+            "edit": "none", "noise_seed": NO_SEED, **_common(run), "digital_source_type": ""}

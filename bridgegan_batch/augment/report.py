@@ -18,6 +18,7 @@ from bridgegan_batch.augment.layout import PLAN, STATS_SUFFIX, ShardStats, local
 from bridgegan_batch.augment.manifest import Manifest
 from bridgegan_batch.data.dataset_info import load_dataset_info
 from bridgegan_batch.data.images import ImageDecodeError, decode_rgb
+from bridgegan_batch.data.provenance import read_provenance
 from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.errors import DataError, UserError
 
@@ -81,8 +82,7 @@ def _load_stats(out: str) -> list[ShardStats]:
 
 
 def _provenance(sample) -> dict:
-    prov = sample.meta.get("provenance")
-    return prov if isinstance(prov, dict) else {}
+    return read_provenance(sample.meta)
 
 
 def _source(sample, prov: dict) -> tuple[str, str]:
@@ -93,9 +93,10 @@ def _source(sample, prov: dict) -> tuple[str, str]:
 
 def _column(prov: dict) -> tuple[tuple, str]:
     """A contact sheet column: (sort key, name) of the operation, alpha and variant that made an output."""
-    index, kind, alpha, variant = prov.get("operation"), prov.get("op"), prov.get("alpha"), prov.get("variant") or 0
-    name = f"{index}:{kind}" + (f" a={alpha:g}" if alpha is not None else "") + (f" v{variant}" if variant else "")
-    return (-1 if index is None else index, -1.0 if alpha is None else alpha, variant, str(kind)), name
+    index, kind, alpha, variant = prov.get("operation_index"), prov.get("kind"), prov.get("alpha"), prov.get("variant")
+    shown = kind == "interpolate" and alpha is not None
+    name = f"{index}:{kind}" + (f" a={alpha:g}" if shown else "") + (f" v{variant}" if variant else "")
+    return (-1 if index is None else index, alpha if shown else -1.0, variant or 0, str(kind)), name
 
 
 def _scan(paths: list[str], sheet_rows: int, per_kind: int) -> dict:
@@ -112,10 +113,10 @@ def _scan(paths: list[str], sheet_rows: int, per_kind: int) -> dict:
         prov = _provenance(sample)
         if not prov:
             continue
-        if len(picks[str(prov.get("op"))]) < per_kind:
-            picks[str(prov.get("op"))].append((sample.shard, sample.key, prov))
+        if len(picks[str(prov.get("kind"))]) < per_kind:
+            picks[str(prov.get("kind"))].append((sample.shard, sample.key, prov))
         row = _source(sample, prov)
-        if prov.get("op") != "original" and row not in rows:
+        if prov.get("kind") != "original" and row not in rows:
             bisect.insort(rows, row)
             del rows[sheet_rows:]
     return {"counts": counts, "rows": rows, "picks": picks, "read": read,
@@ -148,7 +149,7 @@ def _gather(paths: list[str], rows, picks: list) -> tuple[dict, dict, dict]:
         prov = _provenance(sample)
         row = _source(sample, prov)
         if prov and row in wanted:
-            if prov.get("op") == "original":
+            if prov.get("kind") == "original":
                 originals.setdefault(row, sample.image)
             else:
                 cells[row].setdefault(_column(prov), sample.image)

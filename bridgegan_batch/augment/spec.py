@@ -69,6 +69,14 @@ class InputSpec(StrictModel):
     # The data's attribute names -> the model's, e.g. {glasses: Eyeglasses}.
     attribute_map: dict[str, str] = Field(default_factory=dict)
     labels: Literal["given", "predict"] = "given"  # predict: the model's attribute head labels the sources
+    # How given labels are written: 0/1 (ours; -1 or null missing), -1/1 (CelebA's; null missing), or auto:
+    # 0/1, except that a Parquet file whose label columns hold -1 and never 0 is refused as ambiguous.
+    label_encoding: Literal["auto", "0/1", "-1/1"] = "auto"
+    # Parquet: the image column (bytes, or datasets' {bytes, path}); None = "image".
+    image_column: str | None = None
+    # Parquet: the column of unique ids (strings or integers, made safe as file names); None = "key" if
+    # present, else keys are made from the file's name and the row number.
+    key_column: str | None = None
     # Render the demo dataset into uri when it holds no shards yet. It belongs to the job file's own uri: a uri
     # given with --set (your data) drops it, so a user's path never triggers rendering.
     synth: SynthInput | None = None
@@ -312,7 +320,8 @@ _NOT_FINGERPRINTED = {"resources": None, "input": {"uri"}, "output": {"uri", "ma
 
 # Fields added after the first release, with the default that gives that release's output: left at
 # it, a field is not fingerprinted, so an output made by an earlier version can still be continued.
-_ADDED_LATER = {("model", "edit"): "direct"}
+_ADDED_LATER = {("model", "edit"): "direct", ("input", "label_encoding"): "auto", ("input", "image_column"): None,
+                ("input", "key_column"): None}
 
 
 def resolve_d_scale(job: JobSpec, recommended: float | DScale) -> JobSpec:

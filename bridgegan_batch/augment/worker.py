@@ -39,7 +39,7 @@ from bridgegan_batch.augment.provenance import (
 from bridgegan_batch.data.images import ImageDecodeError, decode_rgb, encode_image
 from bridgegan_batch.data.parallel import background
 from bridgegan_batch.data.paths import filesystem
-from bridgegan_batch.data.reader import DatasetReader
+from bridgegan_batch.data.reader import DatasetReader, InputLayout
 from bridgegan_batch.data.sample import Sample
 from bridgegan_batch.data.writer import WRITERS
 from bridgegan_batch.model.d_scale import DScale
@@ -63,7 +63,7 @@ class ShardTask:
 
     input_shard: str
     shard_id: str
-    input_format: str | None
+    input_layout: InputLayout
     items: tuple[Item, ...]
     originals: tuple[str, ...]  # source keys copied into the output unchanged
     labels: Mapping[str, Mapping[str, int]]  # source key -> labels, for every source named above
@@ -172,7 +172,7 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
             progress(1)
 
         batches = _Batches(translator, batch_size, references, reference_cache, run, emit)
-        reader = DatasetReader([task.input_shard], format=task.input_format, decode=True,
+        reader = DatasetReader([task.input_shard], layout=task.input_layout, decode=True,
                                size=translator.config.image_size)
         seen, failed_items = 0, []
         for sample in background(reader.read_shard(task.input_shard), depth=2 * batch_size):
@@ -200,7 +200,8 @@ def process_shard(task: ShardTask, translator, options: OutputOptions, run: RunI
     per_operation: dict[str, int] = defaultdict(int)
     for sample in samples.values():
         prov = sample.meta["provenance"]
-        per_operation["original" if prov["op"] == "original" else f"{prov['operation']}:{prov['op']}"] += 1
+        kind = prov["kind"]
+        per_operation["original" if kind == "original" else f"{prov['operation_index']}:{kind}"] += 1
     stats = ShardStats(
         input_shard=task.input_shard, shard_id=task.shard_id, outputs=tuple(shards), samples_in=seen,
         planned=len(task.items) + len(task.originals), written=len(samples), per_operation=dict(per_operation),

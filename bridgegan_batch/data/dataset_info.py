@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import posixpath
@@ -54,3 +55,27 @@ def load_dataset_info(directory: str) -> DatasetInfo | None:
             return DatasetInfo.model_validate_json(f.read())
     except ValidationError as exc:
         raise DataError(f"{directory}/{DATASET_FILE} is invalid: {exc}") from exc
+
+
+def complete_dataset(directory: str) -> DatasetInfo | None:
+    """The dataset in `directory` if it is whole: its dataset.json (written last) is there, and every shard it
+    lists is there with the sha256 it records. None if not: a write stopped part way (a killed render or
+    import) leaves shards without a dataset.json, which must never pass for the whole."""
+    try:
+        info = load_dataset_info(directory)
+    except DataError:
+        return None
+    if info is None or len(info.shards) == 0:
+        return None
+    fs, path = filesystem(directory)
+    for entry in info.shards:
+        shard = posixpath.join(path, entry.name)
+        if not fs.exists(shard):
+            return None
+        digest = hashlib.sha256()
+        with fs.open(shard, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):  # noqa: B023 - f is this iteration's
+                digest.update(block)
+        if digest.hexdigest() != entry.sha256:
+            return None
+    return info

@@ -21,7 +21,7 @@ from bridgegan_batch.data.attributes import CELEBA_ATTRIBUTES
 from bridgegan_batch.data.dataset_info import DatasetInfo
 from bridgegan_batch.data.images import IMAGE_FORMATS, ImageDecodeError, decode_rgb, encode_image
 from bridgegan_batch.data.parallel import ordered_map
-from bridgegan_batch.data.reader import PARQUET_RESERVED
+from bridgegan_batch.data.parquet_samples import RESERVED as PARQUET_RESERVED
 from bridgegan_batch.data.sample import ReadFailure, Sample, sanitize_key
 from bridgegan_batch.data.writer import DatasetWriter
 from bridgegan_batch.errors import DataError

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import queue
+import signal
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -12,6 +15,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def default_workers() -> int:
@@ -23,8 +27,18 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], workers: int, chunksiz
     if workers <= 1:
         yield from map(fn, items)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         yield from pool.map(fn, items, chunksize=chunksize)
+
+
+def die_with_parent(parent: int) -> None:
+    """In a child process: be killed when `parent` dies, even by SIGKILL (Linux; elsewhere a no-op). Without
+    it a killed command's workers live on, rendering into files nobody will finish."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the line above took effect
+        os._exit(1)
 
 
 def background(items: Iterable[T], depth: int = 64) -> Iterator[T]:

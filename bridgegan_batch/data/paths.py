@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 
@@ -49,6 +50,14 @@ def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:
 def _full(fs: fsspec.AbstractFileSystem, path: str, like: str) -> str:
     # Keep plain local paths plain; give remote paths their protocol back.
     return path if "://" not in like else fs.unstrip_protocol(path)
+
+
+def absolute_uri(uri: str) -> str:
+    """A local path made absolute (from the current directory); a URL (s3://...) as given. Ray actors
+    run in other directories, and on other nodes: a relative path would mean another place to each."""
+    if "://" in uri and not uri.startswith("file://"):
+        return uri
+    return os.path.abspath(uri.removeprefix("file://"))
 
 
 def is_shard(path: str) -> bool:

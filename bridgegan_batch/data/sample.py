@@ -41,6 +41,14 @@ class ReadFailure:
         return f"{where}: {self.reason}"
 
 
+class BadSample(ValueError):
+    """A sample that cannot be used; the message is the reason."""
+
+
+class ShardError(Exception):
+    """The shard (or the rest of it) cannot be read; the message is the reason."""
+
+
 def check_key(key: object) -> str:
     """Return `key` if it is safe to use as a file name, else raise ValueError saying why."""
     if not isinstance(key, str):
@@ -61,14 +69,42 @@ def sanitize_key(name: str) -> str:
     return key
 
 
-def parse_label(name: str, value: object) -> int | None:
-    """A label as 0/1, None for missing (-1 or null); raise ValueError for anything else."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value == MISSING):
+LABEL_ENCODINGS = ("auto", "0/1", "-1/1")
+
+
+def parse_label(name: str, value: object, encoding: str = "0/1") -> int | None:
+    """A label as 0/1, None for missing; raise ValueError for anything else.
+
+    "0/1" (ours): 0 and 1, with -1, null or NaN for missing. "-1/1" (CelebA's): -1 is 0, null or NaN missing.
+    Booleans and integral floats (pandas writes integer columns with gaps as floats) are read as numbers.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     if isinstance(value, bool):
         return int(value)
-    if isinstance(value, int) and value in (0, 1):
-        return value
-    if isinstance(value, float) and math.isnan(value):
-        raise ValueError(f"attribute {name!r} is NaN")
-    raise ValueError(f"attribute {name!r} has value {value!r}; expected 0, 1, or -1/null for missing")
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int):
+        if encoding == "-1/1" and value in (-1, 1):
+            return (value + 1) // 2
+        if encoding != "-1/1" and value in (0, 1):
+            return value
+        if encoding != "-1/1" and value == MISSING:
+            return None
+    expected = "-1 or 1 (label_encoding -1/1), or null" if encoding == "-1/1" else "0, 1, or -1/null for missing"
+    raise ValueError(f"attribute {name!r} has value {value!r}; expected {expected}")
+
+
+def labels_of(raw: object, encoding: str = "0/1") -> dict[str, int]:
+    """A sample's labels {name: 0/1} from its raw values; missing ones left out."""
+    if not isinstance(raw, dict):
+        raise BadSample(f"'attributes' must be an object, got {type(raw).__name__}")
+    labels = {}
+    for name, value in raw.items():
+        try:
+            label = parse_label(name, value, encoding)
+        except ValueError as exc:
+            raise BadSample(str(exc)) from exc
+        if label is not None:
+            labels[name] = label
+    return labels

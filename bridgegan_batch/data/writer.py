@@ -213,6 +213,9 @@ class DatasetWriter:
             existing = [p for p in self.fs.ls(self.dir_path, detail=False)
                         if is_shard(p) or p.endswith("/" + DATASET_FILE)]
             if existing and not overwrite:
+                if not any(p.endswith("/" + DATASET_FILE) for p in existing):
+                    raise DataError(f"output {self.directory!r} holds {len(existing)} shards but no {DATASET_FILE}: "
+                                    "an unfinished write (a run stopped part way); pass --overwrite to write it again")
                 raise DataError(f"output {self.directory!r} already holds a dataset "
                                 f"({len(existing)} files); choose a new directory or pass --overwrite")
             for path in existing:

@@ -22,6 +22,7 @@ from torch import nn
 
 from bridgegan_batch.config import GLASSES_SHAPES, SynthConfig
 from bridgegan_batch.data.parallel import ordered_map
+from bridgegan_batch.data.provenance import read_provenance
 from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.data.synth_dataset import write_synth_dataset
 from bridgegan_batch.data.synthfaces import FaceRecord, render, sample_record, with_attributes
@@ -159,7 +160,7 @@ def read_faces(patterns: str | Sequence[str], size: int) -> tuple[Faces, Counter
             raise DataError(f"{sample.shard} [{sample.key}]: no {ATTRIBUTE} label")
         images.append(sample.pixels)  # [H, W, 3] uint8
         labels.append(sample.attributes[ATTRIBUTE])
-        ops[sample.meta.get("provenance", {}).get("op", "input")] += 1
+        ops[read_provenance(sample.meta).get("kind", "input")] += 1
     if reader.failures:
         raise DataError(f"{len(reader.failures)} samples could not be read, e.g. {reader.failures[0]}")
     if not images:

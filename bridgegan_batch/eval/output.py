@@ -6,6 +6,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from bridgegan_batch.data.provenance import read_provenance
 from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.errors import DataError
 from bridgegan_batch.eval.judge import Judge
@@ -33,7 +34,7 @@ def judge_output(patterns: str | list[str], judge: Judge) -> dict:
 
     for sample in reader:
         batch.append(sample)
-        ops.append(sample.meta.get("provenance", {}).get("op", "unknown"))
+        ops.append(read_provenance(sample.meta).get("kind", "unknown"))
         if len(batch) == CHUNK:
             flush()
     if batch:

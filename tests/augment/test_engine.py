@@ -25,13 +25,11 @@ from bridgegan_batch.data.synth_dataset import write_synth_dataset
 from bridgegan_batch.data.writer import DatasetWriter
 from bridgegan_batch.errors import ConfigError, DataError
 
-TINY = dict(image_size=32, code_size=8, code_channels=4, encoder_channels=8, mapping_channels=16,
-            generator_channels=(8, 16, 16), spade_hidden=8, disc_channels=8, disc_max_channels=16)
 GLASSES_OPS = [{"label": {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}}},
                {"reference": {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}}},
                {"interpolate": {"set": {"Eyeglasses": 1}, "where": {"Eyeglasses": 0}, "alphas": [0.25, 0.75]}}]
-PROVENANCE_FIELDS = {"op", "operation", "variant", "source", "target", "d", "reference", "alpha", "edit", "seed",
-                     "model", "job", "run_id", "tool_version", "digital_source_type"}
+PROVENANCE_FIELDS = {"version", "kind", "operation_index", "variant", "source", "target", "d", "reference", "alpha",
+                     "edit", "noise_seed", "model", "job", "run_id", "tool_version", "digital_source_type"}
 
 
 def make_job(tmp_path, export, inputs, **changes) -> JobSpec:
@@ -74,7 +72,7 @@ def test_balanced_job_writes_shards_with_provenance_and_a_report(tmp_path, tiny_
 
     glasses = sum(s.attributes["Eyeglasses"] for s in samples.values()) / len(samples)
     assert abs(glasses - 0.5) <= BALANCE_TOLERANCE
-    ops = Counter(s.meta["provenance"]["op"] for s in samples.values())
+    ops = Counter(s.meta["provenance"]["kind"] for s in samples.values())
     assert ops["original"] == 120 and min(ops["label"], ops["reference"], ops["interpolate"]) > 0
     assert max(ops[k] for k in ("label", "reference", "interpolate")) - min(
         ops[k] for k in ("label", "reference", "interpolate")) <= 1  # the operations share the work
@@ -86,17 +84,20 @@ def test_balanced_job_writes_shards_with_provenance_and_a_report(tmp_path, tiny_
         assert prov["source"]["key"] in inputs and prov["job"]["name"] == "glasses_test"
         assert prov["model"]["name"] == "tiny" and len(prov["model"]["sha256"]) == 64
         assert sample.attributes == prov["target"]
-        if prov["op"] == "original":
-            assert sample.image == inputs[key].image and prov["digital_source_type"] is None
-            assert prov["edit"] is None
+        assert set(prov["d"]) == set(SYNTH_ATTRIBUTES) and all(type(v) is float for v in prov["d"].values())
+        if prov["kind"] == "original":
+            assert sample.image == inputs[key].image and prov["digital_source_type"] == ""
+            assert (prov["edit"], prov["operation_index"], prov["noise_seed"], prov["alpha"]) == ("none", -1, -1, 0.0)
+            assert prov["reference"] == {"key": "", "shard": "", "sha256": ""} and set(prov["d"].values()) == {0.0}
             continue
         assert prov["digital_source_type"] == "compositeWithTrainedAlgorithmicMedia" and prov["edit"] == edit
         assert prov["target"]["Eyeglasses"] == 1 and prov["source"]["labels"]["Eyeglasses"] == 0
         assert prov["d"]["Eyeglasses"] == pytest.approx(d_scale)
-        assert (prov["reference"] is None) == (prov["op"] == "label")
-        assert (prov["seed"] is None) == (prov["op"] == "reference")
-        assert (prov["alpha"] in (0.25, 0.75)) == (prov["op"] == "interpolate")
-        if prov["reference"]:
+        assert (prov["reference"]["key"] == "") == (prov["kind"] == "label")
+        assert (prov["noise_seed"] == -1) == (prov["kind"] == "reference")
+        assert prov["alpha"] == {"label": 1.0, "reference": 0.0}.get(prov["kind"], prov["alpha"])
+        assert (prov["alpha"] in (0.25, 0.75)) == (prov["kind"] == "interpolate")
+        if prov["reference"]["key"]:
             assert inputs[prov["reference"]["key"]].attributes["Eyeglasses"] == 1
 
     manifest = read_json(str(out), "manifest.json")

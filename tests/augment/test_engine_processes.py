@@ -117,5 +117,5 @@ def test_a_two_node_cluster_shares_the_shards(tmp_path, tiny_export):
     assert report["done"] == 8 and len(report["nodes"]) == 2
     workers = {json.loads(p.read_text())["node_id"] for p in out.glob("*.stats.json")}
     assert workers == set(report["nodes"])  # both nodes translated shards
-    ops = [s.meta["provenance"]["op"] for s in read_output(out).values()]
+    ops = [s.meta["provenance"]["kind"] for s in read_output(out).values()]
     assert ops.count("original") == 160 and ops.count("label") == 320

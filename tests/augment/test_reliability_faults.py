@@ -151,7 +151,7 @@ def test_a_node_lost_mid_run_leaves_the_job_to_the_other(tmp_path, tiny_export):
     assert any(line.startswith("retrying") and "node" in line for line in report["log"]), report["log"]
     stats = [json.loads(p.read_text()) for p in out.glob("*.stats.json")]
     assert len(stats) == 8
-    ops = [s.meta["provenance"]["op"] for s in read_output(out).values()]  # fails on a duplicate key
+    ops = [s.meta["provenance"]["kind"] for s in read_output(out).values()]  # fails on a duplicate key
     assert ops.count("original") == 160 and ops.count("label") == 320
 
 

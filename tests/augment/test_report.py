@@ -38,6 +38,7 @@ def _face(i):
 
 
 def _provenance(source, shard, op, index, alpha):
+    """Version 1's provenance (outputs before 0.3.0): the report reads it through the compatibility reader."""
     return {"op": op, "operation": index, "variant": 0,
             "source": {"key": source.key, "shard": shard, "sha256": "0" * 64, "labels": source.attributes},
             "target": {**source.attributes, "Eyeglasses": 1}, "d": {"Eyeglasses": 1.0},
@@ -129,7 +130,7 @@ def test_report_with_originals(tmp_path, fmt):
     chart = Image.open(out / "report" / "attributes.png")
     assert chart.width > 300 and chart.height > 20 * len(sources[0].attributes)
     # one provenance sample per kind: label, reference, interpolate
-    assert [json.loads(html.unescape(p))["op"] for p in re.findall(r"<pre>(.*?)</pre>", page, re.S)] == \
+    assert [json.loads(html.unescape(p))["kind"] for p in re.findall(r"<pre>(.*?)</pre>", page, re.S)] == \
         ["label", "reference", "interpolate"]
 
 

@@ -5,10 +5,9 @@ import torch
 
 from bridgegan_batch.config import ModelConfig, RunConfig, load_yaml
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
+from tests.conftest import TINY as CONFTEST_TINY
 
-TINY = dict(attributes=("A", "B", "C"), image_size=32, code_size=8, code_channels=4, encoder_channels=8,
-            mapping_channels=16, generator_channels=(8, 16, 16), spade_hidden=8, disc_channels=8,
-            disc_max_channels=16)
+TINY = {**CONFTEST_TINY, "attributes": ("A", "B", "C")}
 
 
 @pytest.mark.parametrize("at_code_res", [False, True])
