@@ -211,7 +211,7 @@ def train(config_path, data, out, steps, overrides, minutes, resume, device, nam
     """Train BridgeGAN: numbered run folders with config, stats.jsonl, sample grids, export and resume state.
     CONFIG may build on another (`base: synth64.yaml`); the run folder keeps the resolved whole."""
     from bridgegan_batch.config import RunConfig, load_yaml
-    from bridgegan_batch.train.loop import train as run_training
+    from bridgegan_batch.train.run import train as run_training
 
     config = load_yaml(config_path, RunConfig, overrides + ((f"train.steps={steps}",) if steps is not None else ()))
     patterns = "synth" if list(data) == ["synth"] else list(data)
@@ -276,8 +276,9 @@ def train_judge_cmd(data, attributes, n, val_n, epochs, size, degraded, seed, ou
 @_user_errors
 def export(run_dir, out, d_scale):
     """Export the EMA generator side (and D's attribute head) from RUN_DIR/state.pt."""
+    from bridgegan_batch.model.checkpoint import export_from_state
     from bridgegan_batch.model.d_scale import parse_d_scale
-    from bridgegan_batch.train.loop import STATE_FILE, export_from_state
+    from bridgegan_batch.train.loop import STATE_FILE
 
     if d_scale is not None:
         try:
@@ -415,11 +416,11 @@ def _load_judge(path: Path):
 
 def _judged_tables(translator, judge, data, n, seed, changes, suite_n, inception) -> dict:
     """The judge's success and preservation table, and the counterfactual suite, echoed as they come."""
+    from bridgegan_batch.data.arrays import load_arrays
     from bridgegan_batch.eval import suite
     from bridgegan_batch.eval.counterfactual import make_cases
     from bridgegan_batch.eval.translation import evaluate_label_translations, markdown_table
     from bridgegan_batch.model.d_scale import d_scale_json
-    from bridgegan_batch.train.data import load_arrays
 
     to_change = [c for c in changes.split(",") if c]
     cases = make_cases(to_change, translator.attributes, n=suite_n, size=translator.config.image_size) \

@@ -27,8 +27,8 @@ from bridgegan_batch.eval.distances import changed_pixels, masked_l1
 from bridgegan_batch.eval.ground_truth import evaluate_ground_truth, truth_case_sets
 from bridgegan_batch.model.bridge import BridgeGenerator
 from bridgegan_batch.model.checkpoint import load_export
+from bridgegan_batch.model.pixels import to_pixels, to_tensor
 from bridgegan_batch.model.translator import Translator
-from bridgegan_batch.train.data import to_pixels, to_tensor
 
 TRAIN_SOURCE_SEED, TRAIN_REFERENCE_SEED = 0, 3_030_303  # the trainer's own stream; references apart from eval's
 GOAL = ("Eyeglasses", "Smiling", "Blond_Hair", "Wearing_Hat", "Male")

@@ -17,8 +17,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))  # scripts/machine.py
 from machine import emit  # noqa: E402
 
+from bridgegan_batch.data.arrays import load_arrays
 from bridgegan_batch.eval.judge import HELD_OUT_SEED, Judge, robustness  # noqa: E402
-from bridgegan_batch.train.data import load_arrays  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:

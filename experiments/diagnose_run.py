@@ -18,7 +18,8 @@ from bridgegan_batch.config import RunConfig
 from bridgegan_batch.eval.judge import balanced_synth_config
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.model.checkpoint import load_state
-from bridgegan_batch.train.data import SynthBatches, to_tensor
+from bridgegan_batch.model.pixels import to_tensor
+from bridgegan_batch.train.data import SynthBatches
 
 
 @torch.no_grad()

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 
 from bridgegan_batch.config import ModelConfig, RunConfig, load_yaml
-from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
-from bridgegan_batch.model.checkpoint import load_export, load_state, save_state
+from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS, group_indices
+from bridgegan_batch.model.checkpoint import load_export, load_state, save_state, write_export
 from bridgegan_batch.train.data import batches
 from bridgegan_batch.train.loop import (
     EXPORT_FILE,
@@ -37,10 +37,8 @@ from bridgegan_batch.train.loop import (
     prepare_run,
     resume_state,
     step_inputs,
-    write_export,
 )
 from bridgegan_batch.train.losses import BridgeGANLoss
-from bridgegan_batch.train.targets import group_indices
 
 DISCRIMINATOR_FIELDS = {"disc_channels", "disc_max_channels", "disc_separate_attribute_trunk", "disc_projection"}
 # What a loaded part may lack: parts a new option adds, which start (nearly) neutral (D's zero projection,

@@ -21,7 +21,8 @@ import torch
 from bridgegan_batch.config import RunConfig, load_yaml
 from bridgegan_batch.eval.ground_truth import evaluate_ground_truth, truth_case_sets
 from bridgegan_batch.model.translator import Translator
-from bridgegan_batch.train.loop import EXPORT_FILE, latest_run_dir, train
+from bridgegan_batch.train.loop import EXPORT_FILE, latest_run_dir
+from bridgegan_batch.train.run import train
 
 GOAL = ("Eyeglasses", "Smiling", "Blond_Hair", "Wearing_Hat", "Male")
 

@@ -21,8 +21,8 @@ import torch
 
 from bridgegan_batch.eval.counterfactual import make_cases
 from bridgegan_batch.eval.distances import changed_pixels, masked_l1
+from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator
-from bridgegan_batch.train.data import to_tensor
 
 
 def main() -> None:

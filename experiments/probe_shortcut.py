@@ -23,11 +23,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from bridgegan_batch.config import ModelConfig
+from bridgegan_batch.data.arrays import load_arrays
 from bridgegan_batch.eval.judge import Judge
 from bridgegan_batch.model.bridge import build_discriminator
 from bridgegan_batch.model.checkpoint import load_export
+from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator
-from bridgegan_batch.train.data import load_arrays, to_tensor
 from bridgegan_batch.train.diff_augment import POLICIES, diff_augment
 
 

@@ -27,8 +27,8 @@ from bridgegan_batch.eval.counterfactual import make_cases
 from bridgegan_batch.eval.judge import Judge
 from bridgegan_batch.eval.suite import translate
 from bridgegan_batch.eval.translation import judged_change
+from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import AUTHORS_D_SCALE, DEFAULT_MODEL, Translator
-from bridgegan_batch.train.data import to_tensor
 
 PATHS = ("label", "reference", "interpolate")
 

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from bridgegan_batch.config import RunConfig, load_yaml, validate
 from bridgegan_batch.model.checkpoint import load_state
-from bridgegan_batch.train.loop import STATE_FILE, latest_run_dir, train
+from bridgegan_batch.train.loop import STATE_FILE, latest_run_dir
+from bridgegan_batch.train.run import train
 
 
 def with_train(config: RunConfig, **changes) -> RunConfig:

@@ -41,8 +41,8 @@ from bridgegan_batch.data.reader import DatasetReader  # noqa: E402
 from bridgegan_batch.data.sample import Sample  # noqa: E402
 from bridgegan_batch.data.synth_dataset import write_synth_dataset  # noqa: E402
 from bridgegan_batch.data.writer import WRITERS  # noqa: E402
+from bridgegan_batch.model.pixels import to_pixels, to_tensor
 from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator  # noqa: E402
-from bridgegan_batch.train.data import to_pixels, to_tensor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH = 64

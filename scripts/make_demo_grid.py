@@ -18,8 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 from make_synthfaces_sheet import grid  # noqa: E402
 
 from bridgegan_batch.config import EDIT_MODES  # noqa: E402
+from bridgegan_batch.data.arrays import load_arrays
+from bridgegan_batch.model.pixels import to_pixels, to_tensor
 from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator  # noqa: E402
-from bridgegan_batch.train.data import load_arrays, to_pixels, to_tensor  # noqa: E402
 
 ROWS = 4
 HELD_OUT_SEED = 424_242  # a SynthFaces stream no training run reads

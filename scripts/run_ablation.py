@@ -47,7 +47,7 @@ def train_all(args: argparse.Namespace) -> None:
 def train_one(args: argparse.Namespace) -> None:
     import torch
 
-    from bridgegan_batch.train.loop import train
+    from bridgegan_batch.train.run import train
 
     torch.set_num_threads(1)
     config = variant_config(load_yaml(args.config, RunConfig), args.paths, args.steps)

@@ -11,7 +11,8 @@ import yaml
 
 from bridgegan_batch.config import RunConfig
 from bridgegan_batch.model.checkpoint import load_export, load_state
-from bridgegan_batch.train.loop import EXPORT_FILE, STATE_FILE, train
+from bridgegan_batch.train.loop import EXPORT_FILE, STATE_FILE
+from bridgegan_batch.train.run import train
 from tests.train.test_loop import TINY64
 
 ROOT = Path(__file__).parents[1]

@@ -108,7 +108,7 @@ class ModelFile:
 def _export_of_pickle(path: str) -> bytes:
     """--unsafe-load: a training resume state (.pt) as export bytes. The pickle is read with
     torch.load(weights_only=True) here in the driver; actors only ever see safetensors."""
-    from bridgegan_batch.train.loop import export_from_state
+    from bridgegan_batch.model.checkpoint import export_from_state
 
     with tempfile.TemporaryDirectory() as tmp:
         return export_from_state(path, Path(tmp) / "model.safetensors").read_bytes()

@@ -17,7 +17,7 @@ import torch
 from bridgegan_batch.augment.layout import LABELS_DIR, Reject, read_json, write_json_atomic
 from bridgegan_batch.augment.plan import Source
 from bridgegan_batch.data.reader import DatasetReader, InputLayout
-from bridgegan_batch.train.data import to_tensor
+from bridgegan_batch.model.pixels import to_tensor
 
 
 @dataclass

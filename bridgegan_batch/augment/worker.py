@@ -43,7 +43,7 @@ from bridgegan_batch.data.reader import DatasetReader, InputLayout
 from bridgegan_batch.data.sample import Sample
 from bridgegan_batch.data.writer import WRITERS
 from bridgegan_batch.model.d_scale import DScale
-from bridgegan_batch.train.data import to_pixels, to_tensor
+from bridgegan_batch.model.pixels import to_pixels, to_tensor
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 # The attributes SynthFaces renders, named as in CelebA.
 SYNTH_ATTRIBUTES: tuple[str, ...] = (
@@ -95,3 +95,13 @@ def check_names(names: list[str] | tuple[str, ...], known: tuple[str, ...], what
     unknown = [name for name in names if name not in known]
     if unknown:
         raise ValueError(f"unknown {what} {unknown}; known: {list(known)}")
+
+
+def group_indices(attributes: Sequence[str], groups: Sequence[Sequence[str]]) -> list[list[int]]:
+    """Each exclusive group as attribute indices (groups with fewer than two present are dropped)."""
+    out = []
+    for group in groups:
+        idx = [attributes.index(a) for a in group if a in attributes]
+        if len(idx) > 1:
+            out.append(idx)
+    return out

@@ -27,8 +27,8 @@ from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.data.synth_dataset import write_synth_dataset
 from bridgegan_batch.data.synthfaces import FaceRecord, render, sample_record, with_attributes
 from bridgegan_batch.errors import ConfigError, DataError
+from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import DEFAULT_MODEL
-from bridgegan_batch.train.data import to_tensor
 
 ATTRIBUTE = "Eyeglasses"
 CONDITIONS = ("imbalanced", "oversample", "bridgegan", "balanced_real")

@@ -33,7 +33,7 @@ from bridgegan_batch.data.parallel import ordered_map
 from bridgegan_batch.data.synthfaces import SIZES, FaceRecord, render, sample_record, with_attributes, with_styles_from
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.eval.distances import changed_pixels, l1, masked_l1
-from bridgegan_batch.train.data import to_tensor
+from bridgegan_batch.model.pixels import to_tensor
 
 SOURCE_SEED, REFERENCE_SEED = 1_010_101, 2_020_202
 DIRECTIONS = {"add": 1, "remove": 0}

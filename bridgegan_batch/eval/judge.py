@@ -12,11 +12,12 @@ from torch import nn
 from tqdm import tqdm
 
 from bridgegan_batch.config import JudgeConfig, SynthConfig
+from bridgegan_batch.data.arrays import SYNTH, load_arrays
 from bridgegan_batch.data.attributes import HAIR_COLORS, SYNTH_ATTRIBUTES
 from bridgegan_batch.errors import DataError
 from bridgegan_batch.eval import degrade
 from bridgegan_batch.model.checkpoint import CheckpointError, load_export, save_export
-from bridgegan_batch.train.data import SYNTH, load_arrays, to_tensor
+from bridgegan_batch.model.pixels import to_tensor
 
 HELD_OUT_SEED = 2000  # SynthFaces held out from a judge: seed + this (training faces: seed + 1000)
 

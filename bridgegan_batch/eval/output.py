@@ -10,7 +10,7 @@ from bridgegan_batch.data.provenance import read_provenance
 from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.errors import DataError
 from bridgegan_batch.eval.judge import Judge
-from bridgegan_batch.train.data import to_tensor
+from bridgegan_batch.model.pixels import to_tensor
 
 CHUNK = 512  # images judged at a time, so memory stays flat on large outputs
 

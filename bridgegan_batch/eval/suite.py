@@ -22,8 +22,8 @@ from bridgegan_batch.eval.distances import (
 from bridgegan_batch.eval.features import InceptionFeatures, JudgeFeatures
 from bridgegan_batch.eval.judge import Judge
 from bridgegan_batch.eval.translation import judged_change
+from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import Translator
-from bridgegan_batch.train.data import to_tensor
 
 KINDS = ("label", "reference")
 DEFAULT_CHANGES = ("Eyeglasses", "Smiling", "Blond_Hair")

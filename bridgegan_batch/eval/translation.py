@@ -14,8 +14,8 @@ import torch
 
 from bridgegan_batch.eval.judge import Judge
 from bridgegan_batch.model.d_scale import DScale
+from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import Translator
-from bridgegan_batch.train.data import to_tensor
 
 DIRECTIONS = {"add": 1, "remove": 0}
 

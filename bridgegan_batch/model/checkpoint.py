@@ -22,8 +22,10 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
-from bridgegan_batch.config import ModelConfig, describe_errors
+from bridgegan_batch.config import ModelConfig, RunConfig, describe_errors
 from bridgegan_batch.errors import UserError
+from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
+from bridgegan_batch.model.d_scale import DScale, d_scale_json
 
 EXPORT_FORMAT = "bridgegan-export/1"
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".ckpt", ".bin")
@@ -144,3 +146,26 @@ def load_state(path: str | Path) -> dict:
                               f"({found[0] if found else 'weights-only unpickling failed'})") from None
     except Exception as exc:  # torch raises several types for a bad or hostile file
         raise CheckpointError(f"{path}: not a loadable resume state ({exc})") from exc
+
+
+def export_from_state(state_path: str | Path, out: str | Path, *, d_scale: float | DScale | None = None) -> Path:
+    """Write the inference export (EMA generator side + D) of a resume state; `d_scale` is recorded as the
+    test-time d scale the model recommends (None: none, so translators take the authors' 1.5)."""
+    state = load_state(state_path)
+    config = RunConfig.model_validate_json(state["config"])
+    if isinstance(d_scale, DScale):
+        try:
+            d_scale.check(config.model.attributes)
+        except ValueError as exc:
+            raise UserError(f"--d-scale: {exc}") from None
+    ema, disc = BridgeGenerator(config.model), build_discriminator(config.model)
+    ema.load_state_dict(state["ema"])
+    disc.load_state_dict(state["discriminator"])
+    info = {"step": state["step"]} | ({} if d_scale is None else {"d_scale": d_scale_json(d_scale)})
+    return write_export(out, ema, disc, config.model, info)
+
+
+def write_export(path: str | Path, ema: BridgeGenerator, discriminator: torch.nn.Module, model: ModelConfig,
+                 info: dict) -> Path:
+    """The inference export: the EMA generator side, and D for its attribute head."""
+    return save_export(path, {"bridge": ema, "discriminator": discriminator}, model, info)

@@ -23,12 +23,11 @@ from pathlib import Path
 import torch
 
 from bridgegan_batch.config import EDIT_MODES, ModelConfig
-from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS, check_changes, check_names
+from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS, check_changes, check_names, group_indices
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.model.checkpoint import CheckpointError, load_export, parse_export
 from bridgegan_batch.model.d_scale import AUTHORS_D_SCALE, DScale, parse_d_scale
 from bridgegan_batch.model.networks import Discriminator
-from bridgegan_batch.train.targets import group_indices
 
 # The demo model shipped inside the package (trained on SynthFaces with configs/synth64.yaml).
 DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "models" / "synth64.safetensors"

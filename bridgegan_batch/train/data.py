@@ -9,41 +9,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
-from functools import partial
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from bridgegan_batch.config import SynthConfig
-from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
-from bridgegan_batch.data.parallel import ordered_map
+from bridgegan_batch.data.arrays import SYNTH, synth_batch
 from bridgegan_batch.data.reader import DatasetReader
-from bridgegan_batch.data.synthfaces import render, sample_record
 from bridgegan_batch.errors import DataError
-
-SYNTH = "synth"
-
-
-def check_data(data: str | Sequence[str], attributes: Sequence[str]) -> None:
-    """DataError now, before any work, if `data` cannot give faces labelled for `attributes`."""
-    if data == SYNTH:
-        missing = [a for a in attributes if a not in SYNTH_ATTRIBUTES]
-        if missing:
-            raise DataError(f"--data synth renders {list(SYNTH_ATTRIBUTES)}; {missing} are not among them: "
-                            "give shard patterns labelled with them")
-    else:
-        DatasetReader(data)  # resolves the patterns: a DataError names one that matches nothing
-
-
-def to_tensor(pixels: np.ndarray) -> torch.Tensor:
-    """uint8 images to the model's range. [B, H, W, 3] uint8 -> [B, 3, H, W] float in [-1, 1]"""
-    return torch.from_numpy(pixels).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
-
-
-def to_pixels(images: torch.Tensor) -> np.ndarray:
-    """The inverse of to_tensor. [B, 3, H, W] in [-1, 1] -> [B, H, W, 3] uint8"""
-    return images.detach().float().clamp(-1, 1).add(1).mul(127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 
 
 def _workers_share() -> tuple[int, int]:
@@ -63,11 +37,7 @@ class SynthBatches(IterableDataset):
 
     def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """([B, H, W, 3] uint8, [B, N] float32 labels) for batch `index`."""
-        records = [sample_record(self.seed, index * self.batch_size + i, self.config)
-                   for i in range(self.batch_size)]
-        images = np.stack([render(r, self.size) for r in records])
-        labels = np.array([[r.attributes[a] for a in self.attributes] for r in records], np.float32)
-        return images, labels
+        return synth_batch(self.seed, index, self.batch_size, self.size, self.attributes, self.config)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         worker, workers = _workers_share()
@@ -149,31 +119,3 @@ def batches(data: str | Sequence[str], *, batch_size: int, size: int, attributes
     loader = DataLoader(dataset, batch_size=None, num_workers=workers,
                         prefetch_factor=4 if workers else None, persistent_workers=False)
     return iter(loader)
-
-
-def _synth_chunk(index: int, *, seed: int, size: int, attributes: tuple[str, ...], config: SynthConfig,
-                 chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    return SynthBatches(seed=seed, batch_size=chunk, size=size, attributes=attributes, config=config).batch(index)
-
-
-def load_arrays(data: str | Sequence[str], *, n: int, size: int, attributes: Sequence[str], seed: int = 0,
-                synth: SynthConfig | None = None, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """Up to `n` fully labelled faces in memory: (uint8 [M, H, W, 3], float32 labels [M, N])."""
-    attributes = tuple(attributes)
-    check_data(data, attributes)
-    if data == SYNTH:
-        chunk = 250
-        make = partial(_synth_chunk, seed=seed, size=size, attributes=attributes,
-                       config=synth or SynthConfig(), chunk=chunk)
-        parts = list(ordered_map(make, range(-(-n // chunk)), workers, chunksize=1))
-        return np.concatenate([p[0] for p in parts])[:n], np.concatenate([p[1] for p in parts])[:n]
-    images, labels = [], []
-    for sample in DatasetReader(data, decode=True, size=size):
-        if all(a in sample.attributes for a in attributes):
-            images.append(sample.pixels)
-            labels.append([sample.attributes[a] for a in attributes])
-            if len(images) == n:
-                break
-    if not images:
-        raise DataError(f"{data}: no sample is labelled for all of {list(attributes)}")
-    return np.stack(images), np.array(labels, np.float32)

@@ -13,18 +13,18 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from bridgegan_batch.config import ModelConfig, RunConfig
-from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
+from bridgegan_batch.config import RunConfig
+from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS, group_indices
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
-from bridgegan_batch.model.checkpoint import load_state, save_export, save_state
-from bridgegan_batch.model.d_scale import DScale, d_scale_json
-from bridgegan_batch.train.data import batches, check_data, to_tensor
+from bridgegan_batch.model.checkpoint import load_state, save_state, write_export
+from bridgegan_batch.model.pixels import to_tensor
+from bridgegan_batch.train.data import batches
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
 from bridgegan_batch.train.losses import Batch, BridgeGANLoss
 from bridgegan_batch.train.sample_grid import sample_grid
 from bridgegan_batch.train.schedule import autoencoding, latent_weight_scale, learning_rate
-from bridgegan_batch.train.targets import group_indices, sample_targets
+from bridgegan_batch.train.targets import sample_targets
 
 STATE_FILE = "state.pt"
 EXPORT_FILE = "model.safetensors"
@@ -173,29 +173,6 @@ def _truncate_stats(path: Path, step: int) -> None:
         path.write_text("".join(line + "\n" for line in kept))
 
 
-def export_from_state(state_path: str | Path, out: str | Path, *, d_scale: float | DScale | None = None) -> Path:
-    """Write the inference export (EMA generator side + D) of a resume state; `d_scale` is recorded as the
-    test-time d scale the model recommends (None: none, so translators take the authors' 1.5)."""
-    state = load_state(state_path)
-    config = RunConfig.model_validate_json(state["config"])
-    if isinstance(d_scale, DScale):
-        try:
-            d_scale.check(config.model.attributes)
-        except ValueError as exc:
-            raise UserError(f"--d-scale: {exc}") from None
-    ema, disc = BridgeGenerator(config.model), build_discriminator(config.model)
-    ema.load_state_dict(state["ema"])
-    disc.load_state_dict(state["discriminator"])
-    info = {"step": state["step"]} | ({} if d_scale is None else {"d_scale": d_scale_json(d_scale)})
-    return write_export(out, ema, disc, config.model, info)
-
-
-def write_export(path: str | Path, ema: BridgeGenerator, discriminator: torch.nn.Module, model: ModelConfig,
-                 info: dict) -> Path:
-    """The inference export: the EMA generator side, and D for its attribute head."""
-    return save_export(path, {"bridge": ema, "discriminator": discriminator}, model, info)
-
-
 def pick_device(name: str = "auto") -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -226,31 +203,6 @@ def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: 
         run = new_run_dir(root, name)
     (run / CONFIG_FILE).write_text(json.dumps({"data": data, **config.model_dump(mode="json")}, indent=2))
     (run / "samples").mkdir(exist_ok=True)
-    return run
-
-
-def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume: bool = False,
-          device: str = "auto", progress: bool = True, max_steps_this_call: int | None = None,
-          workers: int = 1, gpus_per_worker: float = 0, cpus_per_worker: float = 1,
-          minutes: float | None = None) -> Path:
-    """Train (or continue) a run; returns its folder. `config.train.steps` is the total step count.
-
-    `workers > 1` runs data-parallel on a Ray cluster (Ray Train); see train/distributed.py. `minutes`
-    stops a one-process run at that wall-clock time (counted from here), checkpoint and export written.
-    """
-    if minutes is not None and workers > 1:
-        raise UserError("a time limit (--minutes) needs one worker: ranks would stop at different steps")
-    deadline = None if minutes is None else time.monotonic() + 60 * minutes
-    check_data(data, config.model.attributes)  # before a run folder exists
-    run = prepare_run(config, data=data, out=out, name=name, resume=resume)
-    if workers > 1:
-        from bridgegan_batch.train.distributed import train_on_ray
-
-        train_on_ray(config, data=data, run=run, resume=resume, workers=workers, gpus_per_worker=gpus_per_worker,
-                     cpus_per_worker=cpus_per_worker, max_steps_this_call=max_steps_this_call)
-    else:
-        run_loop(config, data=data, run=run, resume=resume, device=pick_device(device), progress=progress,
-                 max_steps_this_call=max_steps_this_call, deadline=deadline)
     return run
 
 

@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from bridgegan_batch.model.bridge import BridgeGenerator
-from bridgegan_batch.train.data import to_pixels
+from bridgegan_batch.model.pixels import to_pixels
 from bridgegan_batch.train.targets import flip_one
 
 

@@ -2,19 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import torch
-
-
-def group_indices(attributes: Sequence[str], groups: Sequence[Sequence[str]]) -> list[list[int]]:
-    """Each exclusive group as attribute indices (groups with fewer than two present are dropped)."""
-    out = []
-    for group in groups:
-        idx = [attributes.index(a) for a in group if a in attributes]
-        if len(idx) > 1:
-            out.append(idx)
-    return out
 
 
 def flip_one(labels: torch.Tensor, which: torch.Tensor, groups: list[list[int]]) -> torch.Tensor:

@@ -7,7 +7,7 @@ import torch
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.eval.counterfactual import make_cases, real_faces
 from bridgegan_batch.eval.suite import style_match
-from bridgegan_batch.train.data import to_tensor
+from bridgegan_batch.model.pixels import to_tensor
 
 ATTRIBUTES = ("Eyeglasses", "Smiling", "Blond_Hair", "Black_Hair")
 

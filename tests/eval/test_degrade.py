@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from bridgegan_batch.data.arrays import load_arrays
 from bridgegan_batch.eval import degrade
-from bridgegan_batch.train.data import load_arrays
 
 
 @pytest.fixture(scope="module")

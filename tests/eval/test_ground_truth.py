@@ -19,8 +19,8 @@ from bridgegan_batch.eval.ground_truth import (
 )
 from bridgegan_batch.eval.judge import Judge, JudgeNet
 from bridgegan_batch.model.bridge import BridgeGenerator
+from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import Translator
-from bridgegan_batch.train.data import to_tensor
 from tests.conftest import TINY
 
 ATTRIBUTES = ("Eyeglasses", "Smiling", "Blond_Hair", "Black_Hair", "Wearing_Hat")

@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 
 from bridgegan_batch.config import JudgeConfig, SynthConfig
+from bridgegan_batch.data.arrays import load_arrays
 from bridgegan_batch.eval import degrade
 from bridgegan_batch.eval.judge import Judge, accuracy, robustness, train_judge
-from bridgegan_batch.train.data import load_arrays, to_tensor
+from bridgegan_batch.model.pixels import to_tensor
 
 NAMES = ("Pale_Skin", "Blond_Hair")
 EASY = SynthConfig(priors={"Pale_Skin": 0.5, "Blond_Hair": 0.5})

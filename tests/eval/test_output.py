@@ -8,7 +8,7 @@ from bridgegan_batch.data.sample import Sample
 from bridgegan_batch.data.writer import DatasetWriter
 from bridgegan_batch.eval.judge import Judge, JudgeNet
 from bridgegan_batch.eval.output import judge_output, markdown
-from bridgegan_batch.train.data import to_tensor
+from bridgegan_batch.model.pixels import to_tensor
 
 
 def test_the_judge_is_compared_with_each_samples_labels_per_operation(synth_dirs, tmp_path):

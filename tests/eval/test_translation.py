@@ -3,10 +3,11 @@ import pytest
 import torch
 
 from bridgegan_batch.config import JudgeConfig
+from bridgegan_batch.data.arrays import load_arrays
 from bridgegan_batch.eval.judge import Judge, JudgeNet
 from bridgegan_batch.eval.translation import evaluate_label_translations, markdown_table
+from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import Translator
-from bridgegan_batch.train.data import load_arrays, to_tensor
 
 NAMES = ("Eyeglasses", "Black_Hair", "Blond_Hair", "Smiling")
 
@@ -16,8 +17,7 @@ class IdentityTranslator(Translator):
 
     def __init__(self):
         self.config = type("C", (), {"attributes": NAMES, "image_size": 64})()
-        from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS
-        from bridgegan_batch.train.targets import group_indices
+        from bridgegan_batch.data.attributes import EXCLUSIVE_GROUPS, group_indices
 
         self.groups = group_indices(NAMES, EXCLUSIVE_GROUPS)
         self.discriminator, self.edit = None, "direct"

@@ -7,7 +7,8 @@ from bridgegan_batch.cli import main
 from bridgegan_batch.config import RunConfig
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.model.translator import Translator
-from bridgegan_batch.train.loop import EXPORT_FILE, STATE_FILE, train
+from bridgegan_batch.train.loop import EXPORT_FILE, STATE_FILE
+from bridgegan_batch.train.run import train
 
 TINY64 = {
     "model": {"attributes": ["Eyeglasses", "Black_Hair", "Blond_Hair", "Smiling"], "image_size": 64,

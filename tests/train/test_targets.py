@@ -1,6 +1,7 @@
 import torch
 
-from bridgegan_batch.train.targets import flip_one, group_indices, sample_targets
+from bridgegan_batch.data.attributes import group_indices
+from bridgegan_batch.train.targets import flip_one, sample_targets
 
 NAMES = ["Eyeglasses", "Black_Hair", "Blond_Hair", "Male"]
 GROUPS = group_indices(NAMES, [("Black_Hair", "Blond_Hair", "Brown_Hair")])

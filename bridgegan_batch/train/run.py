@@ -1,0 +1,35 @@
+"""`train`: one run, on this process or data-parallel on Ray Train; the entry the CLI and scripts call."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bridgegan_batch.config import RunConfig
+from bridgegan_batch.data.arrays import check_data
+from bridgegan_batch.errors import UserError
+from bridgegan_batch.train.distributed import train_on_ray
+from bridgegan_batch.train.loop import pick_device, prepare_run, run_loop
+
+
+def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume: bool = False,
+          device: str = "auto", progress: bool = True, max_steps_this_call: int | None = None,
+          workers: int = 1, gpus_per_worker: float = 0, cpus_per_worker: float = 1,
+          minutes: float | None = None) -> Path:
+    """Train (or continue) a run; returns its folder. `config.train.steps` is the total step count.
+
+    `workers > 1` runs data-parallel on a Ray cluster (Ray Train); see train/distributed.py. `minutes`
+    stops a one-process run at that wall-clock time (counted from here), checkpoint and export written.
+    """
+    if minutes is not None and workers > 1:
+        raise UserError("a time limit (--minutes) needs one worker: ranks would stop at different steps")
+    deadline = None if minutes is None else time.monotonic() + 60 * minutes
+    check_data(data, config.model.attributes)  # before a run folder exists
+    run = prepare_run(config, data=data, out=out, name=name, resume=resume)
+    if workers > 1:
+        train_on_ray(config, data=data, run=run, resume=resume, workers=workers, gpus_per_worker=gpus_per_worker,
+                     cpus_per_worker=cpus_per_worker, max_steps_this_call=max_steps_this_call)
+    else:
+        run_loop(config, data=data, run=run, resume=resume, device=pick_device(device), progress=progress,
+                 max_steps_this_call=max_steps_this_call, deadline=deadline)
+    return run
