@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -63,3 +65,10 @@ def tiny_export_scaled(tmp_path_factory) -> str:
     """The same weights, recording a test-time d scale (adding Eyeglasses: 1.25) that a job setting none takes."""
     return write_tiny_export(tmp_path_factory.mktemp("model_scaled") / "tiny.safetensors",
                  {"d_scale": {"add": {"Eyeglasses": 1.25}}})
+
+
+def readme_blocks(section: str, language: str) -> list[str]:
+    """The fenced `language` blocks of one README section (`## section`), as written."""
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return [block.split("```", 1)[0] for block in body.split(f"```{language}\n")[1:]]

@@ -19,16 +19,14 @@ from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
 from bridgegan_batch.data.images import encode_image
 from bridgegan_batch.data.reader import DatasetReader
 from bridgegan_batch.data.synth_dataset import write_synth_dataset
-
-README = Path(__file__).parents[1] / "README.md"
+from tests.conftest import readme_blocks
 
 
 def readme_commands(section: str) -> list[list[str]]:
     """Every `bridgegan-batch run` command in a README section's bash blocks, split as a shell would."""
-    body = README.read_text().split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
     commands = []
-    for block in body.split("```bash\n")[1:]:
-        script = block.split("```", 1)[0].replace("\\\n", " ")
+    for block in readme_blocks(section, "bash"):
+        script = block.replace("\\\n", " ")
         commands += [shlex.split(line, comments=True) for line in script.splitlines()
                      if line.startswith("bridgegan-batch run ")]
     return commands

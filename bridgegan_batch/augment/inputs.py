@@ -49,7 +49,7 @@ def render_demo_input(job: JobSpec, echo: Callable[[str], None]) -> None:
     echo(f"rendering the demo input: {synth.samples} SynthFaces at {synth.size} px into {directory} {why}")
     write_synth_dataset(directory, n=synth.samples, size=synth.size, seed=synth.seed, shard_size=synth.shard_size,
                         format=job.input.format if job.input.format != "auto" else "wds",
-                        workers=default_workers(), overwrite=partial)
+                        workers=default_workers(), overwrite=True)  # whatever is there is not the whole
 
 
 def planned_demo_input(job: JobSpec, attributes: Sequence[str]

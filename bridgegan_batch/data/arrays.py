@@ -28,18 +28,13 @@ def check_data(data: str | Sequence[str], attributes: Sequence[str]) -> None:
         DatasetReader(data)  # resolves the patterns: a DataError names one that matches nothing
 
 
-def synth_batch(seed: int, index: int, batch_size: int, size: int, attributes: Sequence[str],
+def synth_batch(index: int, *, seed: int, batch_size: int, size: int, attributes: Sequence[str],
                 config: SynthConfig) -> tuple[np.ndarray, np.ndarray]:
     """Faces [index*B, (index+1)*B) of stream `seed`: ([B, H, W, 3] uint8, [B, N] float32 labels)."""
     records = [sample_record(seed, index * batch_size + i, config) for i in range(batch_size)]
     images = np.stack([render(r, size) for r in records])
     labels = np.array([[r.attributes[a] for a in attributes] for r in records], np.float32)
     return images, labels
-
-
-def _synth_chunk(index: int, *, seed: int, size: int, attributes: tuple[str, ...], config: SynthConfig,
-                 chunk: int) -> tuple[np.ndarray, np.ndarray]:
-    return synth_batch(seed, index, chunk, size, attributes, config)
 
 
 def load_arrays(data: str | Sequence[str], *, n: int, size: int, attributes: Sequence[str], seed: int = 0,
@@ -49,8 +44,8 @@ def load_arrays(data: str | Sequence[str], *, n: int, size: int, attributes: Seq
     check_data(data, attributes)
     if data == SYNTH:
         chunk = 250
-        make = partial(_synth_chunk, seed=seed, size=size, attributes=attributes,
-                       config=synth or SynthConfig(), chunk=chunk)
+        make = partial(synth_batch, seed=seed, batch_size=chunk, size=size, attributes=attributes,
+                       config=synth or SynthConfig())
         parts = list(ordered_map(make, range(-(-n // chunk)), workers, chunksize=1))
         return np.concatenate([p[0] for p in parts])[:n], np.concatenate([p[1] for p in parts])[:n]
     images, labels = [], []

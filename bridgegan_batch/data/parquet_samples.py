@@ -67,7 +67,7 @@ def _layout(schema: pa.Schema, columns: ParquetColumns) -> _Layout:
         typ = schema.field(key).type
         if not (pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_integer(typ)):
             raise ShardError(f"key column {key!r} has type {typ}, expected strings or integers")
-    if "meta" in names and image != "meta" and not pa.types.is_string(schema.field("meta").type):
+    if "meta" in names and not pa.types.is_string(schema.field("meta").type):
         raise ShardError(f"column 'meta' has type {schema.field('meta').type}, expected a JSON string")
     ours = {image, key, "meta", *RESERVED}
     labels = tuple(n for n in names if n not in ours and _is_label(schema.field(n).type))
@@ -102,7 +102,7 @@ def iter_parquet(shard: str, columns: ParquetColumns = ParquetColumns(), encodin
             layout = _layout(pf.schema_arrow, columns)
             encoding = label_encoding(pf, layout, encoding)
             wanted = [layout.image, *([layout.key] if layout.key else []), *layout.labels,
-                      *(["meta"] if "meta" in pf.schema_arrow.names and layout.image != "meta" else [])]
+                      *(["meta"] if "meta" in pf.schema_arrow.names else [])]
             seen: set[str] = set()
             row = 0
             for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=wanted):

@@ -47,7 +47,3 @@ def read_provenance(meta: dict) -> dict:
         "noise_seed": NO_SEED if prov.get("seed") is None else prov["seed"],
         "digital_source_type": prov.get("digital_source_type") or ""}
     return upgraded
-
-
-def has_reference(prov: dict) -> bool:
-    return bool((prov.get("reference") or {}).get("key"))

@@ -37,7 +37,8 @@ class SynthBatches(IterableDataset):
 
     def batch(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """([B, H, W, 3] uint8, [B, N] float32 labels) for batch `index`."""
-        return synth_batch(self.seed, index, self.batch_size, self.size, self.attributes, self.config)
+        return synth_batch(index, seed=self.seed, batch_size=self.batch_size, size=self.size,
+                           attributes=self.attributes, config=self.config)
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         worker, workers = _workers_share()

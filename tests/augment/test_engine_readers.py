@@ -16,6 +16,7 @@ from bridgegan_batch.augment.spec import load_job
 from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
 from bridgegan_batch.data.reader import DatasetReader
 from tests.augment.test_engine import PROVENANCE_FIELDS
+from tests.conftest import readme_blocks
 
 MAIN_JOB = Path(__file__).parents[2] / "jobs" / "glasses_aug.yaml"
 
@@ -121,16 +122,9 @@ def test_hugging_face_datasets_reads_the_output(outputs, fmt, tmp_path):
             _check(row["key"], {n: row[n] for n in SYNTH_ATTRIBUTES}, meta["provenance"], ours)
 
 
-def _readme_block(section: str, language: str) -> list[str]:
-    """The fenced `language` blocks of one README section, as written."""
-    text = (Path(__file__).parents[2] / "README.md").read_text()
-    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
-    return [block.split("```", 1)[0] for block in body.split(f"```{language}\n")[1:]]
-
-
 @pytest.mark.slow
 def test_the_readme_snippet_reads_the_output(outputs, tmp_path, monkeypatch):
-    [snippet] = _readme_block("Use the output", "python")
+    [snippet] = readme_blocks("Use the output", "python")
     snippet = snippet.replace("out/glasses_aug", outputs["wds"][0]).replace("out/celeba", outputs["parquet"][0])
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path))
     found: dict = {}

@@ -153,5 +153,5 @@ def test_killed_at_every_moment_each_rerun_finishes_what_is_left(tmp_path, tiny_
     runs = json.loads((killed_dir / "out" / "manifest.json").read_text())["runs"]
     assert runs[-1]["status"] == "done"
     # Ray's processes die with the driver (GCS, raylet, workers) or soon after (its agents: they find their
-    # raylet gone, try to tell the dead GCS, then exit, which took about a minute here).
+    # raylet gone, try to tell the dead GCS, then exit: more than 40 s after the kill, under two minutes here).
     assert ray_processes and _gone(ray_processes, timeout=120) == []
