@@ -233,7 +233,7 @@ def train(config_path, data, out, steps, overrides, minutes, resume, device, nam
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--degraded", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of training faces blurred, noised, JPEG-compressed, resampled or sharpened "
-                   "(0: flips only, the docs' judge; docs/TRAINING.md says why).")
+                   "(0: flips only, the docs' judge; docs/dev/training_log.md says why).")
 @click.option("--out", default="runs/judge-synth64.safetensors", show_default=True, help="Judge file to write.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes rendering faces.")
 @_user_errors
@@ -453,8 +453,9 @@ def validate(job_path, overrides, no_plan, unsafe_load):
     By default it also reads the input's labels and makes the plan, as `run` does first, so that an
     impossible balance or a reference pool without the target is found now rather than at night.
     """
-    from bridgegan_batch.augment.engine import load_model_file, run_job
+    from bridgegan_batch.augment.engine import run_job
     from bridgegan_batch.augment.inputs import input_layout, planned_demo_input
+    from bridgegan_batch.augment.model_file import load_model_file
     from bridgegan_batch.augment.spec import check_attribute_names, load_job
     from bridgegan_batch.data.reader import DatasetReader
 
@@ -486,8 +487,9 @@ def validate(job_path, overrides, no_plan, unsafe_load):
 @_user_errors
 def run(job_path, overrides, dry_run, force, no_progress, unsafe_load):
     """Run JOB.yaml. Reruns skip finished shards and pick up new input shards."""
-    from bridgegan_batch.augment.engine import run_job, summary_lines
+    from bridgegan_batch.augment.engine import run_job
     from bridgegan_batch.augment.spec import load_job
+    from bridgegan_batch.augment.summary import summary_lines
 
     job = load_job(job_path, tuple(overrides))
     result = run_job(job, job_path, force=force, dry_run=dry_run, echo=click.echo, progress=not no_progress,

@@ -1,6 +1,6 @@
 """How well each judge sees through attribute-preserving degradations, side by side on the same faces.
 
-    python experiments/compare_judges.py JUDGE [JUDGE ...] [--n 2000] [--out docs/results/judge_robustness.md]
+    python experiments/compare_judges.py JUDGE [JUDGE ...] [--n 2000] [--out docs/dev/results/judge_robustness.md]
 
 The faces are the judge's own held-out stream (SynthFaces seed 2000, the default priors), so the clean
 column is its held-out accuracy. Each cell: the faces with every attribute right; then the attribute most

@@ -3,7 +3,7 @@
     python experiments/fresh_discriminator.py STATE|EXPORT CONFIG --out RUNS [--d-steps 1000] [--batch-size 32]
 
 An experiment tool for the demo model. A trained G may have learned to fool its own D's attribute head
-(docs/TRAINING.md); a new D, perhaps of another shape (`disc_separate_attribute_trunk`), has never seen
+(docs/dev/training_log.md); a new D, perhaps of another shape (`disc_separate_attribute_trunk`), has never seen
 those fakes. The new D first trains alone (G frozen) for `--d-steps` steps, so that G's first steps
 against it follow a critic and an attribute head that already mean something. The result is a new run
 folder in RUNS whose state continues at the old step (schedules go on), ready for `--resume` or

@@ -3,7 +3,7 @@
     python experiments/probe_shortcut.py [--model EXPORT] [--judge runs/judge-synth64.safetensors] [--steps 1500]
                                      [--heads conv4x4 pooled] [--augment translation cutout]
 
-docs/TRAINING.md: asked for blond hair, the demo model paints a pale patch that its own attribute head
+docs/dev/training_log.md: asked for blond hair, the demo model paints a pale patch that its own attribute head
 reads as blond and the judge does not. This trains fresh attribute classifiers of D's attribute-trunk
 shape on real SynthFaces only (two heads: D's 4x4 conv, and a pooled linear one; two seeds each) and
 reports, for each, its accuracy on held-out real faces and how often it sees blond on 300 translations

@@ -18,9 +18,8 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
+from downstream import DEFAULT_JOB, Settings, markdown, run_downstream  # noqa: E402
 from machine import describe, emit  # noqa: E402
-
-from bridgegan_batch.eval.downstream import DEFAULT_JOB, Settings, markdown, run_downstream  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:

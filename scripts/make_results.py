@@ -20,6 +20,7 @@ not the model. Full mode takes about an hour on 2 cores, most of it the judge an
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -253,7 +254,7 @@ def _ablation_caveat(steps: int) -> str:
     if steps >= 5000:
         return ""
     return (f"A caution: {steps} steps is short. The demo model, the same network, first changed attributes "
-            "reliably after about 6 000 steps (docs/TRAINING.md), so at this length no variant translates well "
+            "reliably after about 6 000 steps (docs/dev/training_log.md), so at this length no variant translates well "
             "and the differences between rows are mostly those of early training. The table shows the ablation "
             "running end to end; the paper's claim (each path improves the other) needs "
             "`scripts/run_ablation.py train --steps 20000` on a GPU.")
@@ -316,6 +317,9 @@ def main(argv: list[str] | None = None) -> Path:
     parser.add_argument("--keep-ablation", action="store_true",
                         help="keep results/ablation.{json,md} and ablation_grid.png from the last run")
     parser.add_argument("--page-only", action="store_true", help="re-render RESULTS.md from the JSON of the last run")
+    parser.add_argument("--workdir", default=None, help="keep the intermediate data (jobs' inputs and outputs, "
+                                                       "the judge) in this new or empty folder [default: a "
+                                                       "temporary folder, removed]")
     args = parser.parse_args(argv)
     if args.judge is None and not args.quick:
         args.judge = str(ROOT / "runs" / "judge-synth64.safetensors")
@@ -329,8 +333,12 @@ def main(argv: list[str] | None = None) -> Path:
     if args.keep_ablation and not (results / "ablation.json").exists():
         raise SystemExit(f"--keep-ablation: {results / 'ablation.json'} is missing; run without it once")
     began = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="make-results-") as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if args.workdir:
+            work = Path(args.workdir).resolve()
+            work.mkdir(parents=True, exist_ok=True)
+        else:
+            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="make-results-")))
         judge = judge_file(args, s, work)
         model = ["--model", args.model] if args.model else []
         table = cli("eval", *model, "--judge", str(judge), "--judge-n", str(s.eval_n), "--suite-n", str(s.suite_n),
@@ -342,7 +350,8 @@ def main(argv: list[str] | None = None) -> Path:
         if not args.keep_ablation:
             ablation(args, s, judge, work, results)
             ablation_grid(results, out)
-        script("bench_downstream.py", *(["--quick"] if args.quick else []), *model, "--out", str(results))
+        script("bench_downstream.py", *(["--quick"] if args.quick else []), *model, "--out", str(results),
+               "--workdir", str(work / "downstream"))
         downstream_chart(json.loads((results / "downstream.json").read_text()), out / "downstream.png")
         run = {"seconds": round(time.monotonic() - began, 1), "machine": describe(),
                "mode": "quick" if args.quick else "full", "settings": s.__dict__,

@@ -49,6 +49,7 @@ def _check_rayjob_spec(spec: dict) -> None:
         if c.get("resources", {}).get("limits", {}).get("nvidia.com/gpu") == 1
     ]
     assert gpu_workers and all(c["image"] == "bridgegan-batch:gpu" for c in gpu_workers)
+    assert "--set resources.gpus_per_actor=1" in spec["entrypoint"]  # else the actors leave the GPUs idle
 
 
 def test_rayjob():

@@ -8,7 +8,6 @@ shard is marked failed and the others go on.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -40,9 +39,6 @@ class ActorSettings:
     batch_size: int
     threads: int  # torch threads per actor (CPU)
     encode_threads: int
-    # Fault injection for the retry tests: "SHARD_ID_PREFIX:N" makes the first N attempts at a
-    # matching shard kill their actor's process. From $BRIDGEGAN_BATCH_FAULT on the driver.
-    fault: str = ""
 
 
 class TranslatorActor:
@@ -68,9 +64,6 @@ class TranslatorActor:
         return True
 
     def process(self, task: ShardTask) -> ShardStats:
-        prefix, _, times = self.settings.fault.rpartition(":")
-        if prefix and task.shard_id.startswith(prefix) and task.attempt <= int(times):
-            os._exit(1)  # an actor crash, as an OOM kill or a lost node would cause
         pending = [0]
 
         def tell(n: int) -> None:

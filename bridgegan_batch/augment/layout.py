@@ -11,17 +11,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import posixpath
-import uuid
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bridgegan_batch.data.atomic import write_atomic
 from bridgegan_batch.data.paths import filesystem
 from bridgegan_batch.data.writer import WRITERS
 from bridgegan_batch.errors import DataError
@@ -83,18 +82,9 @@ class ShardStats(BaseModel):
 
 
 def write_text_atomic(directory: str, name: str, text: str) -> None:
-    """Write `name` in `directory` through a temporary name, so readers see all of it or none."""
+    """Write `name` in `directory` whole or not at all, so readers see all of it or none."""
     fs, root = filesystem(directory)
-    fs.makedirs(root, exist_ok=True)
-    temp = posixpath.join(root, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
-    try:
-        with fs.open(temp, "wb") as f:
-            f.write(text.encode())
-        fs.mv(temp, posixpath.join(root, name))
-    except BaseException:
-        with contextlib.suppress(OSError):  # a full disk: the half-written temporary goes
-            fs.rm(temp)
-        raise
+    write_atomic(posixpath.join(root, name), text.encode(), fs)
 
 
 def write_json_atomic(directory: str, name: str, data: dict | BaseModel) -> None:

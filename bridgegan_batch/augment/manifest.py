@@ -7,6 +7,7 @@ import json
 import os
 import posixpath
 import socket
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -14,6 +15,7 @@ from datetime import datetime, timezone
 from pydantic import BaseModel, ConfigDict, Field
 
 from bridgegan_batch.augment.layout import LOCK, MANIFEST, pid_alive, read_json, write_json_atomic
+from bridgegan_batch.data.atomic import write_atomic
 from bridgegan_batch.data.paths import filesystem
 from bridgegan_batch.errors import UserError
 
@@ -57,31 +59,61 @@ class OutputBusy(UserError):
     """Another run is writing the same output."""
 
 
+HEARTBEAT_SECONDS = 60.0  # how often a holder renews its lock's `beat`
+# A lock not renewed for this long is a dead run's, on any host: a killed pod's lock does not block the
+# next night. Generous, for clock skew between hosts and a driver starved of CPU.
+STALE_AFTER_SECONDS = 15 * 60.0
+
+
 class OutputLock:
-    """`OUT/.lock`, created exclusively; a lock left by a dead process on this host is taken over."""
+    """`OUT/.lock`, created exclusively and renewed every minute while held.
+
+    A lock is taken over when its holder is dead: a process gone on this host, or, on any host, a lock
+    not renewed for STALE_AFTER_SECONDS (a killed pod, a lost node).
+    """
 
     def __init__(self, directory: str, run_id: str):
         self.fs, root = filesystem(directory)
         self.directory, self.run_id = directory, run_id
         self.path = posixpath.join(root, LOCK)
         self.local = "file" in self.fs.protocol  # a str or a tuple, depending on the filesystem
+        self.since = now()
+        self._stop = threading.Event()
+        self._heart: threading.Thread | None = None
 
     def _owner(self) -> dict:
-        return {"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": now()}
+        return {"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": self.since,
+                "beat": time.time()}
+
+    def _is_dead(self, holder: dict) -> bool:
+        if holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid") or -1)):
+            return True
+        beat = holder.get("beat")  # absent in locks of versions before 0.3.0: never stale by time
+        return isinstance(beat, int | float) and time.time() - beat > STALE_AFTER_SECONDS
+
+    def _beat(self) -> None:
+        """Renew the lock while this run holds it; stop if another run has taken it over."""
+        while not self._stop.wait(HEARTBEAT_SECONDS):
+            with contextlib.suppress(OSError, ValueError):  # a missed beat is retried at the next one
+                if (self._holder() or {}).get("run_id") != self.run_id:
+                    return
+                write_atomic(self.path, json.dumps(self._owner()).encode(), self.fs)
 
     def acquire(self) -> OutputLock:
         self.fs.makedirs(posixpath.dirname(self.path), exist_ok=True)
         for _ in range(3):
             if self._create():
+                self._heart = threading.Thread(target=self._beat, name="output-lock-heartbeat", daemon=True)
+                self._heart.start()
                 return self
             holder = self._holder()
             if holder is None:  # released between our attempts
                 continue
-            stale = holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid") or -1))
-            if not stale:
+            if not self._is_dead(holder):
                 raise OutputBusy(
                     f"output {self.directory!r} is in use by run {holder.get('run_id')} (pid {holder.get('pid')} "
-                    f"on {holder.get('host')}, since {holder.get('since')}); if no such run is active, delete "
+                    f"on {holder.get('host')}, since {holder.get('since')}); a lock not renewed for "
+                    f"{STALE_AFTER_SECONDS / 60:.0f} minutes is taken over; if no such run is active, delete "
                     f"{self.path}")
             self._take_over(holder)
         raise OutputBusy(f"output {self.directory!r}: could not take {self.path}")
@@ -135,6 +167,9 @@ class OutputLock:
             return {"run_id": "unknown (unreadable lock file)"}
 
     def release(self) -> None:
+        self._stop.set()
+        if self._heart is not None:
+            self._heart.join()
         if (self._holder() or {}).get("run_id") == self.run_id:
             self.fs.rm(self.path)
 

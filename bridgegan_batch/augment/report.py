@@ -7,7 +7,6 @@ import html
 import io
 import json
 import os
-import uuid
 from collections import Counter, defaultdict
 from datetime import datetime
 
@@ -16,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from bridgegan_batch.augment.layout import PLAN, STATS_SUFFIX, ShardStats, local_path, read_json
 from bridgegan_batch.augment.manifest import Manifest
+from bridgegan_batch.data.atomic import write_atomic
 from bridgegan_batch.data.dataset_info import load_dataset_info
 from bridgegan_batch.data.images import ImageDecodeError, decode_rgb
 from bridgegan_batch.data.provenance import read_provenance
@@ -72,7 +72,7 @@ def write_report(output_dir: str, *, sheet_rows: int = 8, provenance_samples: in
         samples.append((key, prov, src))
     page = _html(manifest, plan, stats, scan, names, samples, missing)
     path = os.path.join(out, REPORT_HTML)
-    _write_atomic(path, page.encode())
+    write_atomic(path, page.encode())
     return path
 
 
@@ -332,16 +332,4 @@ def _html(manifest: Manifest, plan: dict, stats: list[ShardStats], scan: dict, n
 def _write_png(path: str, image: Image.Image) -> None:
     buf = io.BytesIO()
     image.save(buf, format="PNG")
-    _write_atomic(path, buf.getvalue())
-
-
-def _write_atomic(path: str, data: bytes) -> None:
-    """Write through a temporary name in the same directory, so a reader never sees half a file."""
-    temp = os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex[:12]}")
-    try:
-        with open(temp, "wb") as f:
-            f.write(data)
-        os.replace(temp, path)
-    finally:
-        if os.path.exists(temp):
-            os.remove(temp)
+    write_atomic(path, buf.getvalue())

@@ -3,38 +3,24 @@
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Sequence
 
 import fsspec
+from braceexpand import UnbalancedBracesError, braceexpand
 from fsspec.core import url_to_fs
 
 from bridgegan_batch.errors import DataError
 
 SHARD_SUFFIXES = {".tar": "wds", ".parquet": "parquet"}
 FORMATS = ("wds", "parquet")
-_BRACE = re.compile(r"\{([^{}]*)\}")
-_RANGE = re.compile(r"(-?\d+)\.\.(-?\d+)")
 
 
 def expand_braces(pattern: str) -> list[str]:
-    """Expand `{000..009}` (zero-padded ranges) and `{a,b}` (alternatives), left to right."""
-    match = _BRACE.search(pattern)
-    if match is None:
-        return [pattern]
-    body = match.group(1)
-    rng = _RANGE.fullmatch(body)
-    if rng:
-        lo, hi = int(rng.group(1)), int(rng.group(2))
-        width = len(rng.group(1)) if rng.group(1).startswith("0") else 0
-        step = 1 if hi >= lo else -1
-        options = [str(i).zfill(width) for i in range(lo, hi + step, step)]
-    elif "," in body:
-        options = body.split(",")
-    else:
-        raise DataError(f"pattern {pattern!r}: cannot expand {{{body}}} (use {{a,b}} or {{000..009}})")
-    head, tail = pattern[: match.start()], pattern[match.end() :]
-    return [expanded for opt in options for expanded in expand_braces(head + opt + tail)]
+    """Expand `{000..009}` (zero-padded ranges) and `{a,b}` (alternatives), as webdataset does."""
+    try:
+        return list(braceexpand(pattern))
+    except UnbalancedBracesError as exc:
+        raise DataError(f"pattern {pattern!r}: unbalanced braces (use {{a,b}} or {{000..009}})") from exc
 
 
 def filesystem(uri: str) -> tuple[fsspec.AbstractFileSystem, str]:

@@ -13,7 +13,6 @@ import io
 import json
 import posixpath
 import tarfile
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
@@ -22,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bridgegan_batch import __version__
+from bridgegan_batch.data.atomic import discard, temporary_name, write_atomic
 from bridgegan_batch.data.dataset_info import DATASET_FILE, DatasetInfo, ShardEntry
 from bridgegan_batch.data.paths import FORMATS, filesystem, is_shard
 from bridgegan_batch.data.sample import MISSING, Sample, check_key
@@ -62,7 +62,7 @@ class ShardWriter(ABC):
         self.name = name
         self.attributes = tuple(attributes)
         self.final_path = posixpath.join(self.dir_path, name)
-        self.temp_path = posixpath.join(self.dir_path, f".{name}.tmp-{uuid.uuid4().hex[:12]}")
+        self.temp_path = temporary_name(self.final_path)
         self.count = 0
 
     def write(self, sample: Sample) -> None:
@@ -88,8 +88,7 @@ class ShardWriter(ABC):
         # caller is raising, and the temporary file goes all the same.
         with contextlib.suppress(OSError):
             self._discard()
-        if self.fs.exists(self.temp_path):
-            self.fs.rm(self.temp_path)
+        discard(self.fs, self.temp_path)
 
     @abstractmethod
     def _write(self, sample: Sample) -> None: ...
@@ -253,11 +252,7 @@ class DatasetWriter:
             image_format=next(iter(self._image_formats)) if len(self._image_formats) == 1 else None,
             image_size=self.image_size, samples=sum(e.samples for e in self._entries),
             shards=tuple(self._entries), created_by=f"bridgegan-batch {__version__}", extra=self.extra)
-        final = posixpath.join(self.dir_path, DATASET_FILE)
-        temp = posixpath.join(self.dir_path, f".{DATASET_FILE}.tmp-{uuid.uuid4().hex[:12]}")
-        with self.fs.open(temp, "wb") as f:
-            f.write(info.to_json().encode())
-        self.fs.mv(temp, final)
+        write_atomic(posixpath.join(self.dir_path, DATASET_FILE), info.to_json().encode(), self.fs)
         self.info = info
         return info
 

@@ -11,7 +11,6 @@ Resume state: plain state dicts and tensors written with torch.save and read wit
 from __future__ import annotations
 
 import json
-import os
 import pickle  # for its exception type: nothing here unpickles but torch.load(weights_only=True)
 from pathlib import Path
 from typing import TypeVar
@@ -23,6 +22,7 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 
 from bridgegan_batch.config import ModelConfig, RunConfig, describe_errors
+from bridgegan_batch.data.atomic import atomic_path
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.model.d_scale import DScale, d_scale_json
@@ -33,18 +33,6 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".ckpt", ".bin")
 
 class CheckpointError(UserError):
     """A checkpoint that cannot be used; the message names it."""
-
-
-def _atomic(path: Path, write) -> None:
-    """Write through `write(tmp)` to a temporary name, then rename; no partial file on failure."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 C = TypeVar("C", bound=BaseModel)
@@ -70,7 +58,8 @@ def _write_export(path: str | Path, states: dict[str, dict[str, torch.Tensor]], 
     tensors = {f"{name}.{k}": v.detach().cpu().contiguous() for name, state in states.items() for k, v in state.items()}
     metadata = {"format": EXPORT_FORMAT, "kind": type(config).__name__, "config": config.model_dump_json(),
                 "info": json.dumps(info)}
-    _atomic(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
+    with atomic_path(str(path)) as (_, temp):
+        save_file(tensors, temp, metadata=metadata)
     return path
 
 
@@ -130,7 +119,8 @@ def _safetensors_metadata(data: bytes) -> dict:
 def save_state(path: str | Path, state: dict) -> Path:
     """Write a resume state (state dicts, tensors, numbers, strings) atomically."""
     path = Path(path)
-    _atomic(path, lambda tmp: torch.save(state, tmp))
+    with atomic_path(str(path)) as (_, temp):
+        torch.save(state, temp)
     return path
 
 

@@ -134,7 +134,7 @@ class KeepMask(nn.Module):
 
     Starts at m = sigmoid(-4) = 0.018, so a generator gaining the mask starts within 0.036 of its old output
     (|x - G| <= 2). The gain multiplies the head's learning rate: Adam moves a weight by about lr per step
-    whatever its gradient, and at gain 1 the mean mask rose from 0.018 to 0.035 in 365 steps (docs/TRAINING.md),
+    whatever its gradient, and at gain 1 the mean mask rose from 0.018 to 0.035 in 365 steps (docs/dev/training_log.md),
     too slowly for a warm start to open it.
     """
 
@@ -209,7 +209,7 @@ class Discriminator(nn.Module):
         with torch.autocast(h.device.type, enabled=False):
             pooled = h.float().mean(dim=(2, 3))  # [B, C]
             # Mean-pooled and scaled by 1/sqrt(C): summed, the trunk's large features (hundreds) ran the scores
-            # to 190 000 within 200 D steps of a warm restart (docs/TRAINING.md).
+            # to 190 000 within 200 D steps of a warm restart (docs/dev/training_log.md).
             return score + (self.embed(2 * labels.float() - 1) * pooled).sum(dim=1) / pooled.shape[1] ** 0.5
 
     def critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bridgegan_batch.augment import ray_dispatch
+from bridgegan_batch.augment.actor import TranslatorActor
 from bridgegan_batch.augment.engine import run_job
 from bridgegan_batch.augment.layout import LOCK, read_json
 from bridgegan_batch.augment.manifest import OutputBusy
@@ -210,24 +212,37 @@ def test_corrupt_images_are_rejects_and_the_error_rate_decides(tmp_path, tiny_ex
     assert len(read_output(tmp_path / "out")) == 29  # the job went on
 
 
+def crashing_actor(shard_prefix: str, attempts: int):
+    """A TranslatorActor whose first `attempts` tries at a matching shard kill its own process, as an OOM kill or
+    a lost node would. Made inside a function, so that Ray ships the class by value to its workers."""
+
+    class CrashingActor(TranslatorActor):
+        def process(self, task):
+            if task.shard_id.startswith(shard_prefix) and task.attempt <= attempts:
+                os._exit(1)
+            return super().process(task)
+
+    return CrashingActor
+
+
 @pytest.mark.slow
 def test_a_crashed_actor_is_retried_and_a_shard_that_keeps_failing_is_marked(tmp_path, tiny_export, synth_dirs,
                                                                              ray_local, monkeypatch):
     job = make_job(tmp_path, tiny_export, synth_dirs["wds"], resources__actors=1)
-    monkeypatch.setenv("BRIDGEGAN_BATCH_FAULT", "shard-000001:1")  # its first attempt crashes
+    monkeypatch.setattr(ray_dispatch, "TranslatorActor", crashing_actor("shard-000001", 1))  # first try crashes
     result = run_job(job, "j", echo=lambda _: None, progress=False)
     manifest = read_json(str(tmp_path / "out"), "manifest.json")
     tries = {Path(s["path"]).name: s["tries"] for s in manifest["inputs"]}
     assert result.shards_done == 3 and tries == {"shard-000000.tar": 1, "shard-000001.tar": 2, "shard-000002.tar": 1}
 
-    monkeypatch.setenv("BRIDGEGAN_BATCH_FAULT", "shard-000002:99")  # always crashes
+    monkeypatch.setattr(ray_dispatch, "TranslatorActor", crashing_actor("shard-000002", 99))  # always crashes
     failing = make_job(tmp_path / "f", tiny_export, synth_dirs["wds"], resources__actors=1)
     result = run_job(failing, "j", echo=lambda _: None, progress=False)
     assert result.shards_done == 2 and [Path(p).name for p, _ in result.shards_failed] == ["shard-000002.tar"]
     status = {Path(s["path"]).name: s["status"] for s in read_json(str(tmp_path / "f" / "out"),
                                                                   "manifest.json")["inputs"]}
     assert status["shard-000002.tar"] == "failed" and status["shard-000000.tar"] == "done"
-    monkeypatch.delenv("BRIDGEGAN_BATCH_FAULT")
+    monkeypatch.setattr(ray_dispatch, "TranslatorActor", TranslatorActor)
     rerun = run_job(failing, "j", echo=lambda _: None, progress=False)  # just the failed shard
     assert (rerun.shards_done, rerun.shards_skipped) == (1, 2)
 

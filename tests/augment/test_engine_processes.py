@@ -102,6 +102,16 @@ finally:
 """
 
 
+def run_cluster_script(script: str, *args: str, timeout: float) -> dict:
+    """Run a two-node-cluster script in its own process (a cluster_utils cluster cannot share the test's Ray);
+    its last stdout line is its JSON report."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run([sys.executable, "-c", script, *args], cwd=ROOT, env=env, capture_output=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stdout.decode()[-3000:] + proc.stderr.decode()[-3000:]
+    return json.loads(proc.stdout.decode().strip().splitlines()[-1])
+
+
 @pytest.mark.slow
 def test_a_two_node_cluster_shares_the_shards(tmp_path, tiny_export):
     inputs = str(tmp_path / "in")
@@ -109,11 +119,7 @@ def test_a_two_node_cluster_shares_the_shards(tmp_path, tiny_export):
     out = tmp_path / "out"
     # Two actors of one CPU each cannot share a one-CPU node: one lands on each.
     job = _write_job(tmp_path / "job.yaml", inputs, tiny_export, out, actors=2, cpus_per_actor=1)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", CLUSTER_SCRIPT, str(job)], cwd=ROOT, env=env, capture_output=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout.decode() + proc.stderr.decode()
-    report = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    report = run_cluster_script(CLUSTER_SCRIPT, str(job), timeout=300)
     assert report["done"] == 8 and len(report["nodes"]) == 2
     workers = {json.loads(p.read_text())["node_id"] for p in out.glob("*.stats.json")}
     assert workers == set(report["nodes"])  # both nodes translated shards

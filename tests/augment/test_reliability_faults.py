@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from bridgegan_batch.augment import manifest as manifest_module
 from bridgegan_batch.augment.engine import run_job
 from bridgegan_batch.augment.layout import LOCK, read_json, shard_id
 from bridgegan_batch.augment.manifest import Manifest, OutputBusy, OutputLock
@@ -135,18 +136,14 @@ finally:
 
 @pytest.mark.slow
 def test_a_node_lost_mid_run_leaves_the_job_to_the_other(tmp_path, tiny_export):
-    from tests.augment.test_engine_processes import _write_job
+    from tests.augment.test_engine_processes import _write_job, run_cluster_script
 
     inputs = str(tmp_path / "in")
     write_synth_dataset(inputs, n=160, size=64, seed=13, shard_size=20)  # 8 shards
     out = tmp_path / "out"
     # One one-CPU actor per one-CPU node: the lost node's actor cannot be replaced anywhere.
     job = _write_job(tmp_path / "job.yaml", inputs, tiny_export, out, actors=2, cpus_per_actor=1)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([sys.executable, "-c", NODE_LOSS_SCRIPT, str(job), str(out)], cwd=ROOT, env=env,
-                          capture_output=True, timeout=400)
-    assert proc.returncode == 0, proc.stdout.decode()[-3000:] + proc.stderr.decode()[-3000:]
-    report = json.loads(proc.stdout.decode().strip().splitlines()[-1])
+    report = run_cluster_script(NODE_LOSS_SCRIPT, str(job), str(out), timeout=400)
     assert report["done"] == 8 and report["failed"] == [], report
     assert any(line.startswith("retrying") and "node" in line for line in report["log"]), report["log"]
     stats = [json.loads(p.read_text()) for p in out.glob("*.stats.json")]
@@ -315,7 +312,27 @@ def test_a_stale_lock_from_a_killed_run_is_taken_over_and_a_live_one_is_not(tmp_
     (out / LOCK).write_text(json.dumps(live))
     with pytest.raises(OutputBusy, match=rf"in use by run live-run .*delete {out / LOCK}"):
         OutputLock(str(out), "new-run").acquire()
-    other_host = {**holder, "host": "elsewhere"}  # another host's pid cannot be checked: never taken over
+    other_host = {**holder, "host": "elsewhere"}  # another host's pid cannot be checked, nor its age known
     (out / LOCK).write_text(json.dumps(other_host))
     with pytest.raises(OutputBusy, match="on elsewhere"):
         OutputLock(str(out), "new-run").acquire()
+
+
+def test_another_hosts_lock_is_taken_over_once_it_stops_being_renewed(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    pod = {"run_id": "pod-run", "pid": 1, "host": "killed-pod", "since": "then"}
+    (out / LOCK).write_text(json.dumps({**pod, "beat": time.time() - 60}))  # renewed a minute ago: alive
+    with pytest.raises(OutputBusy, match="in use by run pod-run .*taken over"):
+        OutputLock(str(out), "new-run").acquire()
+    (out / LOCK).write_text(json.dumps({**pod, "beat": time.time() - manifest_module.STALE_AFTER_SECONDS - 1}))
+    with OutputLock(str(out), "new-run"):  # the pod was killed: its lock is no one's
+        assert json.loads((out / LOCK).read_text())["run_id"] == "new-run"
+
+    monkeypatch.setattr(manifest_module, "HEARTBEAT_SECONDS", 0.05)
+    lock = OutputLock(str(out), "beating-run").acquire()
+    first = json.loads((out / LOCK).read_text())["beat"]
+    time.sleep(0.5)
+    assert json.loads((out / LOCK).read_text())["beat"] > first  # renewed while held
+    lock.release()
+    assert not (out / LOCK).exists() and not lock._heart.is_alive()

@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
-
-from bridgegan_batch.config import GLASSES_SHAPES
-from bridgegan_batch.errors import ConfigError, DataError
-from bridgegan_batch.eval.downstream import (
+from downstream import (
     CONDITIONS,
     Faces,
     Settings,
@@ -32,8 +27,8 @@ from bridgegan_batch.eval.downstream import (
     write_train_set,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
+from bridgegan_batch.config import GLASSES_SHAPES
+from bridgegan_batch.errors import ConfigError, DataError
 
 # ----------------------------------------------------------------------------- metrics
 
@@ -190,13 +185,6 @@ def test_run_downstream_refuses_bad_paths_before_doing_anything(tmp_path):
 # ----------------------------------------------------------------------------- end to end
 
 
-def _script():
-    spec = importlib.util.spec_from_file_location("bench_downstream", ROOT / "scripts" / "bench_downstream.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _check_conditions(conditions: dict) -> None:
     assert set(conditions) == set(CONDITIONS)
     for name in CONDITIONS:
@@ -207,10 +195,10 @@ def _check_conditions(conditions: dict) -> None:
 
 
 @pytest.mark.slow
-def test_quick_mode_end_to_end_writes_the_schema(tmp_path):
-    """The script's --quick: real shards on disk, the real job (its own Ray) twice, 4 conditions x 3 seeds."""
-    out = tmp_path / "results"
-    _script().main(["--quick", "--out", str(out), "--workdir", str(tmp_path / "work")])
+def test_quick_mode_end_to_end_writes_the_schema(quick_results):
+    """scripts/bench_downstream.py --quick, as make_results runs it: real shards on disk, the real job (its own
+    Ray) twice, 4 conditions x 3 seeds."""
+    out = quick_results / "results"
     result = json.loads((out / "downstream.json").read_text())
     assert result["seeds"] == [0, 1, 2]
     _check_conditions(result["conditions"])
@@ -228,4 +216,4 @@ def test_quick_mode_end_to_end_writes_the_schema(tmp_path):
     text = (out / "downstream.md").read_text()
     assert "(c) + BridgeGAN job" in text and "Held-out frame style" in text and "gap closed" in text
     # The training set the job read is the one on disk, and its output holds the originals.
-    assert (tmp_path / "work" / "all_shapes" / "job" / "manifest.json").is_file()
+    assert (quick_results / "work" / "downstream" / "all_shapes" / "job" / "manifest.json").is_file()

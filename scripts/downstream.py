@@ -1,4 +1,8 @@
-"""The downstream benchmark: does balanced augmentation help a glasses classifier trained on skewed data?"""
+"""The downstream benchmark: does balanced augmentation help a glasses classifier trained on skewed data?
+
+A benchmark, not part of the package: it runs the repository's jobs/glasses_aug.yaml through the CLI as a user
+would. scripts/bench_downstream.py is its command.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ from bridgegan_batch.model.translator import DEFAULT_MODEL
 ATTRIBUTE = "Eyeglasses"
 CONDITIONS = ("imbalanced", "oversample", "bridgegan", "balanced_real")
 METRICS = ("balanced_accuracy", "minority_recall")
-DEFAULT_JOB = Path(__file__).resolve().parents[2] / "jobs" / "glasses_aug.yaml"
+DEFAULT_JOB = Path(__file__).resolve().parents[1] / "jobs" / "glasses_aug.yaml"
 GOAL_FRACTION = 0.5  # (c) must close at least half of the gap from (a) to (d)
 
 
