@@ -125,7 +125,8 @@ def main() -> None:
                    **{f"{name}/{k}": round(e["add"][path][key], 3) for name, e in result["attributes"].items()
                       for k, path, key in (("label", "label", "relative"), ("ref", "reference", "reduction"),
                                            ("style", "reference", "style_match"),
-                                           ("outside", "label", "outside_l1"))}}
+                                           ("outside", "label", "outside_l1"),
+                                           ("detail", "label", "detail"), ("ref_detail", "reference", "detail"))}}
             log.write(json.dumps(row) + "\n")
             log.flush()
             print(json.dumps(row), flush=True)

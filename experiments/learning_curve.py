@@ -35,7 +35,8 @@ def point(run: Path, sets, train_seconds: float) -> dict:
     for name, dirs in result.items():
         e = dirs["add"]
         row |= {f"{name}/label": round(e["label"]["relative"], 3), f"{name}/ref": round(e["reference"]["reduction"], 3),
-                f"{name}/style": e["reference"]["style_match"], f"{name}/outside": round(e["label"]["outside_l1"], 4)}
+                f"{name}/style": e["reference"]["style_match"], f"{name}/outside": round(e["label"]["outside_l1"], 4),
+                f"{name}/detail": round(e["label"]["detail"], 3)}
     for key in ("label", "ref", "outside"):
         row[f"mean/{key}"] = round(sum(row[f"{n}/{key}"] for n in result) / len(result), 3)
     return row

@@ -14,6 +14,9 @@ SynthFaces renders each one's true answer, so no classifier is needed:
   reference-path outputs closer to the truth in their own reference's style than to the rival's (chance 0.5).
 - **outside change**: mean |output - source| outside the edit region (for the label path, outside
   every style's region), on the [-1, 1] scale: what the model changed that it should have left alone.
+- **detail**: inside the edit region, the output's gradient energy over the truth's (for the label path,
+  the nearest style's). About 1 for an edit drawn as sharp as the truth, far under 1 for a blur. The
+  reduction alone passes a blur of the right colour in the right place (docs/dev/issue26.md); this says so.
 
 The streams (sources and references) are ones no training run, judge or earlier eval reads.
 """
@@ -132,13 +135,39 @@ def reductions(out: torch.Tensor, source: torch.Tensor, truth: torch.Tensor) -> 
     return 1 - masked_l1(out, truth, edit) / masked_l1(source, truth, edit)
 
 
+def _per_style(out: torch.Tensor, source: torch.Tensor, style_truths: torch.Tensor) -> torch.Tensor:
+    """Each output's reduction against each of K rendered styles, NaN as -inf. -> [B, K]"""
+    k = style_truths.shape[1]
+    per_style = reductions(out.repeat_interleave(k, 0), source.repeat_interleave(k, 0), style_truths.flatten(0, 1))
+    return per_style.view(-1, k).nan_to_num(nan=-torch.inf)
+
+
 def best_style_reduction(out: torch.Tensor, source: torch.Tensor, style_truths: torch.Tensor) -> torch.Tensor:
     """The best reduction of each output against any of K rendered styles. [B,3,H,W], [B,3,H,W], [B,K,3,H,W] -> [B]"""
-    k = style_truths.shape[1]
-    per_style = reductions(out.repeat_interleave(k, 0), source.repeat_interleave(k, 0),
-                           style_truths.flatten(0, 1)).view(-1, k)  # [B, K]
-    best = per_style.nan_to_num(nan=-torch.inf).amax(dim=1)
+    best = _per_style(out, source, style_truths).amax(dim=1)
     return torch.where(best == -torch.inf, torch.nan, best)  # NaN: no style differs from the source
+
+
+def nearest_style(out: torch.Tensor, source: torch.Tensor, style_truths: torch.Tensor) -> torch.Tensor:
+    """Each output's nearest rendered style: the truth its best reduction is against. -> [B, 3, H, W]"""
+    index = _per_style(out, source, style_truths).argmax(dim=1)  # [B]
+    return style_truths[torch.arange(len(out)), index]
+
+
+def _gradient(images: torch.Tensor) -> torch.Tensor:
+    """|d/dx| + |d/dy|, channel mean. [B, 3, H, W] -> [B, 1, H-1, W-1]"""
+    dy = images[..., 1:, :-1] - images[..., :-1, :-1]
+    dx = images[..., :-1, 1:] - images[..., :-1, :-1]
+    return (dx.abs() + dy.abs()).mean(dim=1, keepdim=True)
+
+
+def detail_ratio(out: torch.Tensor, source: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Inside the region where truth differs from source, the output's gradient energy over the truth's
+    (NaN without a region). [B, 3, H, W] x3 -> [B]"""
+    edit = changed_pixels(source, truth)[..., :-1, :-1].float()  # [B, 1, H-1, W-1]
+    drawn = (_gradient(out) * edit).flatten(1).sum(1)
+    wanted = (_gradient(truth) * edit).flatten(1).sum(1)
+    return torch.where(wanted > 0, drawn / wanted.clamp_min(1e-12), torch.nan)
 
 
 def outside_change(out: torch.Tensor, source: torch.Tensor, edit: torch.Tensor) -> torch.Tensor:
@@ -158,6 +187,7 @@ def score_label(out: torch.Tensor, cases: TruthCases) -> dict:
     return {"n": len(cases), "reduction": model_mean, "perfect_reduction": perfect_mean,
             "relative": model_mean / perfect_mean if perfect_mean > 0 else float("nan"),
             "outside_l1": _nanmean(outside_change(out, x, edit)),
+            "detail": _nanmean(detail_ratio(out, x, nearest_style(out, x, styles))),
             # The line the headline draws, per case: a perfect model's own case may fall short of it (its unseen
             # style far from all K), never a model that returned the source.
             "made": (model >= MADE_AT * perfect_mean).numpy()}
@@ -174,6 +204,7 @@ def score_reference(out: torch.Tensor, cases: TruthCases) -> dict:
             "style_match": (own[differs] < other[differs]).float().mean().item() if differs.any() else None,
             "style_n": int(differs.sum()),
             "outside_l1": _nanmean(outside_change(out, x, changed_pixels(x, truth))),
+            "detail": _nanmean(detail_ratio(out, x, truth)),
             "made": (reduction >= MADE_AT).numpy()}
 
 
@@ -241,8 +272,9 @@ def markdown(result: dict) -> str:
     lines = [f"Ground truth (SynthFaces, n={result['n']} per row, label path against the nearest of "
              f"{result['styles']} styles):", "",
              "| change | label: reduction / perfect's (fraction) | reference: reduction | style match | "
-             "outside L1 (label / ref) | judge success (label / ref) | judge agrees with truth |",
-             "|---|---|---|---|---|---|---|"]
+             "outside L1 (label / ref) | detail (label / ref) | judge success (label / ref) | "
+             "judge agrees with truth |",
+             "|---|---|---|---|---|---|---|---|"]
     for name, dirs in result["attributes"].items():
         for direction, e in dirs.items():
             lab, ref = e["label"], e["reference"]
@@ -251,7 +283,9 @@ def markdown(result: dict) -> str:
             agree = " / ".join(_pct(j["agreement"]) if j else "—" for j in judge)
             lines.append(f"| {direction} {name} | {lab['reduction']:.2f} / {lab['perfect_reduction']:.2f} "
                          f"(**{lab['relative']:.2f}**) | **{ref['reduction']:.2f}** | {_pct(ref['style_match'])} | "
-                         f"{lab['outside_l1']:.3f} / {ref['outside_l1']:.3f} | {judged} | {agree} |")
+                         f"{lab['outside_l1']:.3f} / {ref['outside_l1']:.3f} | "
+                         f"{lab.get('detail', float('nan')):.2f} / {ref.get('detail', float('nan')):.2f} | "
+                         f"{judged} | {agree} |")
     return "\n".join(lines) + "\n"
 
 

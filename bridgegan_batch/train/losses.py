@@ -96,8 +96,9 @@ class MinimalChangeLoss:
 class KeepMaskLoss:
     """Ties G's keep mask m to its own image g (ours). G's other losses see only the blend m*x + (1-m)*g, so a
     mask half open everywhere with g over-drawn to make up serves them as well as one shut off the edit and
-    open on it; the first keep-mask runs learned the former (m about 0.7 on every pixel, docs/dev/training_log.md), which
-    caps how far any pixel can move. -> (area: mean(1 - m); disagreement: mean(m * |g - x|))"""
+    open on it; the first keep-mask runs learned the former (m about 0.7 on every pixel,
+    docs/dev/training_log.md), which caps how far any pixel can move.
+    -> (area: mean(1 - m); disagreement: mean(m * |g - x|))"""
 
     def __call__(self, keep: torch.Tensor, image: torch.Tensor, source: torch.Tensor) -> tuple[torch.Tensor, ...]:
         # keep: [B, 1, H, W] in (0, 1); image, source: [B, 3, H, W]

@@ -12,6 +12,7 @@ from bridgegan_batch.eval.ground_truth import (
     evaluate_ground_truth,
     make_truth_cases,
     markdown,
+    detail_ratio,
     reductions,
     score_label,
     score_reference,
@@ -84,6 +85,20 @@ def test_reference_scores_know_whose_style_was_drawn(glasses):
     assert rival["style_match"] == 0.0 and rival["style_n"] == own["style_n"] > 0
     lazy = score_reference(to_tensor(glasses.source), glasses)
     assert lazy["reduction"] == pytest.approx(0.0, abs=1e-6) and lazy["outside_l1"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_detail_tells_a_sharp_edit_from_a_blur_of_the_same_colour(glasses):
+    hats = make_truth_cases("Wearing_Hat", 1, ATTRIBUTES, n=6, size=64, styles=2)
+    x, truth = to_tensor(hats.source), to_tensor(hats.reference_truth)
+    assert torch.allclose(detail_ratio(truth, x, truth), torch.ones(6))
+    blur = torch.nn.functional.avg_pool2d(truth, 5, stride=1, padding=2, count_include_pad=False)
+    assert (reductions(blur, x, truth) > 0.7).all()  # a hat-coloured smear passes the reduction's line of 0.5
+    assert (detail_ratio(blur, x, truth) < 0.65).all()  # and the detail says it is a smear
+    assert detail_ratio(x, x, x).isnan().all()  # no edit region
+    assert score_reference(truth, hats)["detail"] == pytest.approx(1.0)
+    assert score_reference(blur, hats)["detail"] < 0.65
+    label = score_label(to_tensor(glasses.style_truths[:, 1]), glasses)
+    assert label["detail"] == pytest.approx(1.0)  # against its nearest style: itself
 
 
 def _numpy_reduction(out: np.ndarray, source: np.ndarray, truth: np.ndarray) -> float:
