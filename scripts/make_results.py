@@ -75,9 +75,11 @@ def script(name: str, *args: str, capture: bool = False) -> str:
 
 def _run(command: list[str], capture: bool) -> str:
     print("+", " ".join(command), flush=True)
+    began = time.monotonic()
     done = subprocess.run(command, cwd=ROOT, text=True, capture_output=capture)
     if done.returncode != 0:
         raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stdout or ''}{done.stderr or ''}")
+    print(f"  ({time.monotonic() - began:.1f} s)", flush=True)
     return done.stdout or ""
 
 

@@ -9,10 +9,10 @@ from bridgegan_batch.config import JudgeConfig, ModelConfig
 from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.eval.ground_truth import (
+    detail_ratio,
     evaluate_ground_truth,
     make_truth_cases,
     markdown,
-    detail_ratio,
     reductions,
     score_label,
     score_reference,
