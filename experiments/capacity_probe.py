@@ -6,6 +6,10 @@ the label path's self-reconstruction (d = 0). Every few minutes the ground-truth
 faces (eval/ground_truth.py, d scale 1: the probe learns d exactly). If these networks cannot draw
 glasses even so, the architecture is the limit, not the adversarial recipe.
 
+L1 toward several possible answers draws their average: a blur. `--adversarial W` adds a conditional
+patch discriminator (pix2pix's: it sees the source beside the image), trained from scratch on the truths
+against the outputs, and W times its non-saturating loss for E, M and G: the answer, drawn sharp.
+
     python experiments/capacity_probe.py --out runs/probe-synth64 --minutes 35
     python experiments/capacity_probe.py --out runs/probe-wide --minutes 35 \
         --model '{"generator_channels": [32, 64, 128], "code_channels": 32, "spade_hidden": 64}'
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from bridgegan_batch.config import RunConfig, load_yaml
@@ -60,8 +65,25 @@ def weighted_l1(out: torch.Tensor, truth: torch.Tensor, x: torch.Tensor, edit_we
     return loss
 
 
+class PatchDiscriminator(torch.nn.Module):
+    """pix2pix's conditional patch D, small: (source, image) -> a real/fake logit per 8x8 patch.
+    [B, 3, H, W] x2 -> [B, 1, H/8, W/8]"""
+
+    def __init__(self, width: int = 32):
+        super().__init__()
+        layers, c = [], 6
+        for out in (width, 2 * width, 4 * width):
+            layers += [torch.nn.Conv2d(c, out, 4, stride=2, padding=1), torch.nn.LeakyReLU(0.2)]
+            c = out
+        self.net = torch.nn.Sequential(*layers, torch.nn.Conv2d(c, 1, 3, padding=1))
+
+    def forward(self, source: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([source, image], dim=1))
+
+
 def probe_step(model: BridgeGenerator, batch: dict[str, torch.Tensor], r: torch.Tensor,
-               edit_weight: float = 0.0) -> dict[str, torch.Tensor]:
+               edit_weight: float = 0.0) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
+    """The losses, and (sources, outputs, their truths) of both paths for a discriminator."""
     x, d = batch["x"], batch["d"]  # [B, 3, H, W], [B, N]
     src = model.source_code(x, d)
     ref_out = model(x, src + model.reference_code(batch["ref"], d))
@@ -69,12 +91,14 @@ def probe_step(model: BridgeGenerator, batch: dict[str, torch.Tensor], r: torch.
     # The nearest rendered style: the label path may choose which glasses, not whether.
     truths = batch["label_truths"]  # [B, K, 3, H, W]
     k = truths.shape[1]
-    label_l1 = weighted_l1(label_out.repeat_interleave(k, 0), truths.flatten(0, 1), x.repeat_interleave(k, 0),
-                           edit_weight).view(-1, k).amin(1)  # [B]
+    label_l1, nearest = weighted_l1(label_out.repeat_interleave(k, 0), truths.flatten(0, 1),
+                                    x.repeat_interleave(k, 0), edit_weight).view(-1, k).min(1)  # [B], [B]
     zero = torch.zeros_like(d)  # one path's self-reconstruction: each G pass costs ~0.5 s of a step here
     recon = (model(x, model.source_code(x, zero) + model.label_code(r, zero)) - x).abs().mean()
-    return {"reference": weighted_l1(ref_out, batch["ref_truth"], x, edit_weight).mean(), "label": label_l1.mean(),
-            "recon": recon}
+    losses = {"reference": weighted_l1(ref_out, batch["ref_truth"], x, edit_weight).mean(), "label": label_l1.mean(),
+              "recon": recon}
+    real = torch.cat([batch["ref_truth"], truths[torch.arange(len(x)), nearest]])  # [2B, 3, H, W]
+    return losses, (torch.cat([x, x]), torch.cat([ref_out, label_out]), real)
 
 
 def main() -> None:
@@ -92,6 +116,8 @@ def main() -> None:
     parser.add_argument("--init", default=None, help="start E, M and G from this export (its model config is used)")
     parser.add_argument("--edit-weight", type=float, default=0.0,
                         help="extra weight of the L1 inside the edit region (0: plain L1 over the image)")
+    parser.add_argument("--adversarial", type=float, default=0.0,
+                        help="weight of a conditional patch discriminator's loss (0: none, L1 alone)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -113,6 +139,8 @@ def main() -> None:
         model.load_state_dict(modules["bridge"])  # a G that already re-draws faces: only the edits are new
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
+    disc = PatchDiscriminator() if args.adversarial else None
+    disc_opt = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.99)) if disc else None
     gen = torch.Generator().manual_seed(1)
     log = (out / "log.jsonl").open("a")
     step, train_seconds, next_eval = 0, 0.0, 0.0
@@ -136,9 +164,17 @@ def main() -> None:
         tick = time.time()
         idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen)
         batch = {k: v[idx] for k, v in pool.items()}
-        losses = probe_step(model, batch, torch.randn(args.batch, config.noise_dim, generator=gen), args.edit_weight)
+        losses, (sources, fakes, reals) = probe_step(model, batch, torch.randn(args.batch, config.noise_dim,
+                                                                                generator=gen), args.edit_weight)
+        if disc is not None:
+            disc_loss = (F.softplus(-disc(sources, reals)).mean() + F.softplus(disc(sources, fakes.detach())).mean())
+            disc_opt.zero_grad(set_to_none=True)
+            disc_loss.backward()
+            disc_opt.step()
+            losses["adversarial"] = args.adversarial * F.softplus(-disc(sources, fakes)).mean()
+            losses["d"] = disc_loss.detach()  # logged only: not part of G's loss
         opt.zero_grad(set_to_none=True)
-        sum(losses.values()).backward()
+        sum(v for k, v in losses.items() if k != "d").backward()
         opt.step()
         step += 1
         train_seconds += time.time() - tick
