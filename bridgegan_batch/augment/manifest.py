@@ -80,6 +80,7 @@ class OutputLock:
         self.since = now()
         self._stop = threading.Event()
         self._heart: threading.Thread | None = None
+        self.lost = False  # another run took the lock over (this run's driver stalled past STALE_AFTER_SECONDS)
 
     def _owner(self) -> dict:
         return {"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": self.since,
@@ -88,14 +89,19 @@ class OutputLock:
     def _is_dead(self, holder: dict) -> bool:
         if holder.get("host") == socket.gethostname() and not pid_alive(int(holder.get("pid") or -1)):
             return True
-        beat = holder.get("beat")  # absent in locks of versions before 0.3.0: never stale by time
+        beat = holder.get("beat")  # absent in locks written before the heartbeat: never stale by time
         return isinstance(beat, int | float) and time.time() - beat > STALE_AFTER_SECONDS
 
     def _beat(self) -> None:
-        """Renew the lock while this run holds it; stop if another run has taken it over."""
+        """Renew the lock while this run holds it; stop (and mark the lock lost) if another run has taken it."""
         while not self._stop.wait(HEARTBEAT_SECONDS):
             with contextlib.suppress(OSError, ValueError):  # a missed beat is retried at the next one
-                if (self._holder() or {}).get("run_id") != self.run_id:
+                holder = self._holder()
+                if holder is None:  # removed by hand, or renamed aside for a moment by a taker: ours again
+                    self._create()
+                    continue
+                if holder.get("run_id") != self.run_id:
+                    self.lost = True
                     return
                 write_atomic(self.path, json.dumps(self._owner()).encode(), self.fs)
 
@@ -120,8 +126,9 @@ class OutputLock:
 
     def _take_over(self, holder: dict) -> None:
         """Remove a dead run's lock, unless another run replaced it meanwhile."""
-        if not self.local:
-            self.fs.rm(self.path)
+        if not self.local:  # no atomic rename on object stores: compare just before removing (best effort)
+            if self._holder() == holder:
+                self.fs.rm(self.path)
             return
         aside = f"{self.path}.stale-{uuid.uuid4().hex[:12]}"
         try:

@@ -36,7 +36,8 @@ def clear_output(output: str) -> None:
     fs, root = filesystem(output)
     if fs.exists(root):
         for path in fs.ls(root, detail=False):
-            if not path.endswith("/.lock"):
+            name = path.rsplit("/", 1)[-1]
+            if not (name.startswith(".lock") or name.startswith("..lock.tmp-")):  # the lock, its heartbeat's temps
                 fs.rm(path, recursive=True)
 
 

@@ -18,7 +18,7 @@ FORMATS = ("wds", "parquet")
 def expand_braces(pattern: str) -> list[str]:
     """Expand `{000..009}` (zero-padded ranges) and `{a,b}` (alternatives), as webdataset does."""
     try:
-        return list(braceexpand(pattern))
+        return list(braceexpand(pattern, escape=False))  # backslashes are path characters
     except UnbalancedBracesError as exc:
         raise DataError(f"pattern {pattern!r}: unbalanced braces (use {{a,b}} or {{000..009}})") from exc
 
