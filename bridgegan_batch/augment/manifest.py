@@ -80,7 +80,6 @@ class OutputLock:
         self.since = now()
         self._stop = threading.Event()
         self._heart: threading.Thread | None = None
-        self.lost = False  # another run took the lock over (this run's driver stalled past STALE_AFTER_SECONDS)
 
     def _owner(self) -> dict:
         return {"run_id": self.run_id, "pid": os.getpid(), "host": socket.gethostname(), "since": self.since,
@@ -93,7 +92,7 @@ class OutputLock:
         return isinstance(beat, int | float) and time.time() - beat > STALE_AFTER_SECONDS
 
     def _beat(self) -> None:
-        """Renew the lock while this run holds it; stop (and mark the lock lost) if another run has taken it."""
+        """Renew the lock while this run holds it; stop if another run has taken it over."""
         while not self._stop.wait(HEARTBEAT_SECONDS):
             with contextlib.suppress(OSError, ValueError):  # a missed beat is retried at the next one
                 holder = self._holder()
@@ -101,7 +100,6 @@ class OutputLock:
                     self._create()
                     continue
                 if holder.get("run_id") != self.run_id:
-                    self.lost = True
                     return
                 write_atomic(self.path, json.dumps(self._owner()).encode(), self.fs)
 

@@ -11,7 +11,7 @@ from bridgegan_batch.augment.spec import JobSpec
 from bridgegan_batch.errors import ConfigError
 from bridgegan_batch.model.checkpoint import PICKLE_SUFFIXES, CheckpointError, parse_export
 from bridgegan_batch.model.d_scale import DScale
-from bridgegan_batch.model.translator import DEFAULT_MODEL, recommended_d_scale
+from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator, recommended_d_scale
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,6 @@ class ModelFile:
 
     def translator(self, d_scale: float | DScale):
         """The model on this machine, loaded from `data` (which may not be `path`'s bytes)."""
-        from bridgegan_batch.model.translator import Translator
-
         return Translator.from_bytes(self.data, self.path, device="cpu", d_scale=d_scale)
 
 

@@ -144,14 +144,13 @@ def _per_style(out: torch.Tensor, source: torch.Tensor, style_truths: torch.Tens
 
 def best_style_reduction(out: torch.Tensor, source: torch.Tensor, style_truths: torch.Tensor) -> torch.Tensor:
     """The best reduction of each output against any of K rendered styles. [B,3,H,W], [B,3,H,W], [B,K,3,H,W] -> [B]"""
-    best = _per_style(out, source, style_truths).amax(dim=1)
-    return torch.where(best == -torch.inf, torch.nan, best)  # NaN: no style differs from the source
+    return _best(_per_style(out, source, style_truths))
 
 
-def nearest_style(out: torch.Tensor, source: torch.Tensor, style_truths: torch.Tensor) -> torch.Tensor:
-    """Each output's nearest rendered style: the truth its best reduction is against. -> [B, 3, H, W]"""
-    index = _per_style(out, source, style_truths).argmax(dim=1)  # [B]
-    return style_truths[torch.arange(len(out)), index]
+def _best(per_style: torch.Tensor) -> torch.Tensor:
+    """[B, K] reductions (-inf: no edit region) -> [B] best, NaN where no style differs from the source"""
+    best = per_style.amax(dim=1)
+    return torch.where(best == -torch.inf, torch.nan, best)
 
 
 def _gradient(images: torch.Tensor) -> torch.Tensor:
@@ -178,7 +177,9 @@ def outside_change(out: torch.Tensor, source: torch.Tensor, edit: torch.Tensor) 
 def score_label(out: torch.Tensor, cases: TruthCases) -> dict:
     """The label path's ground-truth scores for outputs [n, 3, H, W] of `cases`."""
     x, styles = to_tensor(cases.source), _to_tensor5(cases.style_truths)  # [n,3,H,W], [n,K,3,H,W]
-    model = best_style_reduction(out, x, styles)  # [n]
+    per_style = _per_style(out, x, styles)  # [n, K]
+    model = _best(per_style)  # [n]
+    nearest = styles[torch.arange(len(out)), per_style.argmax(dim=1)]  # [n, 3, H, W]: the style it drew
     perfect = best_style_reduction(to_tensor(cases.unseen_truth), x, styles)
     every = torch.cat([styles, to_tensor(cases.unseen_truth)[:, None]], dim=1)  # [n, K+1, 3, H, W]
     edit = changed_pixels(x[:, None].expand_as(every).flatten(0, 1), every.flatten(0, 1))
@@ -187,7 +188,7 @@ def score_label(out: torch.Tensor, cases: TruthCases) -> dict:
     return {"n": len(cases), "reduction": model_mean, "perfect_reduction": perfect_mean,
             "relative": model_mean / perfect_mean if perfect_mean > 0 else float("nan"),
             "outside_l1": _nanmean(outside_change(out, x, edit)),
-            "detail": _nanmean(detail_ratio(out, x, nearest_style(out, x, styles))),
+            "detail": _nanmean(detail_ratio(out, x, nearest)),
             # The line the headline draws, per case: a perfect model's own case may fall short of it (its unseen
             # style far from all K), never a model that returned the source.
             "made": (model >= MADE_AT * perfect_mean).numpy()}
