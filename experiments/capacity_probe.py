@@ -113,6 +113,8 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=200, help="training cases per attribute and direction")
     parser.add_argument("--eval-n", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (float32)")
+    parser.add_argument("--workers", type=int, default=1, help="processes rendering the training pool")
     parser.add_argument("--init", default=None, help="start E, M and G from this export (its model config is used)")
     parser.add_argument("--edit-weight", type=float, default=0.0,
                         help="extra weight of the L1 inside the edit region (0: plain L1 over the image)")
@@ -131,15 +133,18 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "model_config.json").write_text(config.model_dump_json(indent=1))
     started = time.time()
-    pool = training_pool(config.attributes, args.pool, config.image_size, workers=1)
+    device = torch.device(args.device)
+    pool = training_pool(config.attributes, args.pool, config.image_size, workers=args.workers)
+    pool = {k: v.to(device) for k, v in pool.items()}
     eval_sets = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"pool {len(pool['x'])} cases, eval cases ready in {time.time() - started:.0f} s", flush=True)
     model = BridgeGenerator(config)
     if args.init:
         model.load_state_dict(modules["bridge"])  # a G that already re-draws faces: only the edits are new
+    model.to(device)
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
-    disc = PatchDiscriminator() if args.adversarial else None
+    disc = PatchDiscriminator().to(device) if args.adversarial else None
     disc_opt = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.99)) if disc else None
     gen = torch.Generator().manual_seed(1)
     log = (out / "log.jsonl").open("a")
@@ -147,7 +152,7 @@ def main() -> None:
     while True:
         if train_seconds >= next_eval or train_seconds >= 60 * args.minutes:
             model.eval()
-            result = evaluate_ground_truth(Translator(model, config, d_scale=1.0), eval_sets)
+            result = evaluate_ground_truth(Translator(model, config, device=device, d_scale=1.0), eval_sets)
             model.train().requires_grad_(True)  # the translator froze it
             row = {"step": step, "train_seconds": round(train_seconds), "params": params,
                    **{f"{name}/{k}": round(e["add"][path][key], 3) for name, e in result["attributes"].items()
@@ -162,10 +167,10 @@ def main() -> None:
             if train_seconds >= 60 * args.minutes:
                 break
         tick = time.time()
-        idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen)
+        idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen).to(device)
         batch = {k: v[idx] for k, v in pool.items()}
-        losses, (sources, fakes, reals) = probe_step(model, batch, torch.randn(args.batch, config.noise_dim,
-                                                                                generator=gen), args.edit_weight)
+        r = torch.randn(args.batch, config.noise_dim, generator=gen).to(device)
+        losses, (sources, fakes, reals) = probe_step(model, batch, r, args.edit_weight)
         if disc is not None:
             disc_loss = (F.softplus(-disc(sources, reals)).mean() + F.softplus(disc(sources, fakes.detach())).mean())
             disc_opt.zero_grad(set_to_none=True)
@@ -177,18 +182,20 @@ def main() -> None:
         sum(v for k, v in losses.items() if k != "d").backward()
         opt.step()
         step += 1
+        if device.type == "cuda":
+            torch.cuda.synchronize()  # train_seconds counts the GPU's work, not the launches
         train_seconds += time.time() - tick
         if step % 100 == 0:
             print(f"step {step} {train_seconds:.0f}s " + " ".join(f"{k} {v.item():.4f}" for k, v in losses.items()),
                   flush=True)
     torch.save(model.state_dict(), out / "probe.pt")
-    save_grid(model, config, eval_sets, out / "grid.png")
+    save_grid(model, config, eval_sets, out / "grid.png", device)
 
 
 @torch.no_grad()
-def save_grid(model: BridgeGenerator, config, eval_sets, path: Path, faces: int = 8) -> None:
+def save_grid(model: BridgeGenerator, config, eval_sets, path: Path, device: torch.device, faces: int = 8) -> None:
     """Per goal attribute: rows source, reference, truth in its style, reference-path output, label-path output."""
-    translator = Translator(model.eval(), config, d_scale=1.0)
+    translator = Translator(model.eval(), config, device=device, d_scale=1.0)
     rows = []
     for cases in eval_sets:
         sl = slice(0, faces)

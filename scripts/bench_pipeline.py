@@ -1,6 +1,7 @@
 """The batch engine against the model alone and against a naive loop, in one run, same model/batch/threads.
 
     python scripts/bench_pipeline.py [--model FILE] [--samples 2000] [--rss 2000,20000] [--out docs/bench_pipeline.md]
+    python scripts/bench_pipeline.py --gpus-per-actor 0.25 --cpus-per-actor 2 ...     (a GPU machine)
 
 Workload: every input face translated once, label-driven (Eyeglasses on), 64 px SynthFaces in
 WebDataset shards of 500, PNG out. Three throughputs of translated images per second:
@@ -15,6 +16,8 @@ WebDataset shards of 500, PNG out. Three throughputs of translated images per se
     it, then the next batch.
 Peak RSS: the engine command's whole process tree (driver, Ray's processes, actors), sampled
 every 0.1 s, at two input sizes. All runs use batch-invariant translation (the engine's CPU mode).
+With --gpus-per-actor, the engine's actors share the GPU (each its fraction, as a job's resources say) and
+translate in batches; the bare forward and the naive loop run on the GPU in one process (the reference).
 """
 
 from __future__ import annotations
@@ -78,12 +81,12 @@ def tree_rss(pid: int) -> int:
     return total
 
 
-def run_engine(root: Path, inputs: str, model: str, n: int) -> dict:
+def run_engine(root: Path, inputs: str, model: str, n: int, cpus_per_actor: float, gpus_per_actor: float) -> dict:
     out = root / f"out-{n}"
     job = {"name": f"bench{n}", "seed": 0, "input": {"uri": inputs}, "model": {"path": model, "batch_size": BATCH},
            "operations": [{"label": {"set": {"Eyeglasses": 1}}}],
            "output": {"uri": str(out), "shard_size": 1000, "include_originals": False},
-           "resources": {"cpus_per_actor": CPUS_PER_ACTOR}}
+           "resources": {"cpus_per_actor": cpus_per_actor, "gpus_per_actor": gpus_per_actor}}
     job_path = root / f"job-{n}.yaml"
     job_path.write_text(yaml.safe_dump(job))
     start = time.perf_counter()
@@ -156,6 +159,9 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000, help="faces for the throughput comparison")
     parser.add_argument("--rss", default="2000,20000", help="input sizes for the peak-RSS comparison")
     parser.add_argument("--out", default=None, help="write the Markdown table here")
+    parser.add_argument("--cpus-per-actor", type=float, default=CPUS_PER_ACTOR, help="the engine's resources")
+    parser.add_argument("--gpus-per-actor", type=float, default=0.0,
+                        help="the engine's resources; above 0, the references run on the GPU too")
     parser.add_argument("--bare-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--input", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -165,20 +171,27 @@ def main() -> None:
         print(f"{bare_forward(translator, args.input, args.samples):.3f}")
         return
     sizes = sorted({args.samples, *(int(v) for v in args.rss.split(","))})
+    gpu = args.gpus_per_actor > 0
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         inputs = {n: make_input(root, n) for n in sizes}
-        engine = {n: run_engine(root, inputs[n], args.model, n) for n in sizes}
+        engine = {n: run_engine(root, inputs[n], args.model, n, args.cpus_per_actor, args.gpus_per_actor)
+                  for n in sizes}
         actors = engine[args.samples]["actors"]
-        threads = actors * max(1, int(CPUS_PER_ACTOR))  # what the engine's actors use together
-        translator = Translator.load(args.model, device="cpu", batch_invariant=True)
-        bare_parallel = bare_in_processes(args.model, inputs[args.samples], args.samples, actors)
+        threads = actors * max(1, int(args.cpus_per_actor))  # what the engine's actors use together
         torch.set_num_threads(threads)
+        if gpu:
+            translator = Translator.load(args.model, device="cuda")
+            bare_forward(translator, inputs[args.samples], BATCH)  # CUDA's start-up and kernel choice, untimed
+            bare_parallel = float("nan")
+        else:
+            translator = Translator.load(args.model, device="cpu", batch_invariant=True)
+            bare_parallel = bare_in_processes(args.model, inputs[args.samples], args.samples, actors)
         bare_shared = bare_forward(translator, inputs[args.samples], args.samples)
         # The stricter reference: one process with all the threads, or one single-thread process
         # per actor running at the same time (as the actors do), whichever is faster.
-        bare = max(bare_shared, bare_parallel)
+        bare = bare_shared if gpu else max(bare_shared, bare_parallel)
         naive_out = root / "naive"
         naive_out.mkdir()
         naive = naive_loop(translator, inputs[args.samples], naive_out, args.samples)
@@ -188,19 +201,28 @@ def main() -> None:
     lo, hi = sizes[0], sizes[-1]
     rss_ratio = engine[hi]["peak_rss"] / engine[lo]["peak_rss"]
     mib = 1 << 20
+    if gpu:
+        setup = (f"translation on {torch.cuda.get_device_name()}. Engine: embedded Ray, {actors} actors × "
+                 f"{args.cpus_per_actor:g} CPU + {args.gpus_per_actor:g} GPU; bare forward and naive loop: one process "
+                 f"on the GPU")
+        bare_rows = [f"| bare model forward, one process on the GPU | {bare_shared:.1f} | 1.00 | |"]
+    else:
+        setup = (f"batch-invariant CPU translation. Engine: embedded Ray, {actors} actors × {args.cpus_per_actor:g} "
+                 f"CPU, {max(1, int(args.cpus_per_actor))} torch thread(s) each; bare forward and naive loop: one "
+                 f"process, {threads} torch threads")
+        bare_rows = [f"| bare model forward, one process × {threads} threads | {bare_shared:.1f} | "
+                     f"{bare_shared / bare:.2f} | |",
+                     f"| bare model forward, {actors} single-thread processes at once (summed) | {bare_parallel:.1f} | "
+                     f"{bare_parallel / bare:.2f} | |"]
     text = "\n".join([
         "# Pipeline throughput and memory",
         "",
         f"Machine: {describe()}. Model: `{Path(args.model).name}` ({translator.config.image_size} px), batch {BATCH}, "
-        f"batch-invariant CPU translation. Engine: embedded Ray, {actors} actors × {CPUS_PER_ACTOR} CPU, "
-        f"1 torch thread each; bare forward and naive loop: one process, {threads} torch threads. "
-        f"Workload: {args.samples} faces, each translated once (label-driven, +Eyeglasses), PNG out.",
+        f"{setup}. Workload: {args.samples} faces, each translated once (label-driven, +Eyeglasses), PNG out.",
         "",
         "| measure | images/s | ratio | goal |",
         "|---|---|---|---|",
-        f"| bare model forward, one process × {threads} threads | {bare_shared:.1f} | {bare_shared / bare:.2f} | |",
-        f"| bare model forward, {actors} single-thread processes at once (summed) | {bare_parallel:.1f} | "
-        f"{bare_parallel / bare:.2f} | |",
+        *bare_rows,
         f"| naive loop (decode → model → encode → write, one batch at a time) | {naive:.1f} | "
         f"{naive / bare:.2f} | |",
         f"| **engine end to end** (translation phase) | **{e2e:.1f}** | **{e2e / bare:.2f}** of the faster bare, "
@@ -214,7 +236,7 @@ def main() -> None:
         "",
         f"Peak RSS at {hi} / at {lo}: **{rss_ratio:.2f}** (goal ≤ 1.2).",
         "",
-        "Reproduce: `python scripts/bench_pipeline.py --out docs/bench_pipeline.md` on an idle machine.",
+        f"Reproduce: `python scripts/bench_pipeline.py {' '.join(sys.argv[1:])}` on an idle machine.",
         "",
     ])
     emit(text, args.out)
