@@ -15,7 +15,8 @@ SynthFaces renders each one's true answer, so no classifier is needed:
 - **outside change**: mean |output - source| outside the edit region (for the label path, outside
   every style's region), on the [-1, 1] scale: what the model changed that it should have left alone.
 - **detail**: inside the edit region, the output's gradient energy over the truth's (for the label path,
-  the nearest style's). About 1 for an edit drawn as sharp as the truth, far under 1 for a blur. The
+  the nearest style's), summed over the cases before dividing. About 1 for an edit drawn as sharp as the
+  truth, far under 1 for a blur. The
   reduction alone passes a blur of the right colour in the right place (docs/dev/issue26.md); this says so.
 
 The streams (sources and references) are ones no training run, judge or earlier eval reads.
@@ -160,13 +161,26 @@ def _gradient(images: torch.Tensor) -> torch.Tensor:
     return (dx.abs() + dy.abs()).mean(dim=1, keepdim=True)
 
 
+def _edit_energy(out: torch.Tensor, source: torch.Tensor, truth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient energy inside the region where truth differs from source: (the output's, the truth's). -> [B], [B]"""
+    edit = changed_pixels(source, truth)[..., :-1, :-1].float()  # [B, 1, H-1, W-1]
+    return (_gradient(out) * edit).flatten(1).sum(1), (_gradient(truth) * edit).flatten(1).sum(1)
+
+
 def detail_ratio(out: torch.Tensor, source: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     """Inside the region where truth differs from source, the output's gradient energy over the truth's
     (NaN without a region). [B, 3, H, W] x3 -> [B]"""
-    edit = changed_pixels(source, truth)[..., :-1, :-1].float()  # [B, 1, H-1, W-1]
-    drawn = (_gradient(out) * edit).flatten(1).sum(1)
-    wanted = (_gradient(truth) * edit).flatten(1).sum(1)
+    drawn, wanted = _edit_energy(out, source, truth)
     return torch.where(wanted > 0, drawn / wanted.clamp_min(1e-12), torch.nan)
+
+
+def pooled_detail(out: torch.Tensor, source: torch.Tensor, truth: torch.Tensor) -> float:
+    """The cases' summed gradient energy over the truths' (NaN without a region): each case weighs by the
+    detail its truth asks for, so a case whose region is a few pixels cannot swing the figure as its own
+    unbounded ratio would in a mean. [B, 3, H, W] x3 -> float"""
+    drawn, wanted = _edit_energy(out, source, truth)
+    total = wanted.sum().item()
+    return drawn.sum().item() / total if total > 0 else float("nan")
 
 
 def outside_change(out: torch.Tensor, source: torch.Tensor, edit: torch.Tensor) -> torch.Tensor:
@@ -188,7 +202,7 @@ def score_label(out: torch.Tensor, cases: TruthCases) -> dict:
     return {"n": len(cases), "reduction": model_mean, "perfect_reduction": perfect_mean,
             "relative": model_mean / perfect_mean if perfect_mean > 0 else float("nan"),
             "outside_l1": _nanmean(outside_change(out, x, edit)),
-            "detail": _nanmean(detail_ratio(out, x, nearest)),
+            "detail": pooled_detail(out, x, nearest),
             # The line the headline draws, per case: a perfect model's own case may fall short of it (its unseen
             # style far from all K), never a model that returned the source.
             "made": (model >= MADE_AT * perfect_mean).numpy()}
@@ -205,7 +219,7 @@ def score_reference(out: torch.Tensor, cases: TruthCases) -> dict:
             "style_match": (own[differs] < other[differs]).float().mean().item() if differs.any() else None,
             "style_n": int(differs.sum()),
             "outside_l1": _nanmean(outside_change(out, x, changed_pixels(x, truth))),
-            "detail": _nanmean(detail_ratio(out, x, truth)),
+            "detail": pooled_detail(out, x, truth),
             "made": (reduction >= MADE_AT).numpy()}
 
 

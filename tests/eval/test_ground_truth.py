@@ -13,6 +13,7 @@ from bridgegan_batch.eval.ground_truth import (
     evaluate_ground_truth,
     make_truth_cases,
     markdown,
+    pooled_detail,
     reductions,
     score_label,
     score_reference,
@@ -99,6 +100,27 @@ def test_detail_tells_a_sharp_edit_from_a_blur_of_the_same_colour(glasses):
     assert score_reference(blur, hats)["detail"] < 0.65
     label = score_label(to_tensor(glasses.style_truths[:, 1]), glasses)
     assert label["detail"] == pytest.approx(1.0)  # against its nearest style: itself
+
+
+def test_pooled_detail_weighs_each_case_by_the_detail_its_truth_asks_for():
+    hats = make_truth_cases("Wearing_Hat", 1, ATTRIBUTES, n=4, size=64, styles=2)
+    x, truth = to_tensor(hats.source), to_tensor(hats.reference_truth)
+    out = truth.clone()
+    out[0] = truth[0] + 3 * (truth[0] - x[0])  # case 0 over-drawn: its own ratio far above 1
+    ratios = detail_ratio(out, x, truth)
+    assert ratios[0] > 2 and torch.allclose(ratios[1:], torch.ones(3))
+
+    def energy(image: torch.Tensor, case: int) -> float:  # |d/dx| + |d/dy| inside the edit region, in numpy
+        img, src, tru = (t[case].numpy().astype(np.float64) for t in (image, x, truth))
+        region = (np.abs(tru - src).max(axis=0) > 2 / 255)[:-1, :-1]
+        grad = (np.abs(img[:, :-1, 1:] - img[:, :-1, :-1]) + np.abs(img[:, 1:, :-1] - img[:, :-1, :-1])).mean(axis=0)
+        return grad[region].sum()
+
+    expected = sum(energy(out, i) for i in range(4)) / sum(energy(truth, i) for i in range(4))
+    pooled = pooled_detail(out, x, truth)
+    assert pooled == pytest.approx(expected, rel=1e-4)
+    assert 1 < pooled < ratios.mean().item()  # case 0 counts by the energy its truth asks for
+    assert np.isnan(pooled_detail(x, x, x))  # no edit region
 
 
 def _numpy_reduction(out: np.ndarray, source: np.ndarray, truth: np.ndarray) -> float:
