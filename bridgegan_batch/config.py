@@ -250,6 +250,10 @@ class LossWeights(StrictModel):
     # keep_agreement * m * |G - x|, linear in m: keep where |G - x| < keep_area / keep_agreement, redraw where more.
     keep_area: float = Field(0.0, ge=0)
     keep_agreement: float = Field(0.0, ge=0)
+    # G with a keep mask (ours): L1(G's own image, x) on the self-reconstructions. There the mask keeps every
+    # pixel, so without this term nothing asks G's own image to be a face, and what G paints where an edit
+    # opens the mask is a haze of the attribute's colour (docs/dev/issue26.md, "G's own image").
+    raw_reconstruction: float = Field(0.0, ge=0)
 
 
 class TrainConfig(StrictModel):
@@ -304,8 +308,8 @@ class RunConfig(StrictModel):
     @model_validator(mode="after")
     def _keep_terms_need_a_keep_mask(self) -> RunConfig:
         w = self.train.losses
-        if (w.keep_area or w.keep_agreement) and not self.model.generator_keep_mask:
-            raise ValueError("train.losses.keep_area and keep_agreement weigh G's keep mask: "
+        if (w.keep_area or w.keep_agreement or w.raw_reconstruction) and not self.model.generator_keep_mask:
+            raise ValueError("train.losses.keep_area, keep_agreement and raw_reconstruction weigh G's keep mask: "
                              "they need model.generator_keep_mask: true")
         return self
 

@@ -304,12 +304,17 @@ class BridgeGANLoss:
         area, disagree = (no_term, no_term) if keep is None else self.keep(keep[: k * b], image[: k * b],
                                                                            sources[: k * b])
         w = self.w
+        # G's own image behind a reconstruction's keep mask must be the face too, so that what it paints where
+        # an edit opens the mask comes from a G that draws faces (ours; see LossWeights.raw_reconstruction).
+        raw_rec = self.rec(image[-len(recs):], x.repeat(len(recs) // b, 1, 1, 1)) \
+            if keep is not None and w.raw_reconstruction else no_term
         loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
                 + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms
-                + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree)
+                + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree
+                + w.raw_reconstruction * raw_rec)
         stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
                  "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
                  "g/change": change.detach()}
         if keep is not None:
-            stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach()}
+            stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach(), "g/raw_rec": raw_rec.detach()}
         return loss, stats

@@ -135,6 +135,24 @@ def test_keep_mask_weights_add_their_terms_to_g_and_need_a_keep_mask():
         RunConfig.model_validate({"model": TINY, "train": {"losses": {"keep_area": 0.1}}})
 
 
+def test_raw_reconstruction_asks_gs_own_image_behind_the_mask_to_be_the_face():
+    _, _, batch, plain = _setup(model={"generator_keep_mask": True})
+    g, _, _, weighted = _setup(LossWeights(raw_reconstruction=3.0), model={"generator_keep_mask": True})
+    torch.manual_seed(1)
+    without, _ = plain.generator_phase(batch)
+    torch.manual_seed(1)
+    with_term, stats = weighted.generator_phase(batch)
+    with torch.no_grad():  # the two self-reconstructions (d = 0), label path then reference path, drawn apart
+        zero = torch.zeros_like(batch.d)
+        src0 = g.source_code(batch.x, zero)
+        image, keep = g.draw(batch.x.repeat(2, 1, 1, 1), torch.cat([src0 + g.label_code(batch.r1, zero), src0 + src0]))
+    raw = (image - batch.x.repeat(2, 1, 1, 1)).abs().mean().item()
+    assert raw > 0 and stats["g/raw_rec"].item() == pytest.approx(raw, rel=1e-4)
+    assert (with_term - without).item() == pytest.approx(3.0 * raw, rel=1e-3)
+    with pytest.raises(ValueError, match="generator_keep_mask"):
+        RunConfig.model_validate({"model": TINY, "train": {"losses": {"raw_reconstruction": 1.0}}})
+
+
 def test_mode_seeking_rewards_different_outputs():
     r1, r2 = torch.zeros(2, 4), torch.ones(2, 4)
     same = ModeSeekingLoss()(torch.zeros(2, 3), torch.zeros(2, 3), r1, r2)
