@@ -97,7 +97,7 @@ def probe_step(model: BridgeGenerator, batch: dict[str, torch.Tensor], r: torch.
     recon = (model(x, model.source_code(x, zero) + model.label_code(r, zero)) - x).abs().mean()
     losses = {"reference": weighted_l1(ref_out, batch["ref_truth"], x, edit_weight).mean(), "label": label_l1.mean(),
               "recon": recon}
-    real = torch.cat([batch["ref_truth"], truths[torch.arange(len(x)), nearest]])  # [2B, 3, H, W]
+    real = torch.cat([batch["ref_truth"], truths[torch.arange(len(x), device=x.device), nearest]])  # [2B, 3, H, W]
     return losses, (torch.cat([x, x]), torch.cat([ref_out, label_out]), real)
 
 
