@@ -26,13 +26,38 @@ class StrictModel(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _numbers_are_not_booleans(cls, value, info):
-        """YAML reads `no` and `off` as false: a number field given a boolean is refused, not read as 0."""
-        if isinstance(value, bool):
-            annotation = cls.model_fields[info.field_name].annotation
-            kinds = {annotation, *get_args(annotation)}
-            if bool not in kinds and kinds & {int, float}:
-                raise ValueError(f"expected a number, got {str(value).lower()}")
+        """YAML reads `no` and `off` as false: a number field given a boolean, or a list or mapping of numbers
+        holding one, is refused, not read as 0 or 1."""
+        kinds = _types_in(cls.model_fields[info.field_name].annotation)
+        if bool in kinds or not kinds & {int, float} or any(isinstance(k, type) and issubclass(k, BaseModel)
+                                                             for k in kinds):
+            return value  # booleans allowed, no numbers, or a sub-model that checks its own fields
+        where = _first_boolean(value)
+        if where is not None:
+            place, found = where
+            raise ValueError(f"expected a number{' at ' + place if place else ''}, got {str(found).lower()} "
+                             "(YAML reads yes, no, on and off as booleans)")
         return value
+
+
+def _types_in(annotation) -> set:
+    """The annotation and every type inside it: list[float] | None -> {list[float] | None, list[float], float, None}"""
+    kinds = {annotation}
+    for arg in get_args(annotation):
+        kinds |= _types_in(arg)
+    return kinds
+
+
+def _first_boolean(value, place: str = "") -> tuple[str, bool] | None:
+    """(where, the boolean) of the first boolean in a value, a list or a mapping; None without one."""
+    if isinstance(value, bool):
+        return place, value
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list | tuple) else ()
+    for key, item in items:
+        found = _first_boolean(item, f"{place}.{key}" if place else str(key))
+        if found is not None:
+            return found
+    return None
 
 
 class SynthConfig(StrictModel):

@@ -49,3 +49,21 @@ def test_train_set_reaches_the_run_and_bad_keys_exit_2(tmp_path):
     result = runner.invoke(main, ["train", "configs/synth64.yaml", "--set", "train.nope=1", "--out", str(tmp_path)])
     assert result.exit_code == 2 and "train.nope: unknown key" in result.output
     assert not any(tmp_path.iterdir())  # refused before a run folder is made
+
+
+def test_yaml_booleans_are_refused_wherever_numbers_are_expected(tmp_path):
+    # YAML reads yes/no/on/off as booleans: inside a list or mapping of numbers too, they are named, not read as 0/1.
+    config = tmp_path / "run.yaml"
+    config.write_text("base: " + str(Path("configs/synth64.yaml").resolve()) + "\n"
+                      "train: {synth: {priors: {Eyeglasses: yes}}}\n")
+    with pytest.raises(ConfigError, match=r"train.synth.priors: expected a number at Eyeglasses, got true"):
+        load_yaml(config, RunConfig)
+    from bridgegan_batch.augment.spec import JobSpec  # a job's lists of numbers
+
+    job = tmp_path / "job.yaml"
+    job.write_text(Path("jobs/glasses_aug.yaml").read_text().replace("alphas: [0.25, 0.5, 0.75]", "alphas: [0.25, on]"))
+    with pytest.raises(ConfigError, match=r"alphas: expected a number at 1, got true"):
+        load_yaml(job, JobSpec)
+    # Attribute values are 0/1 labels, where true and false say the same: still accepted.
+    job.write_text(Path("jobs/glasses_aug.yaml").read_text().replace("set: {Eyeglasses: 1}", "set: {Eyeglasses: true}"))
+    assert load_yaml(job, JobSpec).operations[0].label.set == {"Eyeglasses": 1}
