@@ -1,7 +1,13 @@
-"""Shared fixtures: small SynthFaces datasets on disk, a tiny real export, one local Ray cluster per session."""
+"""Shared fixtures: small SynthFaces datasets on disk, a tiny real export, one local Ray cluster per session.
+
+The suite runs on pytest-xdist (pyproject's addopts), one worker per core. Each worker, and every command and
+Ray process a test starts (they inherit the environment), computes with one torch thread: two threads per
+process on a 2-core machine shared by two workers spin against each other and ran several times slower.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -12,6 +18,16 @@ from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
 from bridgegan_batch.data.synth_dataset import write_synth_dataset
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.model.checkpoint import save_export
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # read by each command and Ray process the tests start
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # and this worker
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items):
+    """The slow tests first (in their order), so that no worker is left with one at the end while the others
+    idle: xdist hands out tests in this order (an xdist_group's tests together, the larger groups first)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +44,9 @@ def synth_dirs(tmp_path_factory) -> dict[str, str]:
 def ray_local():
     """A local Ray cluster on this machine's cores, shared by the tests that need one."""
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    # address="local": a new Ray, never one a concurrent test (another xdist worker's) started and
+    # recorded as this machine's current cluster, which ray.init() with no address would join.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     ray.data.DataContext.get_current().enable_progress_bars = False
     yield ray
     ray.shutdown()

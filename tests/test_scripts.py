@@ -18,6 +18,7 @@ from tests.train.test_loop import TINY64
 ROOT = Path(__file__).parents[1]
 
 
+@pytest.mark.slow
 def test_fresh_discriminator_keeps_g_and_continues_the_step(tmp_path):
     separate = {**TINY64, "model": {**TINY64["model"], "disc_separate_attribute_trunk": True}}
     old_run = train(RunConfig.model_validate(separate), data="synth", out=tmp_path / "old", progress=False,
@@ -60,6 +61,7 @@ def keep_weights_with(tmp_path, model_changes: dict) -> tuple[dict, dict]:
     return load_state(old_run / STATE_FILE), load_state(tmp_path / "new" / "00000-synth64" / STATE_FILE)
 
 
+@pytest.mark.slow
 def test_fresh_discriminator_can_keep_d_and_add_a_zero_projection(tmp_path):
     old, new = keep_weights_with(tmp_path, {"disc_projection": True})
     assert set(new["discriminator"]) - set(old["discriminator"]) == {"embed.weight"}
@@ -67,6 +69,7 @@ def test_fresh_discriminator_can_keep_d_and_add_a_zero_projection(tmp_path):
     assert all(torch.equal(old["discriminator"][k], new["discriminator"][k]) for k in old["discriminator"])
 
 
+@pytest.mark.slow
 def test_fresh_discriminator_starts_from_an_export_when_the_state_is_gone(tmp_path):
     old_run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "old", progress=False,
                     max_steps_this_call=3)
@@ -137,6 +140,7 @@ def test_judge_jobs_sets_outputs_and_judges_side_by_side(synth_dirs, tmp_path):
         judge_jobs.main([outputs[0], "--judge", judges[0], "--judge", judges[0]])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("field", "prefix"), [("generator_skips", "generator.skips."),
                                               ("generator_keep_mask", "generator.keep.")])
 def test_fresh_discriminator_can_give_g_a_new_part(tmp_path, field, prefix):
@@ -164,6 +168,7 @@ def test_fresh_discriminator_can_give_g_a_new_part(tmp_path, field, prefix):
     assert refused.returncode != 0 and field in refused.stderr
 
 
+@pytest.mark.slow
 def test_probe_reference_style_compares_outputs_with_truths(tmp_path):
     run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path, progress=False, max_steps_this_call=1)
     done = subprocess.run([sys.executable, "experiments/probe_reference_style.py", "--model", str(run / EXPORT_FILE),

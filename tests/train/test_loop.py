@@ -24,6 +24,7 @@ def _losses(run) -> list[dict]:
     return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_resume_gives_the_same_losses_as_an_uninterrupted_run(tmp_path):
     config = RunConfig.model_validate(TINY64)
     straight = train(config, data="synth", out=tmp_path / "a", progress=False)
@@ -124,6 +125,7 @@ def test_trains_from_shards_with_background_decoding(tmp_path, synth_dirs):
     assert json.loads((run / "config.json").read_text())["data"] == [synth_dirs["parquet"]]
 
 
+@pytest.mark.slow
 def test_export_and_eval_commands_end_to_end(tmp_path):
     from bridgegan_batch.config import JudgeConfig
     from bridgegan_batch.eval.judge import Judge, JudgeNet
