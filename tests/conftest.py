@@ -26,8 +26,30 @@ torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))  # and this worker
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items):
     """The slow tests first (in their order), so that no worker is left with one at the end while the others
-    idle: xdist hands out tests in this order (an xdist_group's tests together, the larger groups first)."""
+    idle: xdist hands out tests in this order (a group of SHARED together, the larger groups first)."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
+# Tests that share a costly module or session fixture, by node id prefix: xdist runs each group on one worker,
+# so that the fixture is made once. (xdist's own xdist_group mark does not group under pytest 9.2.)
+SHARED = {
+    "tests/scripts/test_downstream.py::test_quick_mode_end_to_end_writes_the_schema": "quick_results",
+    "tests/scripts/test_make_results.py::test_quick_mode_writes_the_page_and_its_json_sources": "quick_results",
+    "tests/augment/test_engine_readers.py::": "outputs",
+    "tests/data/test_external_readers.py::": "cli_datasets",
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scope scheduling with SHARED's groups as scopes and every other test a scope of its own."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedFixtureScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((group for prefix, group in SHARED.items() if nodeid.startswith(prefix)), nodeid)
+
+    return SharedFixtureScheduling(config, log)
 
 
 @pytest.fixture(scope="session")

@@ -18,9 +18,6 @@ from bridgegan_batch.data.reader import DatasetReader
 from tests.augment.test_engine import PROVENANCE_FIELDS
 from tests.conftest import readme_blocks
 
-# One worker under xdist runs this module: the main job's output is made once, for all of its tests.
-pytestmark = pytest.mark.xdist_group("main_job_outputs")
-
 MAIN_JOB = Path(__file__).parents[2] / "jobs" / "glasses_aug.yaml"
 
 

@@ -14,9 +14,6 @@ from bridgegan_batch.data.reader import DatasetReader
 
 N = 2000
 
-# One worker under xdist runs this module: the datasets are rendered once, for all of its tests.
-pytestmark = pytest.mark.xdist_group("cli_datasets")
-
 
 @pytest.fixture(scope="module")
 def cli_datasets(tmp_path_factory):

@@ -195,7 +195,6 @@ def _check_conditions(conditions: dict) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("quick_results")  # one worker makes the session fixture, once
 def test_quick_mode_end_to_end_writes_the_schema(quick_results):
     """scripts/bench_downstream.py --quick, as make_results runs it: real shards on disk, the real job (its own
     Ray) twice, 4 conditions x 3 seeds."""

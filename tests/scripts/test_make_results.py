@@ -8,7 +8,6 @@ import pytest
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("quick_results")  # one worker makes the session fixture, once
 def test_quick_mode_writes_the_page_and_its_json_sources(quick_results, tmp_path):
     text = (quick_results / "RESULTS.md").read_text()
     for heading in ("## 1. The model", "## 2. The batch job", "## 3. The paper's ablation", "## 4. Downstream",
