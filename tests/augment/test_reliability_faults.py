@@ -28,17 +28,27 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _processes_titled(prefix: str) -> list[int]:
-    """Pids whose command line (Ray sets it to `ray::Class.method` while a method runs) starts with prefix."""
-    pids = []
+    """Pids whose command line (Ray sets it to `ray::Class.method` while a method runs) starts with prefix,
+    among this process's descendants: this test's Ray, not another one running beside it (another xdist
+    worker's)."""
+    titles, parents = {}, {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
                 continue
-            if title.startswith(prefix):
-                pids.append(int(entry.name))
-    return pids
+            titles[int(entry.name)], parents[int(entry.name)] = title, parent
+
+    def ours(pid: int) -> bool:
+        while pid > 1:
+            pid = parents.get(pid, 0)
+            if pid == os.getpid():
+                return True
+        return False
+
+    return [pid for pid, title in titles.items() if title.startswith(prefix) and ours(pid)]
 
 
 def _shards(out: Path) -> dict[str, bytes]:
