@@ -26,7 +26,7 @@ for weight in 0.1 0.5; do
   pids+=($!)
 done
 wait "${pids[@]}"
-tar cf "$out/probes.tar" -C "$probes" .
+tar cf "$out/probes.tar" -C "$probes" .  # now, in case the call is cut short; again with session.log
 wait "$session"
 tar cf "$out/probes.tar" -C "$probes" .
 tail -n 2 "$probes"/*.log

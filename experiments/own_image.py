@@ -19,8 +19,14 @@ from PIL import Image
 
 from bridgegan_batch.eval.distances import changed_pixels, masked_l1
 from bridgegan_batch.eval.ground_truth import make_truth_cases
+from bridgegan_batch.model.networks import keep_blend
 from bridgegan_batch.model.pixels import to_pixels, to_tensor
 from bridgegan_batch.model.translator import DEFAULT_MODEL, Translator
+
+
+def region_mean(values: torch.Tensor, where: torch.Tensor) -> float:
+    """Mean of [B, 1, H, W] values over the True pixels of `where`."""
+    return ((values * where).sum() / where.sum().clamp_min(1)).item()
 
 
 def main() -> None:
@@ -45,10 +51,9 @@ def main() -> None:
         r = torch.randn(len(x), config.noise_dim, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             own, keep = g.draw(x, g.source_code(x, d) + g.label_code(r, d))
-            out = keep * x + (1 - keep) * own
+            out = keep_blend(x, own, keep)
             own0, keep0 = g.draw(x, g.source_code(x, zero) + g.label_code(r, zero))
         edit = changed_pixels(x, truth)  # [n, 1, H, W]
-        region_mean = lambda t, where: ((t * where).sum() / where.sum().clamp_min(1)).item()  # noqa: E731
         print(f"{name}: own image L1 to the source outside the edit {masked_l1(own, x, ~edit).nanmean():.3f}, "
               f"to the truth inside it {masked_l1(own, truth, edit).nanmean():.3f} (the source's: "
               f"{masked_l1(x, truth, edit).nanmean():.3f}); mask mean outside {region_mean(keep, ~edit):.2f}, "

@@ -145,7 +145,7 @@ def test_raw_reconstruction_asks_gs_own_image_behind_the_mask_to_be_the_face():
     with torch.no_grad():  # the two self-reconstructions (d = 0), label path then reference path, drawn apart
         zero = torch.zeros_like(batch.d)
         src0 = g.source_code(batch.x, zero)
-        image, keep = g.draw(batch.x.repeat(2, 1, 1, 1), torch.cat([src0 + g.label_code(batch.r1, zero), src0 + src0]))
+        image, _ = g.draw(batch.x.repeat(2, 1, 1, 1), torch.cat([src0 + g.label_code(batch.r1, zero), src0 + src0]))
     raw = (image - batch.x.repeat(2, 1, 1, 1)).abs().mean().item()
     assert raw > 0 and stats["g/raw_rec"].item() == pytest.approx(raw, rel=1e-4)
     assert (with_term - without).item() == pytest.approx(3.0 * raw, rel=1e-3)
