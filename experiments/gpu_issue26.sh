@@ -1,32 +1,40 @@
 #!/usr/bin/env bash
 # Issue 26 on one lent GPU (15 minutes of device time, one call): side by side on the one H200,
-#   - scripts/gpu_session.sh: the product recipe (configs/synth64.yaml) trained from scratch at batch 256,
-#     then the GPU benchmarks, choose-d-scale and eval (item 5);
-#   - two capacity probes (experiments/capacity_probe.py): the bundled E, M and G fine-tuned toward the true
-#     counterfactuals with the edit region weighted and a conditional patch discriminator at weights 0.1
-#     and 0.5: given a GPU's steps, do they draw sharp glasses, or smears as in 20 CPU-minutes?
-#   experiments/gpu_issue26.sh OUT [MINUTES]     (after scripts/gpu_prepare.sh here; carry .gpu)
+#   A. scripts/gpu_session.sh CONFIG (default the raw-reconstruction candidate recipe) trained from scratch at
+#      batch 256, then the GPU benchmarks, choose-d-scale and eval (item 5), into OUT/a;
+#   B. the raw-reconstruction warm restart (docs/dev/issue26.md, "G's own image"): the bundled export continued
+#      with train.losses.raw_reconstruction for MINUTES + 2 at batch 64, lr decayed to 0 at the end
+#      (experiments/train_budget.py), into OUT/b: on a CPU it ran 175 steps; does a GPU's thousands turn the
+#      bands and hazes into glasses and hats?
+# A's resume state stays there (at most 8 files come back); B's comes back in parts, for a CPU to continue.
+#   experiments/gpu_issue26.sh OUT [MINUTES] [CONFIG]     (after scripts/gpu_prepare.sh here; carry .gpu)
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=$1 minutes=${2:-4}
+out=$1 minutes=${2:-4.5} config=${3:-docs/dev/configs/synth64_raw_rec.yaml}
 source scripts/gpu_env.sh
-mkdir -p "$out"
-probes=$(mktemp -d)
+mkdir -p "$out/a" "$out/b"
 device=cpu
 "$py" -c 'import torch; raise SystemExit(not torch.cuda.is_available())' && device=cuda
-LOADER_WORKERS=${LOADER_WORKERS:-8} scripts/gpu_session.sh configs/synth64.yaml "$out" "$minutes" "${BATCH:-256}" \
-  > "$probes/session.log" 2>&1 &
+NO_STATE=1 LOADER_WORKERS=${LOADER_WORKERS:-8} scripts/gpu_session.sh "$config" "$out/a" "$minutes" "${BATCH:-256}" \
+  > "$out/a/session.log" 2>&1 &
 session=$!
-pids=()
-for weight in 0.1 0.5; do
-  timeout $((${minutes%.*} * 60 + 120)) "$py" experiments/capacity_probe.py --init bridgegan_batch/models/synth64.safetensors \
-    --out "$probes/adv$weight" --minutes "$(awk "BEGIN { print $minutes - 0.5 }")" --eval-every 2 --edit-weight 4 \
-    --adversarial "$weight" --batch "${PROBE_BATCH:-64}" --pool "${PROBE_POOL:-400}" --workers 3 --device "$device" \
-    > "$probes/adv$weight.log" 2>&1 &
-  pids+=($!)
-done
-wait "${pids[@]}"
-tar cf "$out/probes.tar" -C "$probes" .  # now, in case the call is cut short; again with session.log
+
+warm=$(mktemp -d) blog=$(mktemp -d)
+packb() {
+  run=$(ls -d "$warm"/[0-9]*-* 2> /dev/null | tail -n 1)
+  [ -n "$run" ] && cp -r "$run/stats.jsonl" "$run/config.json" "$run/samples" "$blog/" 2> /dev/null
+  tar cf "$out/b/b.tar" -C "$blog" .
+}
+"$py" experiments/fresh_discriminator.py bridgegan_batch/models/synth64.safetensors "$config" --out "$warm" \
+  --keep-weights --d-steps 0 --batch-size "${WARM_BATCH:-64}" --device "$device" > "$blog/fresh.log" 2>&1
+budget=$(awk "BEGIN { print ($minutes + 2) * 60 }")
+"$py" experiments/train_budget.py "$config" --out "$warm" --seconds "$budget" --batch-size "${WARM_BATCH:-64}" \
+  --device "$device" --probe-steps "${PROBE_STEPS:-200}" --every 500 --loader-workers "${WARM_WORKERS:-5}" > "$blog/train.log" 2>&1
+echo "warm restart rc=$?" >> "$blog/train.log"
+run=$(ls -d "$warm"/[0-9]*-* | tail -n 1)
+cp "$run/model.safetensors" "$out/b/warm.safetensors"
+split -b 15M "$run/state.pt" "$out/b/state.pt."
+packb
+
 wait "$session"
-tar cf "$out/probes.tar" -C "$probes" .
-tail -n 2 "$probes"/*.log
+tail -n 3 "$blog/train.log" "$out/a/session.log"
