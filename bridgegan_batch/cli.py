@@ -389,10 +389,15 @@ def eval_cmd(model_path, n, styles, gt_attributes, judge_path, data, judge_n, d_
     translator = Translator.load(path, d_scale=d_scale, edit=edit)
     names = ([a for a in gt_attributes.split(",") if a] if gt_attributes is not None
              else [a for a in translator.attributes if a in SYNTH_ATTRIBUTES])
+    if judge_file:  # the suite's attributes, checked before the minutes of rendering below
+        try:
+            ground_truth.check_changeable([c for c in changes.split(",") if c], translator.attributes)
+        except UserError as e:
+            raise UserError(f"--changes: {e}") from None
+    judge = _load_judge(judge_file) if judge_file else None
     # Every case is rendered before any model work: a bad --attributes fails at once.
     case_sets = ground_truth.truth_case_sets(names, translator.attributes, n=n, size=translator.config.image_size,
                                              styles=styles, workers=_workers(None)) if names else []
-    judge = _load_judge(judge_file) if judge_file else None
     result: dict = {"model": str(path), "d_scale": d_scale_json(translator.d_scale), "edit": edit,
                     "judge": str(judge_file) if judge_file else None}
     if case_sets:
