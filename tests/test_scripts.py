@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -18,6 +19,15 @@ from tests.train.test_loop import TINY64
 ROOT = Path(__file__).parents[1]
 
 
+def fresh_discriminator(*args: str) -> None:
+    """experiments/fresh_discriminator.py ARGS, in this process (a subprocess spent seconds importing torch)."""
+    sys.path.insert(0, str(ROOT / "experiments"))
+    import fresh_discriminator as script
+
+    with mock.patch.object(sys, "argv", ["fresh_discriminator.py", *args]):
+        script.main()
+
+
 @pytest.mark.slow
 def test_fresh_discriminator_keeps_g_and_continues_the_step(tmp_path):
     separate = {**TINY64, "model": {**TINY64["model"], "disc_separate_attribute_trunk": True}}
@@ -26,10 +36,8 @@ def test_fresh_discriminator_keeps_g_and_continues_the_step(tmp_path):
     shared = {"model": {**TINY64["model"], "disc_separate_attribute_trunk": False},
               "train": {**TINY64["train"], "losses": {"critic_drift": 0.001}}}
     (tmp_path / "shared.yaml").write_text(yaml.safe_dump(shared))
-    done = subprocess.run([sys.executable, "experiments/fresh_discriminator.py", str(old_run / STATE_FILE),
-                           str(tmp_path / "shared.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "2"],
-                          cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    fresh_discriminator(str(old_run / STATE_FILE), str(tmp_path / "shared.yaml"), "--out", str(tmp_path / "new"),
+                        "--d-steps", "2")
     old, new = load_state(old_run / STATE_FILE), load_state(tmp_path / "new" / "00000-synth64" / STATE_FILE)
     assert new["step"] == 3
     assert all(torch.equal(old["ema"][k], v) for k, v in new["ema"].items())
@@ -38,10 +46,9 @@ def test_fresh_discriminator_keeps_g_and_continues_the_step(tmp_path):
 
     another_model = {**TINY64, "model": {**TINY64["model"], "code_channels": 8}}
     (tmp_path / "other.yaml").write_text(yaml.safe_dump(another_model))
-    refused = subprocess.run([sys.executable, "experiments/fresh_discriminator.py", str(old_run / STATE_FILE),
-                              str(tmp_path / "other.yaml"), "--out", str(tmp_path / "x"), "--d-steps", "1"],
-                             cwd=ROOT, capture_output=True, text=True)
-    assert refused.returncode != 0 and "code_channels" in refused.stderr
+    with pytest.raises(SystemExit, match="code_channels"):
+        fresh_discriminator(str(old_run / STATE_FILE), str(tmp_path / "other.yaml"), "--out", str(tmp_path / "x"),
+                            "--d-steps", "1")
 
     resumed = train(RunConfig.model_validate(shared), data="synth", out=tmp_path / "new", resume=True,
                     progress=False, max_steps_this_call=1)
@@ -54,10 +61,8 @@ def keep_weights_with(tmp_path, model_changes: dict) -> tuple[dict, dict]:
     old_run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "old", progress=False,
                     max_steps_this_call=2)
     (tmp_path / "changed.yaml").write_text(yaml.safe_dump({**TINY64, "model": {**TINY64["model"], **model_changes}}))
-    done = subprocess.run([sys.executable, "experiments/fresh_discriminator.py", str(old_run / STATE_FILE),
-                           str(tmp_path / "changed.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "0",
-                           "--keep-weights"], cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    fresh_discriminator(str(old_run / STATE_FILE), str(tmp_path / "changed.yaml"), "--out", str(tmp_path / "new"),
+                        "--d-steps", "0", "--keep-weights")
     return load_state(old_run / STATE_FILE), load_state(tmp_path / "new" / "00000-synth64" / STATE_FILE)
 
 
@@ -74,10 +79,8 @@ def test_fresh_discriminator_starts_from_an_export_when_the_state_is_gone(tmp_pa
     old_run = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "old", progress=False,
                     max_steps_this_call=3)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY64))
-    done = subprocess.run([sys.executable, "experiments/fresh_discriminator.py", str(old_run / EXPORT_FILE),
-                           str(tmp_path / "tiny.yaml"), "--out", str(tmp_path / "new"), "--d-steps", "1"],
-                          cwd=ROOT, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    fresh_discriminator(str(old_run / EXPORT_FILE), str(tmp_path / "tiny.yaml"), "--out", str(tmp_path / "new"),
+                        "--d-steps", "1")
     exported = load_export(old_run / EXPORT_FILE)[0]["bridge"]
     new = load_state(tmp_path / "new" / "00000-synth64" / STATE_FILE)
     assert new["step"] == 3
@@ -162,10 +165,9 @@ def test_fresh_discriminator_can_give_g_a_new_part(tmp_path, field, prefix):
     assert any(not torch.equal(after[k], new["generator"][k]) for k in after if k.startswith(prefix))  # it trains
     # Switching it off again would drop trained parts: refused.
     (tmp_path / "plain.yaml").write_text(yaml.safe_dump(TINY64))
-    refused = subprocess.run([sys.executable, "experiments/fresh_discriminator.py", str(resumed / STATE_FILE),
-                              str(tmp_path / "plain.yaml"), "--out", str(tmp_path / "x"), "--d-steps", "0"],
-                             cwd=ROOT, capture_output=True, text=True)
-    assert refused.returncode != 0 and field in refused.stderr
+    with pytest.raises(SystemExit, match=field):
+        fresh_discriminator(str(resumed / STATE_FILE), str(tmp_path / "plain.yaml"), "--out", str(tmp_path / "x"),
+                            "--d-steps", "0")
 
 
 @pytest.mark.slow
