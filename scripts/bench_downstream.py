@@ -2,7 +2,7 @@
 
     python scripts/bench_downstream.py [--quick] [--model FILE] [--out docs/results] [--workdir DIR]
 
-A small CNN glasses classifier is trained (3 seeds, one recipe) on an imbalanced SynthFaces set
+A small CNN glasses classifier is trained (3 seeds, one recipe; --quick: 2) on an imbalanced SynthFaces set
 (Eyeglasses on 5 %), on it oversampled with flips and colour jitter, on it plus the output of the
 real batch job (`bridgegan-batch run jobs/glasses_aug.yaml`), and on real balanced faces; it is
 scored on a balanced held-out test set. Then again with some glasses frame shapes held out of

@@ -60,7 +60,7 @@ class Settings:
 
     @classmethod
     def quick(cls) -> Settings:
-        return cls(judge_n=256, judge_epochs=1, eval_n=24, suite_n=6, truth_n=2, truth_styles=2, job_samples=120,
+        return cls(judge_n=256, judge_epochs=1, eval_n=12, suite_n=6, truth_n=2, truth_styles=2, job_samples=120,
                    ablation_steps=2, ablation_n=4)
 
 
@@ -166,7 +166,8 @@ def downstream_chart(result: dict, path: Path) -> Path:
     for i, name in enumerate(CONDITIONS):
         draw.rectangle([60 + i * 110, height + 50, 70 + i * 110, height + 60], fill=colors[i])
         draw.text((74 + i * 110, height + 49), name, fill="black")
-    draw.text((5, 5), "balanced accuracy on the balanced test set (mean ± std, 3 seeds)", fill="black")
+    seeds = len(result.get("seeds", ())) or "?"
+    draw.text((5, 5), f"balanced accuracy on the balanced test set (mean ± std, {seeds} seeds)", fill="black")
     image.save(path)
     return path
 

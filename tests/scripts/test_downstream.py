@@ -197,10 +197,10 @@ def _check_conditions(conditions: dict) -> None:
 @pytest.mark.slow
 def test_quick_mode_end_to_end_writes_the_schema(quick_results):
     """scripts/bench_downstream.py --quick, as make_results runs it: real shards on disk, the real job (its own
-    Ray) twice, 4 conditions x 3 seeds."""
+    Ray) twice, 4 conditions x 2 seeds."""
     out = quick_results / "results"
     result = json.loads((out / "downstream.json").read_text())
-    assert result["seeds"] == [0, 1, 2]
+    assert result["seeds"] == [0, 1]
     _check_conditions(result["conditions"])
     _check_conditions(result["held_out_style"]["conditions"])
     for run in (result["all_shapes"], result["held_out_style"]):
@@ -210,7 +210,7 @@ def test_quick_mode_end_to_end_writes_the_schema(quick_results):
         assert run["training_glasses_fraction"]["oversample"] == 0.5
         assert abs(run["training_glasses_fraction"]["bridgegan"] - 0.5) <= 0.02
         for name in CONDITIONS:
-            assert len(run["per_seed"][name]["balanced_accuracy"]) == 3
+            assert len(run["per_seed"][name]["balanced_accuracy"]) == 2
     assert result["held_out_style"]["test_shapes"] == ["aviator", "cateye"]
     assert "never saw the shapes" in result["held_out_style"]["note"]
     text = (out / "downstream.md").read_text()
