@@ -16,5 +16,10 @@ if ! "$py" -c "import torch" 2>/dev/null; then
 fi
 extras=""
 [ "${1:-}" = "--dev" ] && extras="[dev]"
-"$py" -m pip install --quiet -e ".${extras}"
+# The rest through uv where it installs and reaches an index (seconds: 7 s against pip's 70 s here, cold
+# caches); pip otherwise, with whatever index the machine's pip is configured for.
+if ! { "$py" -m pip install --quiet uv && "$py" -m uv pip install --quiet --python "$py" -e ".${extras}"; }; then
+  echo "setup: uv unavailable or failed; installing with pip"
+  "$py" -m pip install --quiet -e ".${extras}"
+fi
 echo "setup: ready ($("$py" -c 'import torch, bridgegan_batch; print("bridgegan-batch", bridgegan_batch.__version__, "torch", torch.__version__)'))"
