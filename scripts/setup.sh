@@ -11,7 +11,8 @@ if ! "$py" -c "import torch" 2>/dev/null; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
     echo "setup: NVIDIA GPU found; pip will pick a CUDA build of torch"
   else
-    "$py" -m pip install --quiet "torch==2.13.0"
+    # --no-compile: Python compiles what it imports, on first import; pip compiling all of torch took 26 s.
+    "$py" -m pip install --quiet --no-compile "torch==2.13.0"
   fi
 fi
 extras=""
