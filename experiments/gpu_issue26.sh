@@ -20,21 +20,17 @@ NO_STATE=1 LOADER_WORKERS=${LOADER_WORKERS:-8} scripts/gpu_session.sh "$config" 
 session=$!
 
 warm=$(mktemp -d) blog=$(mktemp -d)
-packb() {
-  run=$(ls -d "$warm"/[0-9]*-* 2> /dev/null | tail -n 1)
-  [ -n "$run" ] && cp -r "$run/stats.jsonl" "$run/config.json" "$run/samples" "$blog/" 2> /dev/null
-  tar cf "$out/b/b.tar" -C "$blog" .
-}
 "$py" experiments/fresh_discriminator.py bridgegan_batch/models/synth64.safetensors "$config" --out "$warm" \
   --keep-weights --d-steps 0 --batch-size "${WARM_BATCH:-64}" --device "$device" > "$blog/fresh.log" 2>&1
 budget=$(awk "BEGIN { print ($minutes + 2) * 60 }")
 "$py" experiments/train_budget.py "$config" --out "$warm" --seconds "$budget" --batch-size "${WARM_BATCH:-64}" \
   --device "$device" --probe-steps "${PROBE_STEPS:-200}" --every 500 --loader-workers "${WARM_WORKERS:-5}" > "$blog/train.log" 2>&1
 echo "warm restart rc=$?" >> "$blog/train.log"
-run=$(ls -d "$warm"/[0-9]*-* | tail -n 1)
+run=$(ls -d "$warm"/[0-9]*-* | tail -n 1)  # made by fresh_discriminator.py, continued by train_budget.py
 cp "$run/model.safetensors" "$out/b/warm.safetensors"
 split -b 15M "$run/state.pt" "$out/b/state.pt."
-packb
+cp -r "$run/stats.jsonl" "$run/config.json" "$run/samples" "$blog/"
+tar cf "$out/b/b.tar" -C "$blog" .
 
 wait "$session"
 tail -n 3 "$blog/train.log" "$out/a/session.log"

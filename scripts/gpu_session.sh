@@ -10,7 +10,8 @@
 # stats, config, eval and d-scale JSON, benchmarks, nvidia-smi samples), re-packed after every step.
 #   scripts/gpu_session.sh CONFIG OUT [MINUTES] [BATCH]      (after scripts/gpu_prepare.sh here)
 # LOADER_WORKERS (default 12) render SynthFaces for the trainer; SKIP_BENCH=1 leaves out step 2 (a smoke run
-# on a CPU); NO_STATE=1 leaves the resume state behind; CHOOSE_N and EVAL_N size step 3's validation and test sets (default 32 and 64).
+# on a CPU); NO_STATE=1 leaves the resume state behind; CHOOSE_N and EVAL_N size step 3's validation and
+# test sets (default 32 and 64).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 config=$1 out=$2 minutes=${3:-9} batch=${4:-512}

@@ -166,8 +166,8 @@ def downstream_chart(result: dict, path: Path) -> Path:
     for i, name in enumerate(CONDITIONS):
         draw.rectangle([60 + i * 110, height + 50, 70 + i * 110, height + 60], fill=colors[i])
         draw.text((74 + i * 110, height + 49), name, fill="black")
-    seeds = len(result.get("seeds", ())) or "?"
-    draw.text((5, 5), f"balanced accuracy on the balanced test set (mean ± std, {seeds} seeds)", fill="black")
+    draw.text((5, 5), f"balanced accuracy on the balanced test set (mean ± std, {len(result['seeds'])} seeds)",
+              fill="black")
     image.save(path)
     return path
 

@@ -21,8 +21,8 @@ if ! "$py" -c "import torch" 2>/dev/null; then
 fi
 extras=""
 [ "${1:-}" = "--dev" ] && extras="[dev]"
-# The rest through uv where it installs and reaches an index (14 s against pip's 70 s here, cold caches,
-# bytecode compiled); pip otherwise, with whatever index the machine's pip is configured for.
+# The rest through uv where it installs and reaches an index (14 s with the bytecode compiled, against pip's
+# 70 s here); pip otherwise, with whatever index the machine's pip is configured for.
 if ! { "$py" -m pip install --quiet uv \
        && "$py" -m uv pip install --quiet --compile-bytecode --python "$py" -e ".${extras}"; }; then
   echo "setup: uv unavailable or failed; installing with pip"

@@ -17,15 +17,14 @@ from bridgegan_batch.train.run import train
 from tests.train.test_loop import TINY64
 
 ROOT = Path(__file__).parents[1]
+sys.path.insert(0, str(ROOT / "experiments"))  # the experiment scripts import as they run
+import fresh_discriminator as fresh_discriminator_script  # noqa: E402
 
 
 def fresh_discriminator(*args: str) -> None:
     """experiments/fresh_discriminator.py ARGS, in this process (a subprocess spent seconds importing torch)."""
-    sys.path.insert(0, str(ROOT / "experiments"))
-    import fresh_discriminator as script
-
     with mock.patch.object(sys, "argv", ["fresh_discriminator.py", *args]):
-        script.main()
+        fresh_discriminator_script.main()
 
 
 @pytest.mark.slow

@@ -25,10 +25,11 @@ from tests.augment.test_engine import read_output
 ROOT = Path(__file__).resolve().parents[2]
 
 # A wrapper around the CLI: `python -c WRAPPER POINT JOB`. At POINT's n-th call of its function the process
-# records its descendants' pids (to check they die with it) and SIGKILLs itself.
+# records its descendants and their command lines (to check they die with it) and SIGKILLs itself.
 WRAPPER = """
 import importlib, json, os, signal, sys
 from bridgegan_batch.cli import main
+from tests.processes import descendants
 
 POINTS = {  # point: (module, attribute, kill before or after the call, at which call, which calls count)
     "render": ("bridgegan_batch.data.writer", "ShardWriter.close", "after", 2, None),
@@ -36,23 +37,6 @@ POINTS = {  # point: (module, attribute, kill before or after the call, at which
     "plan": ("bridgegan_batch.augment.engine", "write_json_atomic", "after", 1, lambda a: a[1] == "plan.json"),
     "report": ("bridgegan_batch.augment.report", "_write_png", "before", 2, None),
 }
-
-def descendants(pid):
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                stat = open(f"/proc/{entry}/stat").read()
-            except OSError:
-                continue
-            parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        kids = [c for c, parent in parents.items() if parent == p]
-        found += kids
-        todo += kids
-    return found
 
 point, job = sys.argv[1], sys.argv[2]
 module, attribute, when, nth, counts = POINTS[point]
@@ -72,15 +56,8 @@ def killing(*args, **kwargs):
         die()
     return result
 
-def command_line(pid):
-    try:
-        return open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\\0", b" ").decode(errors="replace")
-    except OSError:
-        return ""
-
 def die():
-    found = {pid: command_line(pid) for pid in descendants(os.getpid())}
-    open("descendants.json", "w").write(json.dumps(found))
+    open("descendants.json", "w").write(json.dumps(descendants(os.getpid())))
     os.kill(os.getpid(), signal.SIGKILL)
 
 setattr(owner, name, killing)

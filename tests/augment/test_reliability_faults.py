@@ -23,6 +23,7 @@ from bridgegan_batch.augment.manifest import Manifest, OutputBusy, OutputLock
 from bridgegan_batch.data.synth_dataset import write_synth_dataset
 from bridgegan_batch.errors import DataError
 from tests.augment.test_engine import make_job, read_output
+from tests.processes import descendants
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,24 +32,7 @@ def _processes_titled(prefix: str) -> list[int]:
     """Pids whose command line (Ray sets it to `ray::Class.method` while a method runs) starts with prefix,
     among this process's descendants: this test's Ray, not another one running beside it (another xdist
     worker's)."""
-    titles, parents = {}, {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                title = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            titles[int(entry.name)], parents[int(entry.name)] = title, parent
-
-    def ours(pid: int) -> bool:
-        while pid > 1:
-            pid = parents.get(pid, 0)
-            if pid == os.getpid():
-                return True
-        return False
-
-    return [pid for pid, title in titles.items() if title.startswith(prefix) and ours(pid)]
+    return [pid for pid, line in descendants(os.getpid()).items() if line.startswith(prefix)]
 
 
 def _shards(out: Path) -> dict[str, bytes]:
