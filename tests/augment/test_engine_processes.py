@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bridgegan_batch.augment.engine import run_job
+from bridgegan_batch.augment.spec import load_job
 from bridgegan_batch.data.synth_dataset import write_synth_dataset
 from tests.augment.test_engine import read_output
 
@@ -51,11 +53,12 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.slow
-def test_a_driver_killed_mid_run_is_finished_by_a_rerun(tmp_path, tiny_export):
+def test_a_driver_killed_mid_run_is_finished_by_a_rerun(tmp_path, tiny_export, ray_local):
     inputs = str(tmp_path / "in")
     write_synth_dataset(inputs, n=240, size=64, seed=11, shard_size=40)  # 6 shards
-    whole = tmp_path / "whole"
-    _finish(_run(_write_job(tmp_path / "whole.yaml", inputs, tiny_export, whole)))
+    whole = tmp_path / "whole"  # the uninterrupted run, here on the shared Ray: the bytes do not depend on it
+    whole_job = _write_job(tmp_path / "whole.yaml", inputs, tiny_export, whole)
+    run_job(load_job(whole_job), str(whole_job), echo=lambda _: None, progress=False)
 
     out = tmp_path / "out"
     job = _write_job(tmp_path / "job.yaml", inputs, tiny_export, out)
