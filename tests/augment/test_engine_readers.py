@@ -37,6 +37,8 @@ def outputs(tmp_path_factory, tiny_export, ray_local) -> dict:
             run_job(job, str(MAIN_JOB), echo=lambda _: None, progress=False)
             ours = {s.key: (s.attributes, s.meta["provenance"]) for s in DatasetReader([str(root / f"out-{fmt}")])}
             found[fmt] = (str(root / f"out-{fmt}"), ours)
+    for fmt, (out, _) in found.items():  # several shards, so that every reader reads more than one file
+        assert len(glob.glob(f"{out}/*.{'tar' if fmt == 'wds' else 'parquet'}")) > 1, fmt
     kinds = {prov["kind"] for _, prov in found["wds"][1].values()}
     assert len(found["wds"][1]) > 600 and kinds == {"original", "label", "reference", "interpolate"}
     return found
