@@ -199,6 +199,9 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop after this much wall-clock time, checkpoint and export written (one worker).")
 @click.option("--resume", is_flag=True, help="Continue the newest run under --out from its resume state.")
+@click.option("--init", "init", default=None, metavar="EXPORT",
+              help="Start a new run from an export's weights (E, M, G; D when it has one), new optimisers, at step "
+                   "0: fine-tuning, e.g. of the bundled demo model.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--name", default=None, help="Run folder suffix [default: the config file's name].")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
@@ -206,7 +209,7 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
 @click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0, show_default=True)
 @click.option("--cpus-per-worker", type=click.FloatRange(min=0.1), default=1, show_default=True)
 @_user_errors
-def train(config_path, data, out, steps, overrides, minutes, resume, device, name, workers, gpus_per_worker,
+def train(config_path, data, out, steps, overrides, minutes, resume, init, device, name, workers, gpus_per_worker,
           cpus_per_worker):
     """Train BridgeGAN: numbered run folders with config, stats.jsonl, sample grids, export and resume state.
     CONFIG may build on another (`base: synth64.yaml`); the run folder keeps the resolved whole."""
@@ -217,7 +220,7 @@ def train(config_path, data, out, steps, overrides, minutes, resume, device, nam
     patterns = "synth" if list(data) == ["synth"] else list(data)
     run = run_training(config, data=patterns, out=out, name=name or Path(config_path).stem, resume=resume,
                        device=device, workers=workers, gpus_per_worker=gpus_per_worker,
-                       cpus_per_worker=cpus_per_worker, minutes=minutes)
+                       cpus_per_worker=cpus_per_worker, minutes=minutes, init=init)
     click.echo(f"run folder: {run}")
 
 

@@ -69,6 +69,14 @@ class Parts:
     ema: BridgeGenerator
     opt_g: torch.optim.Optimizer
     opt_d: torch.optim.Optimizer
+    autocast: torch.dtype | None = None  # the dtype each step's forward passes autocast to (None: float32)
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """What `train.precision` means on `device`: "auto" is bf16 on CUDA and exact float32 elsewhere."""
+    if precision == "bfloat16" or (precision == "auto" and device.type == "cuda"):
+        return torch.bfloat16
+    return None
 
 
 def build_parts(config: RunConfig, device: torch.device) -> Parts:
@@ -85,18 +93,18 @@ def build_parts(config: RunConfig, device: torch.device) -> Parts:
     t = config.train
     betas = (t.beta1, t.beta2)
     return Parts(g, d, ema, torch.optim.Adam(g.parameters(), lr=t.lr, betas=betas),
-                 torch.optim.Adam(d.parameters(), lr=t.lr, betas=betas))
+                 torch.optim.Adam(d.parameters(), lr=t.lr, betas=betas), autocast_dtype(t.precision, device))
 
 
-def autocast_on(device: torch.device):
-    """bf16 autocast on CUDA; a no-op elsewhere (the CPU path stays float32 and exact)."""
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.type == "cuda")
+def autocast_on(parts: Parts, device: torch.device):
+    """The step's autocast (`Parts.autocast`); a no-op for float32. D's heads stay float32 inside it."""
+    return torch.autocast(device.type, dtype=parts.autocast or torch.bfloat16, enabled=parts.autocast is not None)
 
 
 def discriminator_step(parts: Parts, loss: BridgeGANLoss, batch: Batch, device: torch.device,
                        sync: Callable[[torch.nn.Module], None] | None = None) -> tuple[torch.Tensor, dict]:
     """One D update on `batch`. Returns D's loss and its terms."""
-    with autocast_on(device):
+    with autocast_on(parts, device):
         d_loss, d_stats = loss.discriminator_phase(batch)
     parts.opt_d.zero_grad(set_to_none=True)
     d_loss.backward()
@@ -116,7 +124,7 @@ def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_deca
     `sync(module)` averages a module's gradients across data-parallel ranks before each update.
     """
     if autoencode:
-        with autocast_on(device):
+        with autocast_on(parts, device):
             g_loss, g_stats = loss.reconstruction_phase(batches[-1])
         _generator_update(parts, g_loss, sync)
         update_ema(parts.ema, parts.generator, ema_decay)
@@ -124,7 +132,7 @@ def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_deca
     for batch in batches:
         d_loss, d_stats = discriminator_step(parts, loss, batch, device, sync)
     parts.discriminator.requires_grad_(False)  # G's step needs no gradient for D's weights
-    with autocast_on(device):
+    with autocast_on(parts, device):
         g_loss, g_stats = loss.generator_phase(batches[-1], latent_scale)
     _generator_update(parts, g_loss, sync)
     parts.discriminator.requires_grad_(True)
@@ -182,7 +190,7 @@ def pick_device(name: str = "auto") -> torch.device:
 # Train settings a resumed run may change; any other change would alter its method. The batch size may
 # grow when a run moves to a GPU: the data stream is only re-positioned, and its faces are new either way.
 RESUMABLE_CHANGES = {"steps", "log_every", "sample_every", "checkpoint_every", "loader_workers", "compile",
-                     "decay_start", "batch_size", "d_steps_per_g_step"}
+                     "decay_start", "batch_size", "d_steps_per_g_step", "precision"}
 
 
 def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: bool) -> Path:

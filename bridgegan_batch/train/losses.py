@@ -235,13 +235,18 @@ class BridgeGANLoss:
             real_s, fake_s = scores[:b], scores[b:]
             penalty, penalty_name, penalty_weight = self.r1(real_s, real), "d/r1", self.w.r1
         adv = self.gan.critic(real_s, fake_s)
-        attr = self.attr(self.D.classify(real), batch.labels)  # real faces only
+        attr = self.attr(self.D.classify(real), batch.labels)
         loss = adv + penalty_weight * penalty + self.w.attribute_real * attr
+        stats = {"d/adv": adv.detach(), penalty_name: penalty.detach(), "d/attr_real": attr.detach(),
+                 "d/real_score": real_s.detach().mean()}  # the mean real score shows the offset's drift
         if self.w.critic_drift:
             loss = loss + self.w.critic_drift * self.drift(real_s)
-        # The mean real score shows the offset's drift in the log.
-        return loss, {"d/adv": adv.detach(), penalty_name: penalty.detach(), "d/attr_real": attr.detach(),
-                      "d/real_score": real_s.detach().mean()}
+        if self.w.attribute_fake_in_d:  # the changed attributes of each translation read as the source's
+            changed = (batch.d != 0).repeat(k, 1)  # [kB, N]
+            attr_fake = self.attr(self.D.classify(fakes), batch.labels.repeat(k, 1), changed)
+            loss = loss + self.w.attribute_fake_in_d * attr_fake
+            stats["d/attr_fake"] = attr_fake.detach()
+        return loss, stats
 
     def reconstruction_phase(self, batch: Batch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Self-reconstruction alone (d = 0) on the paths trained, weighted as in G's phase: the autoencoder

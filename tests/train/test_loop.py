@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 from click.testing import CliRunner
 
 from bridgegan_batch.cli import main
@@ -217,3 +218,54 @@ def test_a_time_limit_ends_the_run_with_its_checkpoint_and_export(tmp_path):
     assert load_state(run / "state.pt")["step"] == 1 and load_export(run / "model.safetensors")[2]["step"] == 1
     with pytest.raises(UserError, match="one worker"):
         train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path, progress=False, minutes=1, workers=2)
+
+
+def test_bfloat16_on_the_cpu_trains_under_autocast_and_keeps_float32_weights(tmp_path):
+    from bridgegan_batch.model.checkpoint import load_export
+
+    def run(precision, out):
+        config = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "steps": 2, "precision": precision}})
+        return train(config, data="synth", out=out, progress=False)
+
+    exact, bf16 = run("auto", tmp_path / "a"), run("bfloat16", tmp_path / "b")
+    a, b = _losses(exact), _losses(bf16)
+    assert all(abs(v) < 1e6 for row in b for k, v in row.items() if "/" in k)  # finite and sane
+    # Same inputs and initial weights: only the rounding differs, so the first step's terms are close, not equal.
+    assert a[0]["g/rec"] != b[0]["g/rec"] and b[0]["g/rec"] == pytest.approx(a[0]["g/rec"], rel=0.05)
+    modules, _, _ = load_export(bf16 / EXPORT_FILE)
+    assert {t.dtype for state in modules.values() for t in state.values() if t.is_floating_point()} == {torch.float32}
+    # precision may change on resume: the state holds float32 weights either way
+    resumed = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "steps": 3, "precision": "float32"}})
+    train(resumed, data="synth", out=tmp_path / "b", resume=True, progress=False)
+    assert [r["step"] for r in _losses(bf16)] == [1, 2, 3]
+
+
+def test_init_starts_a_new_run_from_an_export_and_refuses_another_model(tmp_path):
+    from bridgegan_batch.model.checkpoint import load_export, load_state
+
+    first = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "a", progress=False,
+                  max_steps_this_call=2)
+    config = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "steps": 1, "seed": 5}})
+    run = train(config, data="synth", out=tmp_path / "b", progress=False, init=first / EXPORT_FILE)
+    modules, _, _ = load_export(first / EXPORT_FILE)
+    record = json.loads((run / "init.json").read_text())
+    assert record["export_step"] == 2 and record["discriminator"] == "from the export"
+    assert [r["step"] for r in _losses(run)] == [1]  # a new schedule, from step 0
+    # One step at a small EMA decay moves the average only a little from the export it started at, while a new
+    # model (seed 5) starts far from it.
+    ema = load_state(run / STATE_FILE)["ema"]
+    fresh = train(config, data="synth", out=tmp_path / "c", progress=False)
+    far = load_state(fresh / STATE_FILE)["ema"]
+    weights = [k for k, v in modules["bridge"].items() if k.endswith("weight") and v.dim() == 4]  # the convolutions
+    near_gap = max((ema[k] - modules["bridge"][k]).abs().max() for k in weights)
+    far_gap = max((far[k] - modules["bridge"][k]).abs().max() for k in weights)
+    assert near_gap < 0.5 * far_gap
+
+    other = RunConfig.model_validate({**TINY64, "model": {**TINY64["model"], "code_channels": 8}})
+    with pytest.raises(UserError, match=r"another model config.*code_channels"):
+        train(other, data="synth", out=tmp_path / "d", progress=False, init=first / EXPORT_FILE)
+    assert not list((tmp_path / "d").glob("*")), "a refused --init leaves no run folder"
+    with pytest.raises(UserError, match="--init starts a new run"):
+        train(config, data="synth", out=tmp_path / "b", progress=False, init=first / EXPORT_FILE, resume=True)
+    with pytest.raises(UserError, match="--init: .*missing.safetensors"):
+        train(config, data="synth", out=tmp_path / "e", progress=False, init=tmp_path / "missing.safetensors")

@@ -289,3 +289,26 @@ def test_diff_augment_changes_what_d_sees_deterministically_and_g_still_gets_gra
     assert _grads(g.encoder) and _grads(g.mapping) and _grads(g.generator)
     with pytest.raises(ValueError, match="unknown augmentation"):
         BridgeGANLoss(g, d, LossWeights(), augment=("flip",))
+
+
+def test_attribute_fake_in_d_reads_the_changed_attributes_of_translations_as_the_sources():
+    _, _, batch, plain = _setup()
+    torch.manual_seed(1)
+    without, stats = plain.discriminator_phase(batch)
+    assert "d/attr_fake" not in stats
+    _, _, _, negative = _setup(LossWeights(attribute_fake_in_d=2.0))
+    torch.manual_seed(1)
+    with_term, stats = negative.discriminator_phase(batch)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        fakes = negative.fakes(batch)
+        logits = negative.D.classify(fakes)  # [3B, N]
+    changed = (batch.d != 0).repeat(3, 1)
+    assert changed.any() and not changed.all()  # the mask matters: some entries changed, some did not
+    expected = AttributeLoss()(logits, batch.labels.repeat(3, 1), changed)
+    assert stats["d/attr_fake"].item() == pytest.approx(expected.item(), rel=1e-4)
+    assert (with_term - without).item() == pytest.approx(2.0 * expected.item(), rel=1e-3, abs=1e-5)
+    # It trains D's attribute head only: G gets no gradient from D's phase.
+    with_term.backward()
+    assert all(p.grad is None for p in negative.G.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in negative.D.parameters())
