@@ -103,7 +103,7 @@ def probe_step(model: BridgeGenerator, batch: dict[str, torch.Tensor], r: torch.
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--config", default="configs/synth64.yaml")
+    parser.add_argument("--config", default="docs/dev/configs/synth64_lineage.yaml")
     parser.add_argument("--model", default="{}", help="JSON of model fields to override")
     parser.add_argument("--out", required=True)
     parser.add_argument("--minutes", type=float, default=35)

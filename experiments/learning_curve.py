@@ -4,8 +4,8 @@ Trains a config from scratch with the product's trainer in chunks of about `--ev
 each, scores the run's export (the EMA) with the ground-truth measure on held-out faces (adding each goal
 attribute, eval/ground_truth.py, the model's d scale). One JSON line per point in OUT/curve.jsonl.
 
-    python experiments/learning_curve.py configs/synth64.yaml --out runs/curve-wgan --minutes 60
-    python experiments/learning_curve.py configs/synth64.yaml --out runs/curve-ns --minutes 60 \
+    python experiments/learning_curve.py docs/dev/configs/synth64_lineage.yaml --out runs/curve-wgan --minutes 60
+    python experiments/learning_curve.py docs/dev/configs/synth64_lineage.yaml --out runs/curve-ns --minutes 60 \
         --set train.adversarial=nonsaturating_r1
 """
 

@@ -1,6 +1,7 @@
 """Finish the newest run inside a wall-clock budget: measure its speed, then end it with a linear lr decay.
 
-    python experiments/train_budget.py configs/synth64.yaml --out runs --seconds 480 [--decay-fraction 0.5]
+    python experiments/train_budget.py docs/dev/configs/synth64_lineage.yaml --out runs --seconds 480 \
+        [--decay-fraction 0.5]
 
 Made for a lent GPU with a fixed time allowance: a run simply killed at the deadline stops mid-schedule,
 at full learning rate. Here a short probe (constant lr) measures steps per second on this machine; the

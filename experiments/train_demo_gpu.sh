@@ -15,7 +15,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv > "$small/s
 nvidia-smi --query-gpu=timestamp,utilization.gpu,memory.used --format=csv,noheader -l 5 >> "$small/smi.csv" &
 smi=$!
 
-PYTHONUNBUFFERED=1 timeout $((${seconds%.*} + 60)) "$py" experiments/train_budget.py configs/synth64.yaml \
+PYTHONUNBUFFERED=1 timeout $((${seconds%.*} + 60)) "$py" experiments/train_budget.py docs/dev/configs/synth64_lineage.yaml \
   --out "$root" --seconds "$seconds" --loader-workers 4 --probe-steps "${PROBE_STEPS:-300}" --batch-size "${BATCH_SIZE:-32}" > "$out/train.log" 2>&1
 echo "train_budget rc=$?" >> "$out/train.log"
 kill "$smi"

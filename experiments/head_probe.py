@@ -1,0 +1,80 @@
+"""What D's attribute head calls glasses: frames, a tint, both, or G's own attempt (issue 26).
+
+For unseen SynthFaces, the head's P(Eyeglasses) on four renderings of the same face: no glasses, frames with
+tinted lenses, frames alone (clear lenses), and the tint alone (the tinted lenses without their frames: the
+frames-and-tint rendering minus the frames-alone one, added to the face without glasses). And on the model's own
+translations adding Eyeglasses (label and reference path, its d scales). A head that passes the tint alone
+leaves G a frameless band as the cheapest way to "glasses".
+
+    python experiments/head_probe.py MODEL.safetensors [MODEL ...] [--n 128] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+import numpy as np
+import torch
+
+from bridgegan_batch.data.synthfaces import render, sample_record, with_attributes
+from bridgegan_batch.model.pixels import to_tensor
+from bridgegan_batch.model.translator import Translator
+
+HELD_OUT_SEED = 919_191  # a stream no training run or eval reads
+TINT = 0.45
+
+
+def renderings(n: int, size: int = 64) -> dict[str, np.ndarray]:
+    """Four renderings of n faces wearing (or not) glasses; every tinted lens at TINT. -> {name: [n, H, W, 3]}"""
+    out = {k: [] for k in ("none", "frames_and_tint", "frames", "tint")}
+    for i in range(n):
+        face = with_attributes(sample_record(HELD_OUT_SEED, i), {"Eyeglasses": 1})
+        tinted = dataclasses.replace(face, glasses=dataclasses.replace(face.glasses, tint=TINT))
+        clear = dataclasses.replace(face, glasses=dataclasses.replace(face.glasses, tint=0.0))
+        none = render(with_attributes(face, {"Eyeglasses": 0}), size).astype(np.int16)
+        both, frames = render(tinted, size).astype(np.int16), render(clear, size).astype(np.int16)
+        for name, image in (("none", none), ("frames_and_tint", both), ("frames", frames),
+                            ("tint", none + both - frames)):
+            out[name].append(np.clip(image, 0, 255).astype(np.uint8))
+    return {k: np.stack(v) for k, v in out.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="+")
+    parser.add_argument("--n", type=int, default=128)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    images = renderings(args.n)
+    results = {}
+    for path in args.models:
+        t = Translator.load(path, device="cpu")
+        k = t.attributes.index("Eyeglasses")
+        head = t.discriminator.eval()
+
+        def p_glasses(x: torch.Tensor, head=head, k=k) -> float:
+            with torch.inference_mode():
+                return torch.sigmoid(head.classify(x)[:, k]).mean().item()
+
+        row = {name: p_glasses(to_tensor(batch)) for name, batch in images.items()}
+        x = to_tensor(images["none"])
+        labels = torch.from_numpy(np.stack([
+            np.array([with_attributes(sample_record(HELD_OUT_SEED, i), {"Eyeglasses": 0}).attributes[a]
+                      for a in t.attributes], np.float32) for i in range(args.n)]))
+        target = t.targets(labels, {"Eyeglasses": 1})
+        row["translation_label"] = p_glasses(t.label(x, labels, target, seeds=range(args.n)))
+        ref = to_tensor(images["frames_and_tint"])
+        ref_labels = target.clone()  # the references are these faces wearing glasses
+        row["translation_reference"] = p_glasses(t.reference(x, labels, ref.roll(1, 0), ref_labels.roll(1, 0),
+                                                               target))
+        results[path] = row
+        print(path, json.dumps({key: round(v, 3) for key, v in row.items()}), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"n": args.n, "tint": TINT, "seed": HELD_OUT_SEED, "p_eyeglasses": results}, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
