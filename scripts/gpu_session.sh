@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One lent-GPU session (docs/dev/issue26.md, "On a lent GPU"): the product's own commands, timed, on the GPU machine.
-#   1. train CONFIG from scratch for MINUTES at BATCH (a batch that fills the GPU), checkpointing as it goes;
+#   1. train CONFIG from scratch (or, with INIT=EXPORT, fine-tune that export: train --init) for MINUTES at BATCH
+#      (a batch that fills the GPU), checkpointing as it goes;
 #   2. the benchmarks on the GPU: scripts/bench_train.py at BATCH and 4 x BATCH (model FLOPs utilisation),
 #      scripts/bench_pipeline.py with the engine's actors sharing the GPU;
 #   3. choose-d-scale on the result (ground truth on validation faces), then eval --json (ground truth).
@@ -28,7 +29,9 @@ if command -v nvidia-smi > /dev/null; then  # utilisation through the training, 
   smi=$!
 fi
 start=$SECONDS
-timeout $((${minutes%.*} * 60 + 150)) "${bgb[@]}" train "$config" --out "$runs" --minutes "$minutes" \
+init=()
+[ -z "${INIT:-}" ] || init=(--init "$INIT" --set train.latent_warmup_steps=0)  # a trained model needs no warm-up
+timeout $((${minutes%.*} * 60 + 150)) "${bgb[@]}" train "$config" --out "$runs" --minutes "$minutes" "${init[@]}" \
   --set "train.batch_size=$batch" --set train.checkpoint_every=500 --set train.sample_every=500 \
   --set "train.loader_workers=${LOADER_WORKERS:-12}" > "$small/train.log" 2>&1
 echo "train rc=$? after $((SECONDS - start)) s" >> "$small/train.log"
