@@ -280,9 +280,9 @@ class LossWeights(StrictModel):
     # opens the mask is a haze of the attribute's colour (docs/dev/issue26.md, "G's own image").
     raw_reconstruction: float = Field(0.0, ge=0)
     # D (ours): attribute BCE on the translations, toward the *source's* values of the attributes they were asked
-    # to change. Trained on reals alone, the head accepts whatever patch G finds that it reads as the attribute
-    # (the demo model's glasses: a tinted band, no frames); shown G's attempts as not-yet, it keeps learning what
-    # separates them from real ones, and G's attribute loss then asks for that.
+    # to change. Trained on reals alone, the head accepts whatever pattern G's attribute loss finds (the demo
+    # model's band across the eyes reads as glasses more surely than real glasses do); shown G's attempts as
+    # not-yet, it keeps learning what separates them from real ones, and G's attribute loss then asks for that.
     attribute_fake_in_d: float = Field(0.0, ge=0)
 
 
@@ -327,7 +327,7 @@ class TrainConfig(StrictModel):
     loader_workers: int = Field(1, ge=0)  # processes decoding/rendering in the background
     compile: bool = False  # torch.compile the networks (CUDA)
     # The autocast a step runs under (ours): "auto" is bf16 on CUDA and float32 (exact) on the CPU; "bfloat16"
-    # asks for it on the CPU too, 1.4-1.5 times faster where the CPU has bf16 instructions (docs/TRAINING.md).
+    # asks for it on the CPU too, 1.38 times faster on a 2-core CPU with bf16 instructions (docs/TRAINING.md).
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     synth: SynthConfig = SynthConfig()  # what `--data synth` renders
 

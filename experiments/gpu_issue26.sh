@@ -5,7 +5,7 @@
 #      benchmarks (item 5), into OUT/a;
 #   B. the bundled model fine-tuned with CONFIG_B (default CONFIG) at batch 64 (train --init), into OUT/b: a CPU
 #      session fine-tunes a few thousand steps at batch 8; does a GPU's tens of thousands turn the bands into glasses?
-# Each brings back trained.safetensors, model.safetensors (chosen d scales) and small.tar (6 files in all).
+# Each brings back trained.safetensors, model.safetensors (chosen d scales), small.tar and its session.log (8 files).
 #   experiments/gpu_issue26.sh OUT [MINUTES] [CONFIG] [CONFIG_B]   (after scripts/gpu_prepare.sh here; carry .gpu)
 set -uo pipefail
 cd "$(dirname "$0")/.."

@@ -26,19 +26,23 @@ HELD_OUT_SEED = 919_191  # a stream no training run or eval reads
 TINT = 0.45
 
 
-def renderings(n: int, size: int = 64) -> dict[str, np.ndarray]:
-    """Four renderings of n faces wearing (or not) glasses; every tinted lens at TINT. -> {name: [n, H, W, 3]}"""
+def renderings(n: int, size: int = 64) -> tuple[dict[str, np.ndarray], list[dict[str, int]]]:
+    """Four renderings of n faces wearing (or not) glasses, every tinted lens at TINT, and each face's attributes
+    without glasses. -> ({name: [n, H, W, 3]}, [attributes])"""
     out = {k: [] for k in ("none", "frames_and_tint", "frames", "tint")}
+    labels = []
     for i in range(n):
         face = with_attributes(sample_record(HELD_OUT_SEED, i), {"Eyeglasses": 1})
         tinted = dataclasses.replace(face, glasses=dataclasses.replace(face.glasses, tint=TINT))
         clear = dataclasses.replace(face, glasses=dataclasses.replace(face.glasses, tint=0.0))
-        none = render(with_attributes(face, {"Eyeglasses": 0}), size).astype(np.int16)
+        bare = with_attributes(face, {"Eyeglasses": 0})
+        labels.append(bare.attributes)
+        none = render(bare, size).astype(np.int16)
         both, frames = render(tinted, size).astype(np.int16), render(clear, size).astype(np.int16)
         for name, image in (("none", none), ("frames_and_tint", both), ("frames", frames),
                             ("tint", none + both - frames)):
             out[name].append(np.clip(image, 0, 255).astype(np.uint8))
-    return {k: np.stack(v) for k, v in out.items()}
+    return {k: np.stack(v) for k, v in out.items()}, labels
 
 
 def main() -> None:
@@ -47,7 +51,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    images = renderings(args.n)
+    images, attributes = renderings(args.n)
     results = {}
     for path in args.models:
         t = Translator.load(path, device="cpu")
@@ -60,9 +64,7 @@ def main() -> None:
 
         row = {name: p_glasses(to_tensor(batch)) for name, batch in images.items()}
         x = to_tensor(images["none"])
-        labels = torch.from_numpy(np.stack([
-            np.array([with_attributes(sample_record(HELD_OUT_SEED, i), {"Eyeglasses": 0}).attributes[a]
-                      for a in t.attributes], np.float32) for i in range(args.n)]))
+        labels = torch.tensor([[face[a] for a in t.attributes] for face in attributes], dtype=torch.float32)
         target = t.targets(labels, {"Eyeglasses": 1})
         row["translation_label"] = p_glasses(t.label(x, labels, target, seeds=range(args.n)))
         ref = to_tensor(images["frames_and_tint"])

@@ -38,7 +38,7 @@ echo "train rc=$? after $((SECONDS - start)) s" >> "$small/train.log"
 [ -z "$smi" ] || kill "$smi"
 run=$(ls -d "$runs"/[0-9]*-* | tail -n 1)
 cp -r "$run/stats.jsonl" "$run/config.json" "$run/samples" "$small/"
-[ ! -f "$run/init.json" ] || cp "$run/init.json" "$small/"  
+[ ! -f "$run/init.json" ] || cp "$run/init.json" "$small/"  # which export a fine-tune began from
 cp "$run/model.safetensors" "$out/trained.safetensors"
 [ -n "${NO_STATE:-}" ] || split -b 15M "$run/state.pt" "$out/state.pt."
 pack
