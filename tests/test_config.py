@@ -67,3 +67,13 @@ def test_yaml_booleans_are_refused_wherever_numbers_are_expected(tmp_path):
     # Attribute values are 0/1 labels, where true and false say the same: still accepted.
     job.write_text(Path("jobs/glasses_aug.yaml").read_text().replace("set: {Eyeglasses: 1}", "set: {Eyeglasses: true}"))
     assert load_yaml(job, JobSpec).operations[0].label.set == {"Eyeglasses": 1}
+
+
+def test_the_real_faces_config_carries_the_demo_models_recipe():
+    """configs/celeba128.yaml differs from configs/synth64.yaml only in sizes, attributes and cadence."""
+    demo, celeba = load_yaml("configs/synth64.yaml", RunConfig), load_yaml("configs/celeba128.yaml", RunConfig)
+    sizes = {"batch_size", "steps", "loader_workers", "sample_every", "checkpoint_every"}
+    assert celeba.train.model_copy(update={k: getattr(demo.train, k) for k in sizes}) == demo.train
+    recipe = {"generator_skips", "generator_keep_mask", "disc_separate_attribute_trunk", "noise_dim"}
+    assert all(getattr(celeba.model, k) == getattr(demo.model, k) for k in recipe)
+    assert {"Eyeglasses", "Wearing_Hat"} <= set(celeba.model.attributes) and celeba.model.image_size == 128
