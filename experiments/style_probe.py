@@ -1,4 +1,4 @@
-"""Does the reference path follow the reference? Output and code spread across references, against the truth's (issue 26).
+"""Does the reference path follow the reference? Its spread across references, against the truth's (issue 26).
 
 For unseen SynthFaces sources and pairs of references that carry the attribute in two different styles, each
 model translates the source with either reference (the reference path) and with two noises (the label path).
@@ -81,11 +81,11 @@ def probe(path: str, n: int) -> dict:
         # The reference path with the source's target (only `name` changes), from either reference.
         out_a = t.reference(x, src_l, xa, ra_l, target_l)
         out_b = t.reference(x, src_l, xb, rb_l, target_l)
-        lab_a = t.label(x, src_l, target_l, seeds=list(range(n)))
-        lab_b = t.label(x, src_l, target_l, seeds=list(range(10_000, 10_000 + n)))
+        seeds_a, seeds_b = list(range(n)), list(range(10_000, 10_000 + n))
+        lab_a, lab_b = (t.label(x, src_l, target_l, seeds=s) for s in (seeds_a, seeds_b))
         d = t.scaled_d(src_l, target_l)
         ca, cb = g.reference_code(xa, d), g.reference_code(xb, d)
-        ma, mb = g.label_code(t._noise(list(range(n)), n), d), g.label_code(t._noise(list(range(10_000, 10_000 + n)), n), d)
+        ma, mb = (g.label_code(t._noise(s, n), d) for s in (seeds_a, seeds_b))
         rows[name] = {
             "reference_output_spread": spread(out_a, out_b, ta, tb),
             "label_output_spread": spread(lab_a, lab_b, ta, tb),
