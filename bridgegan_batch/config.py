@@ -284,6 +284,11 @@ class LossWeights(StrictModel):
     # model's band across the eyes reads as glasses more surely than real glasses do); shown G's attempts as
     # not-yet, it keeps learning what separates them from real ones, and G's attribute loss then asks for that.
     attribute_fake_in_d: float = Field(0.0, ge=0)
+    # G (ours; StarGAN v2's cycle-consistency): L1(G(y, E(y, d) + E(x, -d)), x) for each translation y of x, i.e. y
+    # translated back with the source as its reference. E(x, -d) must then carry the source's own style of what
+    # changed (its glasses), which is what the reference path needs E(x_ref, d) to carry; nothing else asks for that
+    # (docs/dev/issue26.md, "the style probe").
+    image_cycle: float = Field(0.0, ge=0)
 
 
 class TrainConfig(StrictModel):

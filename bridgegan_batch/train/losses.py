@@ -296,12 +296,17 @@ class BridgeGANLoss:
         adv = self.gan.generator(scores)  # the mean over the step's translations
         attr = self.attr(logits, target_k)
         rec = self.rec(recs, x.repeat(len(recs) // b, 1, 1, 1))
+        reencoded = self.G.reference_code(fakes, d.repeat(k, 1)) \
+            if self.paths == "both" or self.w.image_cycle else None  # E(y, d): [kB, Cs, Hs, Ws]
         if self.paths == "both":  # the two links between the paths
-            reencoded = self.G.reference_code(fakes, d.repeat(3, 1))  # [3B, Cs, Hs, Ws]
             cycle = self.cycle(reencoded, torch.cat([lab, ref, mix]))
             close = self.close(lab, ref)
         else:
             cycle = close = no_term
+        # Each translation back to its source, the source as the reference: d_back = -d, so the code is
+        # E(y, -d_back) + E(x, d_back) = E(y, d) + E(x, -d).
+        back = self.rec(self.G(fakes, reencoded + src.repeat(k, 1, 1, 1)), sources[: k * b]) \
+            if self.w.image_cycle else no_term
         fake2 = out[k * b : (k + 1) * b]  # the second noise's translation (label path)
         ms = no_term if self.paths == "reference" else self.ms(fakes[:b], fake2, batch.r1, batch.r2)
         change = self.change(fakes, sources[: k * b])
@@ -316,10 +321,12 @@ class BridgeGANLoss:
         loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
                 + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms
                 + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree
-                + w.raw_reconstruction * raw_rec)
+                + w.raw_reconstruction * raw_rec + w.image_cycle * back)
         stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
                  "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
                  "g/change": change.detach()}
+        if w.image_cycle:
+            stats["g/image_cycle"] = back.detach()
         if keep is not None:
             stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach(), "g/raw_rec": raw_rec.detach()}
         return loss, stats
