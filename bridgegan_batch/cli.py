@@ -197,7 +197,7 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
 @click.option("--set", "overrides", multiple=True, metavar="KEY.PATH=VALUE",
               help="Override a config field, the value read as YAML (repeatable): --set train.lr=1e-4.")
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=None,
-              help="Stop after this much wall-clock time, checkpoint and export written (one worker).")
+              help="Stop after this much wall-clock time, checkpoint and export written (workers: rank 0's clock).")
 @click.option("--resume", is_flag=True, help="Continue the newest run under --out from its resume state.")
 @click.option("--init", "init", default=None, metavar="EXPORT",
               help="Start a new run from an export's weights (E, M, G; D when it has one), new optimisers, at step "

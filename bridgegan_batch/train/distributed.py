@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import torch
@@ -34,6 +35,13 @@ def average_gradients(module: torch.nn.Module) -> None:
         grad.copy_(synced)
 
 
+def rank_0_decides(flag: bool, device: torch.device) -> bool:
+    """Rank 0's `flag` on every rank: a time limit read from one clock, so that all ranks stop at one step."""
+    value = torch.tensor([float(flag)], device=device)
+    dist.broadcast(value, src=0)
+    return bool(value.item())
+
+
 def _worker(cfg: dict) -> None:
     import ray.train
     import ray.train.torch
@@ -44,9 +52,12 @@ def _worker(cfg: dict) -> None:
     rank, world = context.get_world_rank(), context.get_world_size()
     torch.set_num_threads(max(1, int(cfg["threads"])))
     run = Path(cfg["run"])
+    # The time limit counts from when this worker starts; only rank 0's clock is read (rank_0_decides).
+    deadline = None if cfg["seconds_left"] is None else time.monotonic() + cfg["seconds_left"]
     result = run_loop(RunConfig.model_validate_json(cfg["config"]), data=cfg["data"], run=run, resume=cfg["resume"],
                       device=ray.train.torch.get_device(), progress=False,
-                      max_steps_this_call=cfg["max_steps"], rank=rank, world=world, sync=average_gradients)
+                      max_steps_this_call=cfg["max_steps"], rank=rank, world=world, sync=average_gradients,
+                      deadline=deadline, agree=rank_0_decides)
     # Every rank reports what it did; rank 0 writes the list (the test checks both ranks stepped).
     gathered: list = [None] * world
     dist.all_gather_object(gathered, result)
@@ -55,7 +66,7 @@ def _worker(cfg: dict) -> None:
 
 
 def train_on_ray(config: RunConfig, *, data, run: Path, resume: bool, workers: int, gpus_per_worker: float,
-                 cpus_per_worker: float, max_steps_this_call: int | None) -> None:
+                 cpus_per_worker: float, max_steps_this_call: int | None, seconds_left: float | None = None) -> None:
     """Run the training loop on `workers` Ray Train workers (gloo on CPU, nccl on GPU).
 
     Joins the Ray cluster of RAY_ADDRESS, or starts a local one. The run folder must be on storage
@@ -73,7 +84,8 @@ def train_on_ray(config: RunConfig, *, data, run: Path, resume: bool, workers: i
         trainer = TorchTrainer(
             _worker,
             train_loop_config={"config": config.model_dump_json(), "data": data, "run": str(run.resolve()),
-                               "resume": resume, "max_steps": max_steps_this_call, "threads": max(1, cpus_per_worker)},
+                               "resume": resume, "max_steps": max_steps_this_call, "threads": max(1, cpus_per_worker),
+                               "seconds_left": seconds_left},
             scaling_config=ScalingConfig(num_workers=workers, use_gpu=use_gpu, resources_per_worker=resources),
             torch_config=TorchConfig(backend="nccl" if use_gpu else "gloo"),
             run_config=RayRunConfig(storage_path=str((run / "ray").resolve()), name="train"),

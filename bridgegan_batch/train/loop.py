@@ -216,11 +216,12 @@ def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: 
 
 def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.device, progress: bool = True,
              max_steps_this_call: int | None = None, rank: int = 0, world: int = 1,
-             sync: Callable[[torch.nn.Module], None] | None = None, deadline: float | None = None) -> dict:
+             sync: Callable[[torch.nn.Module], None] | None = None, deadline: float | None = None,
+             agree: Callable[[bool, torch.device], bool] | None = None) -> dict:
     """The loop on one process. With `world > 1`, each rank reads its own batches, `sync` averages
-    gradients across ranks, and only rank 0 writes. With `deadline` (a time.monotonic() value, one process
-    only), the step that ends past it is the last: its checkpoint and export are written. Returns what
-    this rank did."""
+    gradients across ranks, and only rank 0 writes. With `deadline` (a time.monotonic() value), the step that
+    ends past it is the last: its checkpoint and export are written; across ranks, `agree` gives every rank
+    rank 0's verdict. Returns what this rank did."""
     t = config.train
     parts = build_parts(config, device)
     start = _restore(parts, load_state(run / STATE_FILE)) if resume else 0
@@ -263,8 +264,13 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
         images_seen += t.batch_size * per_step * world
 
         done = step + 1
-        last = done == end or (deadline is not None and time.monotonic() >= deadline)
+        past = deadline is not None and time.monotonic() >= deadline
+        if deadline is not None and agree is not None:
+            past = agree(past, device)
+        last = done == end or past
         if not writer:
+            if last:
+                break
             continue
         if done % t.log_every == 0 or last:
             now = time.perf_counter()

@@ -21,11 +21,10 @@ def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume
     """Train (or continue) a run; returns its folder. `config.train.steps` is the total step count.
 
     `workers > 1` runs data-parallel on a Ray cluster (Ray Train); see train/distributed.py. `minutes`
-    stops a one-process run at that wall-clock time (counted from here), checkpoint and export written.
+    stops the run at that wall-clock time (counted from here), checkpoint and export written; with workers,
+    rank 0's clock decides and every rank stops at its step.
     `init` starts a new run from an export's weights at step 0 (train/warm_start.py).
     """
-    if minutes is not None and workers > 1:
-        raise UserError("a time limit (--minutes) needs one worker: ranks would stop at different steps")
     if init is not None and resume:
         raise UserError("--init starts a new run and --resume continues one: pass one of them")
     deadline = None if minutes is None else time.monotonic() + 60 * minutes
@@ -39,8 +38,10 @@ def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume
             raise
         resume = True  # the loop continues the state just written
     if workers > 1:
+        seconds_left = None if deadline is None else max(0.0, deadline - time.monotonic())
         train_on_ray(config, data=data, run=run, resume=resume, workers=workers, gpus_per_worker=gpus_per_worker,
-                     cpus_per_worker=cpus_per_worker, max_steps_this_call=max_steps_this_call)
+                     cpus_per_worker=cpus_per_worker, max_steps_this_call=max_steps_this_call,
+                     seconds_left=seconds_left)
     else:
         run_loop(config, data=data, run=run, resume=resume, device=pick_device(device), progress=progress,
                  max_steps_this_call=max_steps_this_call, deadline=deadline)
