@@ -1,7 +1,7 @@
-"""The demo model's sample grid in docs/: for glasses and for blond hair, each row is
+"""The demo model's sample grid in docs/: four rows per attribute added (glasses, blond hair), each row
 source | label-driven (seed 0) | label-driven (seed 1) | reference | reference-driven | interpolated.
 
-    python scripts/make_demo_grid.py [--model FILE] [--edit direct|residual] [--out docs/demo_grid.png]
+    python scripts/make_demo_grid.py [--model FILE] [--edit direct|residual] [--attributes A,B] [--out PNG]
 """
 
 from __future__ import annotations
@@ -49,12 +49,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(DEFAULT_MODEL))
     parser.add_argument("--edit", choices=EDIT_MODES, default="direct")
+    parser.add_argument("--attributes", default="Eyeglasses,Blond_Hair", help="comma-separated, four rows each")
     parser.add_argument("--out", default="docs/demo_grid.png")
     args = parser.parse_args()
     t = Translator.load(args.model, device="cpu", edit=args.edit)
     images, labels = load_arrays("synth", n=300, size=t.config.image_size, attributes=t.attributes,
                                  seed=HELD_OUT_SEED)
-    rows = block(t, images, labels, "Eyeglasses") + block(t, images, labels, "Blond_Hair")
+    rows = [row for attribute in args.attributes.split(",") for row in block(t, images, labels, attribute)]
     image = grid(rows)
     image = image.resize((image.width * 2, image.height * 2), Image.Resampling.NEAREST)
     image.save(args.out, optimize=True)

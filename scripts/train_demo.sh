@@ -2,7 +2,7 @@
 # Train the demo model, or fine-tune the bundled one, then choose its d scales by ground truth into the package.
 #   scripts/train_demo.sh [TOTAL_STEPS] [-- TRAIN_ARGS...]              configs/synth64.yaml from scratch
 #   scripts/train_demo.sh --continue MINUTES [CONFIG] [-- TRAIN_ARGS...]  the bundled model, fine-tuned for MINUTES
-#                                                                       (CONFIG: configs/synth64.yaml)
+#                                                                       (CONFIG: configs/synth64_finetune.yaml)
 # TRAIN_ARGS go to `bridgegan-batch train` (e.g. --set train.precision=bfloat16). Every step is a product command:
 # train (--init for a fine-tune), then choose-d-scale writes bridgegan_batch/models/synth64.safetensors.
 set -euo pipefail
@@ -13,7 +13,7 @@ out=${OUT:-runs/demo}
 if [ "${1:-}" = "--continue" ]; then
   minutes=${2:?--continue needs MINUTES}
   shift 2
-  config=configs/synth64.yaml
+  config=configs/synth64_finetune.yaml
   if [ $# -gt 0 ] && [ "$1" != "--" ]; then config=$1; shift; fi
   # A copy: choose-d-scale overwrites the bundled file at the end, and init.json should name what stays put.
   mkdir -p "$out"

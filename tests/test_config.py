@@ -77,3 +77,12 @@ def test_the_real_faces_config_carries_the_demo_models_recipe():
     recipe = {"generator_skips", "generator_keep_mask", "disc_separate_attribute_trunk", "noise_dim"}
     assert all(getattr(celeba.model, k) == getattr(demo.model, k) for k in recipe)
     assert {"Eyeglasses", "Wearing_Hat"} <= set(celeba.model.attributes) and celeba.model.image_size == 128
+
+
+def test_the_fine_tune_config_changes_only_the_schedule_of_the_demo_recipe():
+    """configs/synth64_finetune.yaml (how the bundled model's last stage ran) keeps synth64's networks and losses."""
+    demo, tune = load_yaml("configs/synth64.yaml", RunConfig), load_yaml("configs/synth64_finetune.yaml", RunConfig)
+    schedule = {"d_steps_per_g_step", "latent_warmup_steps", "precision"}
+    assert tune.model == demo.model and tune.train.losses == demo.train.losses
+    assert tune.train.model_copy(update={k: getattr(demo.train, k) for k in schedule}) == demo.train
+    assert (tune.train.d_steps_per_g_step, tune.train.latent_warmup_steps) == (1, 0)
