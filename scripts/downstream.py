@@ -52,7 +52,7 @@ class Settings:
     glasses_fraction: float = 0.05  # Eyeglasses prior of the imbalanced set
     n_test: int = 1000  # balanced test set: exactly half wear glasses
     image_size: int = 64
-    seeds: tuple[int, ...] = (0, 1, 2)  # classifier seeds (initialisation and batch order); data is fixed
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)  # classifier seeds (initialisation and batch order); data is fixed
     epochs: int = 10
     batch_size: int = 64
     lr: float = 2e-3
@@ -324,16 +324,19 @@ def mean_std(values: Sequence[float]) -> dict[str, float]:
 
 
 def goal_check(conditions: dict[str, dict]) -> dict:
-    """The issue's goal on balanced accuracy: (c) beats (b), and (c) closes at least half of the gap
-    from (a) to (d). `fraction_closed` is None when (d) does not beat (a) (no gap to close)."""
+    """The issue's goal on balanced accuracy: (c) beats (b) by more than twice the seeds' standard deviation
+    (the larger of the two conditions'), and (c) closes at least half of the gap from (a) to (d).
+    `fraction_closed` is None when (d) does not beat (a) (no gap to close)."""
     missing = [c for c in CONDITIONS if c not in conditions]
     if missing:
         raise ValueError(f"goal_check: conditions {missing} missing")
     a, b, c, d = (conditions[name]["balanced_accuracy"]["mean"] for name in CONDITIONS)
+    spread = max(conditions[name]["balanced_accuracy"]["std"] for name in ("oversample", "bridgegan"))
     fraction = (c - a) / (d - a) if d > a else None
-    beats = c > b
+    beats = c - b > 2 * spread
     half = fraction is not None and fraction >= GOAL_FRACTION
-    return {"metric": "balanced_accuracy", "bridgegan_beats_oversample": beats, "fraction_closed": fraction,
+    return {"metric": "balanced_accuracy", "lead_over_oversample": c - b, "two_std": 2 * spread,
+            "bridgegan_beats_oversample": beats, "fraction_closed": fraction,
             "closes_half_the_gap": half, "holds": beats and half}
 
 
@@ -485,8 +488,9 @@ def _table(run: dict, faces: dict | None) -> list[str]:
     frac = goal["fraction_closed"]
     a, b, c, d = (run["conditions"][k]["balanced_accuracy"]["mean"] for k in CONDITIONS)
     lines += ["",
-              f"- (c) beats (b): **{'yes' if goal['bridgegan_beats_oversample'] else 'no'}** "
-              f"({c:.3f} vs {b:.3f} balanced accuracy)",
+              f"- (c) beats (b) by more than twice the seeds' std: "
+              f"**{'yes' if goal['bridgegan_beats_oversample'] else 'no'}** "
+              f"({c:.3f} vs {b:.3f} balanced accuracy, a lead of {c - b:.3f} against {goal['two_std']:.3f})",
               f"- gap closed, (c − a) / (d − a): **{'n/a (d does not beat a)' if frac is None else f'{frac:.2f}'}** "
               f"(({c:.3f} − {a:.3f}) / ({d:.3f} − {a:.3f}); goal ≥ {GOAL_FRACTION})",
               f"- goal: **{'met' if goal['holds'] else 'not met'}**"]

@@ -71,6 +71,10 @@ def test_mean_std_and_goal_check_known_answers():
     assert not goal["bridgegan_beats_oversample"] and not goal["closes_half_the_gap"] and not goal["holds"]
     goal = goal_check(conditions(0.6, 0.5, 0.7, 0.6))  # (d) does not beat (a): no gap to close
     assert goal["fraction_closed"] is None and not goal["holds"]
+    spread = conditions(0.6, 0.7, 0.8, 0.9)
+    spread["oversample"]["balanced_accuracy"]["std"] = 0.06  # a lead of 0.1 within twice the seeds' spread
+    goal = goal_check(spread)
+    assert goal["two_std"] == pytest.approx(0.12) and not goal["bridgegan_beats_oversample"] and not goal["holds"]
     with pytest.raises(ValueError, match="bridgegan"):
         goal_check({"imbalanced": {}, "oversample": {}})
 
