@@ -289,6 +289,11 @@ class LossWeights(StrictModel):
     # changed (its glasses), which is what the reference path needs E(x_ref, d) to carry; nothing else asks for that
     # (docs/dev/issue26.md, "the style probe").
     image_cycle: float = Field(0.0, ge=0)
+    # G (ours; the authors' mode seeking, on the reference path): 1 / (mean |y1 - y2| / mean |x_ref1 - x_ref2|) for
+    # one source translated with two references that share the target's changed attributes. Nothing else asks the
+    # reference path's output to differ when the reference does, and the latent cycle then asks the output to show
+    # what E read from its reference (docs/dev/issue26.md, "Two references").
+    reference_mode_seeking: float = Field(0.0, ge=0)
 
 
 class TrainConfig(StrictModel):

@@ -24,7 +24,7 @@ from bridgegan_batch.train.ema import ema_decay_at, update_ema
 from bridgegan_batch.train.losses import Batch, BridgeGANLoss
 from bridgegan_batch.train.sample_grid import sample_grid
 from bridgegan_batch.train.schedule import autoencoding, latent_weight_scale, learning_rate
-from bridgegan_batch.train.targets import sample_targets
+from bridgegan_batch.train.targets import sample_targets, second_references
 
 STATE_FILE = "state.pt"
 EXPORT_FILE = "model.safetensors"
@@ -58,7 +58,9 @@ def step_inputs(images: torch.Tensor, labels: torch.Tensor, *, batch_index: int,
     fields = dict(x=x, labels=labels, target=target, x_ref=x[ref_index],
                   r1=torch.randn(b, noise_dim, generator=gen), r2=torch.randn(b, noise_dim, generator=gen),
                   alpha=torch.rand(b, generator=gen), eps=torch.rand(3 * b, generator=gen))
-    augment_seed = int(torch.randint(0, 2**62, (1,), generator=gen))  # drawn last: the fields above stay as they were
+    augment_seed = int(torch.randint(0, 2**62, (1,), generator=gen))
+    # Drawn after the fields above, so that they are what they were before this one existed.
+    fields["x_ref2"] = x[second_references(labels, target, ref_index, gen)]
     return Batch(**{k: v.to(device, non_blocking=True) for k, v in fields.items()}, augment_seed=augment_seed)
 
 

@@ -125,8 +125,10 @@ class ModeSeekingLoss:
     eps = 1e-5
 
     def __call__(self, fake1: torch.Tensor, fake2: torch.Tensor, r1: torch.Tensor, r2: torch.Tensor) -> torch.Tensor:
-        ratio = (fake1 - fake2).abs().mean() / ((r1 - r2).abs().mean() + self.eps)
-        return 1.0 / (ratio + self.eps)
+        apart = (r1 - r2).abs().mean()
+        ratio = (fake1 - fake2).abs().mean() / (apart + self.eps)
+        # Inputs that are all equal (two references that are one face) leave nothing to seek.
+        return torch.where(apart > 0, 1.0 / (ratio + self.eps), torch.zeros_like(ratio))
 
 
 @dataclass
@@ -142,6 +144,9 @@ class Batch:
     alpha: torch.Tensor  # [B] interpolation weights in [0, 1]
     eps: torch.Tensor  # [3B] gradient-penalty mixing weights in [0, 1]
     augment_seed: int = 0  # seeds the augmentation of what D sees (when the loss has a policy)
+    # [B, 3, H, W]: a second reference sharing x_ref's values on the changed attributes (x_ref itself where none
+    # does); for the reference path's mode seeking
+    x_ref2: torch.Tensor | None = None
 
     @property
     def d(self) -> torch.Tensor:
@@ -259,6 +264,12 @@ class BridgeGANLoss:
         rec = self.rec(recs, x.repeat(len(codes), 1, 1, 1))
         return self.w.reconstruction * rec, {"g/rec": rec.detach()}
 
+    def _reference_mode_seeking(self, batch: Batch, src: torch.Tensor, ref_out: torch.Tensor) -> torch.Tensor:
+        """Mode seeking between two references: the source translated with x_ref2 against `ref_out`, its
+        translation with x_ref (a second G pass of B images). src: [B,Cs,Hs,Ws]; ref_out: [B,3,H,W] -> 0-d"""
+        second = self.G(batch.x, src + self.G.reference_code(batch.x_ref2, batch.d))  # [B, 3, H, W]
+        return self.ms(ref_out, second, batch.x_ref, batch.x_ref2)
+
     def generator_phase(self, batch: Batch,
                         latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G's losses; `latent_scale` multiplies the closeness and latent-cycle weights (warm-up)."""
@@ -309,6 +320,9 @@ class BridgeGANLoss:
             if self.w.image_cycle else no_term
         fake2 = out[k * b : (k + 1) * b]  # the second noise's translation (label path)
         ms = no_term if self.paths == "reference" else self.ms(fakes[:b], fake2, batch.r1, batch.r2)
+        ref_out = fakes[b : 2 * b] if self.paths == "both" else fakes[:b]  # the reference path's translation
+        ref_ms = self._reference_mode_seeking(batch, src, ref_out) \
+            if ref is not None and self.w.reference_mode_seeking and batch.x_ref2 is not None else no_term
         change = self.change(fakes, sources[: k * b])
         # On the translations only: a reconstruction may keep every pixel.
         area, disagree = (no_term, no_term) if keep is None else self.keep(keep[: k * b], image[: k * b],
@@ -321,12 +335,14 @@ class BridgeGANLoss:
         loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
                 + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms
                 + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree
-                + w.raw_reconstruction * raw_rec + w.image_cycle * back)
+                + w.raw_reconstruction * raw_rec + w.image_cycle * back + w.reference_mode_seeking * ref_ms)
         stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
                  "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
                  "g/change": change.detach()}
         if w.image_cycle:
             stats["g/image_cycle"] = back.detach()
+        if w.reference_mode_seeking and ref is not None:
+            stats["g/ref_ms"] = ref_ms.detach()
         if keep is not None:
             stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach(), "g/raw_rec": raw_rec.detach()}
         return loss, stats

@@ -48,3 +48,20 @@ def sample_targets(labels: torch.Tensor, generator: torch.Generator, single_flip
     chosen = scores.argmax(dim=1)  # a random candidate, or a random face if none qualifies
     reference = torch.where(single, chosen, perm)
     return target, reference
+
+
+def second_references(labels: torch.Tensor, target: torch.Tensor, reference: torch.Tensor,
+                      generator: torch.Generator) -> torch.Tensor:
+    """For each row, another face of the batch that has the row's target value on every attribute the row changes,
+    chosen at random; the row's own reference where no other face qualifies (the two then draw the same output).
+
+    labels, target: [B, N] float {0,1}; reference: [B] long -> [B] long
+    """
+    b = labels.shape[0]
+    changed = target != labels  # [B, N]
+    # fits[i, j]: face j has row i's target value on each attribute row i changes
+    fits = ((labels[None, :, :] == target[:, None, :]) | ~changed[:, None, :]).all(dim=2)  # [B, B]
+    fits[torch.arange(b), reference] = False
+    scores = torch.rand(b, b, generator=generator) + fits.float()  # candidates score in [1, 2)
+    best = scores.argmax(dim=1)
+    return torch.where(fits.any(dim=1), best, reference)

@@ -183,6 +183,32 @@ def test_mode_seeking_rewards_different_outputs():
     same = ModeSeekingLoss()(torch.zeros(2, 3), torch.zeros(2, 3), r1, r2)
     apart = ModeSeekingLoss()(torch.zeros(2, 3), torch.ones(2, 3), r1, r2)
     assert apart < same and apart.item() == pytest.approx(1.0, rel=1e-3)
+    assert ModeSeekingLoss()(torch.zeros(2, 3), torch.ones(2, 3), r1, r1).item() == 0  # equal inputs: nothing to seek
+
+
+def test_reference_mode_seeking_translates_the_source_with_a_second_reference():
+    g, _, batch, plain = _setup()
+    batch.x_ref2 = batch.x_ref.roll(1, 0)
+    _, _, _, weighted = _setup(LossWeights(reference_mode_seeking=0.5))
+    torch.manual_seed(1)
+    without, stats = plain.generator_phase(batch)
+    assert "g/ref_ms" not in stats
+    torch.manual_seed(1)
+    with_term, stats = weighted.generator_phase(batch)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        _, first, _ = weighted.fakes(batch).chunk(3)  # the reference path's translations
+        second = g(batch.x, g.source_code(batch.x, batch.d) + g.reference_code(batch.x_ref2, batch.d))
+    ratio = (first - second).abs().mean() / (batch.x_ref - batch.x_ref2).abs().mean()
+    expected = 1 / ratio.item()
+    assert stats["g/ref_ms"].item() == pytest.approx(expected, rel=1e-3)
+    assert (with_term - without).item() == pytest.approx(0.5 * expected, rel=1e-3)
+    # A second reference that is the first leaves nothing to seek, and no NaN in the gradients.
+    batch.x_ref2 = batch.x_ref.clone()
+    loss, stats = weighted.generator_phase(batch)
+    assert stats["g/ref_ms"].item() == 0
+    loss.backward()
+    assert all(torch.isfinite(p.grad).all() for p in g.parameters() if p.grad is not None)
 
 
 def _setup(weights=None, model=None):
