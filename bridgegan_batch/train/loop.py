@@ -49,8 +49,9 @@ def latest_run_dir(root: Path) -> Path:
 
 def step_inputs(images: torch.Tensor, labels: torch.Tensor, *, batch_index: int, seed: int,
                 noise_dim: int, single_flip_fraction: float, groups: list[list[int]],
-                device: torch.device) -> Batch:
-    """Everything random about one batch, drawn from a generator seeded by (seed, batch index)."""
+                device: torch.device, second_reference: bool = False) -> Batch:
+    """Everything random about one batch, drawn from a generator seeded by (seed, batch index); a second
+    reference per row only when asked (the reference path's mode seeking)."""
     gen = torch.Generator().manual_seed(seed * 1_000_003 + batch_index)
     x = to_tensor(images.numpy())  # [B, 3, H, W]
     target, ref_index = sample_targets(labels, gen, single_flip_fraction, groups)
@@ -59,8 +60,8 @@ def step_inputs(images: torch.Tensor, labels: torch.Tensor, *, batch_index: int,
                   r1=torch.randn(b, noise_dim, generator=gen), r2=torch.randn(b, noise_dim, generator=gen),
                   alpha=torch.rand(b, generator=gen), eps=torch.rand(3 * b, generator=gen))
     augment_seed = int(torch.randint(0, 2**62, (1,), generator=gen))
-    # Drawn after the fields above, so that they are what they were before this one existed.
-    fields["x_ref2"] = x[second_references(labels, target, ref_index, gen)]
+    if second_reference:  # drawn after the fields above, so that they do not depend on it
+        fields["x_ref2"] = x[second_references(labels, target, ref_index, gen)]
     return Batch(**{k: v.to(device, non_blocking=True) for k, v in fields.items()}, augment_seed=augment_seed)
 
 
@@ -243,7 +244,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
         images, labels = next(stream)
         return step_inputs(images, labels, batch_index=local_index * world + rank, seed=t.seed,
                            noise_dim=config.model.noise_dim, single_flip_fraction=t.single_flip_fraction,
-                           groups=groups, device=device)
+                           groups=groups, device=device, second_reference=t.losses.reference_mode_seeking > 0)
 
     end = t.steps if max_steps_this_call is None else min(t.steps, start + max_steps_this_call)
     if writer and resume:

@@ -267,6 +267,8 @@ class BridgeGANLoss:
     def _reference_mode_seeking(self, batch: Batch, src: torch.Tensor, ref_out: torch.Tensor) -> torch.Tensor:
         """Mode seeking between two references: the source translated with x_ref2 against `ref_out`, its
         translation with x_ref (a second G pass of B images). src: [B,Cs,Hs,Ws]; ref_out: [B,3,H,W] -> 0-d"""
+        if batch.x_ref2 is None:
+            raise ValueError("train.losses.reference_mode_seeking needs batches with a second reference (x_ref2)")
         second = self.G(batch.x, src + self.G.reference_code(batch.x_ref2, batch.d))  # [B, 3, H, W]
         return self.ms(ref_out, second, batch.x_ref, batch.x_ref2)
 
@@ -320,9 +322,9 @@ class BridgeGANLoss:
             if self.w.image_cycle else no_term
         fake2 = out[k * b : (k + 1) * b]  # the second noise's translation (label path)
         ms = no_term if self.paths == "reference" else self.ms(fakes[:b], fake2, batch.r1, batch.r2)
+        with_ref_ms = ref is not None and self.w.reference_mode_seeking > 0
         ref_out = fakes[b : 2 * b] if self.paths == "both" else fakes[:b]  # the reference path's translation
-        ref_ms = self._reference_mode_seeking(batch, src, ref_out) \
-            if ref is not None and self.w.reference_mode_seeking and batch.x_ref2 is not None else no_term
+        ref_ms = self._reference_mode_seeking(batch, src, ref_out) if with_ref_ms else no_term
         change = self.change(fakes, sources[: k * b])
         # On the translations only: a reconstruction may keep every pixel.
         area, disagree = (no_term, no_term) if keep is None else self.keep(keep[: k * b], image[: k * b],
@@ -341,7 +343,7 @@ class BridgeGANLoss:
                  "g/change": change.detach()}
         if w.image_cycle:
             stats["g/image_cycle"] = back.detach()
-        if w.reference_mode_seeking and ref is not None:
+        if with_ref_ms:
             stats["g/ref_ms"] = ref_ms.detach()
         if keep is not None:
             stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach(), "g/raw_rec": raw_rec.detach()}

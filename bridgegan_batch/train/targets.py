@@ -24,6 +24,13 @@ def flip_one(labels: torch.Tensor, which: torch.Tensor, groups: list[list[int]])
     return target
 
 
+def pick_at_random(candidates: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """Per row, a random column among its candidates, or a random column where it has none.
+    candidates: [B, C] bool -> [B] long"""
+    scores = torch.rand(candidates.shape, generator=generator) + candidates.float()  # candidates score in [1, 2)
+    return scores.argmax(dim=1)
+
+
 def sample_targets(labels: torch.Tensor, generator: torch.Generator, single_flip_fraction: float,
                    groups: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     """Targets and reference indices for a batch.
@@ -44,8 +51,7 @@ def sample_targets(labels: torch.Tensor, generator: torch.Generator, single_flip
     target = torch.where(single[:, None], flipped, labels[perm])
     # For single flips, any face whose label on the flipped attribute equals the target serves.
     ok = target[torch.arange(b), which][:, None] == labels[:, which].T  # [B, B]: row i, candidate j
-    scores = torch.rand(b, b, generator=generator) + ok.float()  # candidates score in [1, 2)
-    chosen = scores.argmax(dim=1)  # a random candidate, or a random face if none qualifies
+    chosen = pick_at_random(ok, generator)  # a random candidate, or a random face if none qualifies
     reference = torch.where(single, chosen, perm)
     return target, reference
 
@@ -62,6 +68,4 @@ def second_references(labels: torch.Tensor, target: torch.Tensor, reference: tor
     # fits[i, j]: face j has row i's target value on each attribute row i changes
     fits = ((labels[None, :, :] == target[:, None, :]) | ~changed[:, None, :]).all(dim=2)  # [B, B]
     fits[torch.arange(b), reference] = False
-    scores = torch.rand(b, b, generator=generator) + fits.float()  # candidates score in [1, 2)
-    best = scores.argmax(dim=1)
-    return torch.where(fits.any(dim=1), best, reference)
+    return torch.where(fits.any(dim=1), pick_at_random(fits, generator), reference)

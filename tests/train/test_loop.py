@@ -8,7 +8,7 @@ from bridgegan_batch.cli import main
 from bridgegan_batch.config import RunConfig
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.model.translator import Translator
-from bridgegan_batch.train.loop import EXPORT_FILE, STATE_FILE
+from bridgegan_batch.train.loop import EXPORT_FILE, STATE_FILE, step_inputs
 from bridgegan_batch.train.run import train
 
 TINY64 = {
@@ -56,6 +56,22 @@ def test_resume_refuses_another_model(tmp_path):
 
 
 @pytest.mark.slow
+def test_a_second_reference_is_drawn_only_when_asked_and_leaves_the_other_draws_alone(tmp_path):
+    images = torch.randint(0, 256, (6, 8, 8, 3), dtype=torch.uint8)
+    labels = torch.tensor([[1.0, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1]])
+    common = dict(batch_index=3, seed=7, noise_dim=4, single_flip_fraction=0.5, groups=[], device=torch.device("cpu"))
+    plain = step_inputs(images, labels, **common)
+    with_second = step_inputs(images, labels, **common, second_reference=True)
+    assert plain.x_ref2 is None and with_second.x_ref2 is not None
+    for name in ("x", "target", "x_ref", "r1", "r2", "alpha", "eps", "augment_seed"):
+        assert torch.equal(torch.as_tensor(getattr(plain, name)), torch.as_tensor(getattr(with_second, name))), name
+    # The run asks for it when the term is weighted, and logs the term each step.
+    config = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "steps": 2,
+                                                           "losses": {"reference_mode_seeking": 0.005}}})
+    stats = _losses(train(config, data="synth", out=tmp_path, progress=False))
+    assert [s["g/ref_ms"] > 0 for s in stats] == [True, True]
+
+
 def test_cli_trains_synth64_for_3_steps(tmp_path):
     result = CliRunner().invoke(main, ["train", "configs/synth64.yaml", "--data", "synth", "--steps", "3",
                                        "--set", "train.log_every=1", "--out", str(tmp_path)])

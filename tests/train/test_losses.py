@@ -86,14 +86,9 @@ def test_l1_terms():
 
 
 def test_minimal_change_weight_adds_the_translations_distance_from_their_sources():
-    _, _, batch, plain = _setup()
-    _, _, _, local = _setup(LossWeights(minimal_change=2.0))
-    torch.manual_seed(1)
-    without, stats = plain.generator_phase(batch)
-    torch.manual_seed(1)
-    with_term, _ = local.generator_phase(batch)
+    _, batch, local, (without, stats), (with_term, _) = _with_and_without(LossWeights(minimal_change=2.0))
     with torch.no_grad():
-        fakes = plain.fakes(batch)  # the same three translations the phase made
+        fakes = local.fakes(batch)  # the same three translations the phase made
     distance = (fakes - batch.x.repeat(3, 1, 1, 1)).abs().mean().item()
     assert stats["g/change"].item() == pytest.approx(distance, rel=1e-4) and distance > 0
     assert (with_term - without).item() == pytest.approx(2.0 * distance, rel=1e-3)
@@ -118,12 +113,7 @@ def test_keep_mask_terms_are_the_redrawn_share_and_the_kept_disagreement():
 
 def test_keep_mask_weights_add_their_terms_to_g_and_need_a_keep_mask():
     weights = LossWeights(keep_area=0.5, keep_agreement=2.0)
-    _, _, batch, plain = _setup(model={"generator_keep_mask": True})
-    g, _, _, weighted = _setup(weights, model={"generator_keep_mask": True})
-    torch.manual_seed(1)
-    without, stats = plain.generator_phase(batch)
-    torch.manual_seed(1)
-    with_terms, _ = weighted.generator_phase(batch)
+    g, batch, weighted, (without, stats), (with_terms, _) = _with_and_without(weights, {"generator_keep_mask": True})
     with torch.no_grad():  # the three translations the phase made, drawn apart
         image, keep = g.draw(batch.x.repeat(3, 1, 1, 1), weighted.fake_codes(batch))
     area = (1 - keep).mean().item()
@@ -136,12 +126,8 @@ def test_keep_mask_weights_add_their_terms_to_g_and_need_a_keep_mask():
 
 
 def test_raw_reconstruction_asks_gs_own_image_behind_the_mask_to_be_the_face():
-    _, _, batch, plain = _setup(model={"generator_keep_mask": True})
-    g, _, _, weighted = _setup(LossWeights(raw_reconstruction=3.0), model={"generator_keep_mask": True})
-    torch.manual_seed(1)
-    without, _ = plain.generator_phase(batch)
-    torch.manual_seed(1)
-    with_term, stats = weighted.generator_phase(batch)
+    g, batch, _, (without, _), (with_term, stats) = _with_and_without(LossWeights(raw_reconstruction=3.0),
+                                                                        {"generator_keep_mask": True})
     with torch.no_grad():  # the two self-reconstructions (d = 0), label path then reference path, drawn apart
         zero = torch.zeros_like(batch.d)
         src0 = g.source_code(batch.x, zero)
@@ -154,13 +140,8 @@ def test_raw_reconstruction_asks_gs_own_image_behind_the_mask_to_be_the_face():
 
 
 def test_image_cycle_translates_each_translation_back_with_the_source_as_its_reference():
-    _, _, batch, plain = _setup()
-    g, _, _, weighted = _setup(LossWeights(image_cycle=2.0))
-    torch.manual_seed(1)
-    without, stats = plain.generator_phase(batch)
-    assert "g/image_cycle" not in stats
-    torch.manual_seed(1)
-    with_term, stats = weighted.generator_phase(batch)
+    g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(LossWeights(image_cycle=2.0))
+    assert "g/image_cycle" not in plain_stats
     with torch.no_grad():  # rand, ref, interp, then back: d_back = -d, so E(y, -d_back) + E(x, d_back)
         torch.manual_seed(1)
         fakes = weighted.fakes(batch)  # [3B, 3, H, W]
@@ -187,14 +168,9 @@ def test_mode_seeking_rewards_different_outputs():
 
 
 def test_reference_mode_seeking_translates_the_source_with_a_second_reference():
-    g, _, batch, plain = _setup()
-    batch.x_ref2 = batch.x_ref.roll(1, 0)
-    _, _, _, weighted = _setup(LossWeights(reference_mode_seeking=0.5))
-    torch.manual_seed(1)
-    without, stats = plain.generator_phase(batch)
-    assert "g/ref_ms" not in stats
-    torch.manual_seed(1)
-    with_term, stats = weighted.generator_phase(batch)
+    g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
+        LossWeights(reference_mode_seeking=0.5), second_reference=lambda batch: batch.x_ref.roll(1, 0))
+    assert "g/ref_ms" not in plain_stats
     with torch.no_grad():
         torch.manual_seed(1)
         _, first, _ = weighted.fakes(batch).chunk(3)  # the reference path's translations
@@ -208,7 +184,26 @@ def test_reference_mode_seeking_translates_the_source_with_a_second_reference():
     loss, stats = weighted.generator_phase(batch)
     assert stats["g/ref_ms"].item() == 0
     loss.backward()
-    assert all(torch.isfinite(p.grad).all() for p in g.parameters() if p.grad is not None)
+    grads = [p.grad for p in g.parameters() if p.grad is not None]
+    assert grads and all(torch.isfinite(grad).all() for grad in grads)
+    # Asked for without a second reference, the phase says so instead of training without the term.
+    batch.x_ref2 = None
+    with pytest.raises(ValueError, match="x_ref2"):
+        weighted.generator_phase(batch)
+
+
+def _with_and_without(weights, model=None, second_reference=None):
+    """G's phase on one batch under the default weights and under `weights`, with the same draws. The two losses'
+    networks start alike (both built from seed 0). -> (weighted G, batch, weighted loss, (loss, stats) default,
+    (loss, stats) weighted)"""
+    _, _, batch, plain = _setup(model=model)
+    if second_reference is not None:
+        batch.x_ref2 = second_reference(batch)
+    g, _, _, weighted = _setup(weights, model=model)
+    torch.manual_seed(1)
+    without = plain.generator_phase(batch)
+    torch.manual_seed(1)
+    return g, batch, weighted, without, weighted.generator_phase(batch)
 
 
 def _setup(weights=None, model=None):
