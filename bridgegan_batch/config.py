@@ -294,6 +294,11 @@ class LossWeights(StrictModel):
     # reference path's output to differ when the reference does, and the latent cycle then asks the output to show
     # what E read from its reference (docs/dev/issue26.md, "Two references").
     reference_mode_seeking: float = Field(0.0, ge=0)
+    # G (ours): the image cycle's way back alone, on translations held fixed, and weighted by where each
+    # translation changed its source. The image cycle lets y keep traces of x that the way back copies (the
+    # keep mask makes that cheap); here what y lacks must come from E(x, -d), x's own style of what changed,
+    # which is what the reference path needs E(x_ref, d) to carry (docs/dev/issue26.md, "Restoration").
+    reference_restoration: float = Field(0.0, ge=0)
 
 
 class TrainConfig(StrictModel):

@@ -84,6 +84,21 @@ class ReconstructionLoss:
         return F.l1_loss(reconstruction, x)
 
 
+class RestorationLoss:
+    """L1 between an image restored from its translation and the image, weighted by where the translation
+    changed it (ours): an edit covers a few per cent of the pixels, and under plain L1 returning the translation
+    unchanged behind the keep mask costs little. The weights sum to 1 over the batch, so a translation that changed
+    more counts more, and one that changed nothing adds nothing."""
+
+    eps = 1e-8
+
+    def __call__(self, restored: torch.Tensor, source: torch.Tensor, translation: torch.Tensor) -> torch.Tensor:
+        # restored, source, translation: [B, 3, H, W]
+        where = (translation - source).abs().mean(dim=1, keepdim=True).detach()  # [B, 1, H, W]
+        error = (restored - source).abs().mean(dim=1, keepdim=True)  # [B, 1, H, W]
+        return (where * error).sum() / (where.sum() + self.eps)
+
+
 class MinimalChangeLoss:
     """L1 between a translation and its source (ours): every pixel the target does not need costs, so
     an edit stays where its attribute is instead of washing over the face (hair colour spilling into
@@ -181,7 +196,7 @@ class BridgeGANLoss:
         self.gp, self.r1, self.attr, self.drift = GradientPenalty(), R1Penalty(), AttributeLoss(), CriticDrift()
         self.rec, self.cycle = ReconstructionLoss(), LatentCycleLoss()
         self.close, self.ms, self.change = ClosenessLoss(), ModeSeekingLoss(), MinimalChangeLoss()
-        self.keep = KeepMaskLoss()
+        self.keep, self.restore = KeepMaskLoss(), RestorationLoss()
 
     @classmethod
     def for_training(cls, generator: BridgeGenerator, discriminator: Discriminator,
@@ -272,6 +287,16 @@ class BridgeGANLoss:
         second = self.G(batch.x, src + self.G.reference_code(batch.x_ref2, batch.d))  # [B, 3, H, W]
         return self.ms(ref_out, second, batch.x_ref, batch.x_ref2)
 
+    def _reference_restoration(self, fakes: torch.Tensor, src: torch.Tensor, d: torch.Tensor,
+                               sources: torch.Tensor) -> torch.Tensor:
+        """Each translation y, held fixed, translated back with its source x as the reference, G(y, E(y, d) +
+        E(x, -d)), against x where y differs from it. Held fixed, y is not paid to keep traces of x for the way
+        back (as the image cycle pays it), so what y lacks must come from the reference code E(x, -d): x's own
+        style of what changed. fakes, sources: [kB, 3, H, W]; src = E(x, -d): [B, Cs, Hs, Ws] -> 0-d"""
+        held, k = fakes.detach(), fakes.shape[0] // src.shape[0]
+        restored = self.G(held, self.G.reference_code(held, d.repeat(k, 1)) + src.repeat(k, 1, 1, 1))
+        return self.restore(restored, sources, held)
+
     def generator_phase(self, batch: Batch,
                         latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G's losses; `latent_scale` multiplies the closeness and latent-cycle weights (warm-up)."""
@@ -320,6 +345,8 @@ class BridgeGANLoss:
         # E(y, -d_back) + E(x, d_back) = E(y, d) + E(x, -d).
         back = self.rec(self.G(fakes, reencoded + src.repeat(k, 1, 1, 1)), sources[: k * b]) \
             if self.w.image_cycle else no_term
+        restore = self._reference_restoration(fakes, src, d, sources[: k * b]) \
+            if self.w.reference_restoration else no_term
         fake2 = out[k * b : (k + 1) * b]  # the second noise's translation (label path)
         ms = no_term if self.paths == "reference" else self.ms(fakes[:b], fake2, batch.r1, batch.r2)
         with_ref_ms = ref is not None and self.w.reference_mode_seeking > 0
@@ -337,7 +364,8 @@ class BridgeGANLoss:
         loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
                 + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms
                 + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree
-                + w.raw_reconstruction * raw_rec + w.image_cycle * back + w.reference_mode_seeking * ref_ms)
+                + w.raw_reconstruction * raw_rec + w.image_cycle * back + w.reference_mode_seeking * ref_ms
+                + w.reference_restoration * restore)
         stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
                  "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
                  "g/change": change.detach()}
@@ -345,6 +373,8 @@ class BridgeGANLoss:
             stats["g/image_cycle"] = back.detach()
         if with_ref_ms:
             stats["g/ref_ms"] = ref_ms.detach()
+        if w.reference_restoration:
+            stats["g/restore"] = restore.detach()
         if keep is not None:
             stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach(), "g/raw_rec": raw_rec.detach()}
         return loss, stats

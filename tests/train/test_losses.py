@@ -16,6 +16,7 @@ from bridgegan_batch.train.losses import (
     MinimalChangeLoss,
     ModeSeekingLoss,
     ReconstructionLoss,
+    RestorationLoss,
     WassersteinLoss,
 )
 from tests.model.test_networks import TINY
@@ -157,6 +158,42 @@ def test_image_cycle_translates_each_translation_back_with_the_source_as_its_ref
     loss, _ = only.generator_phase(batch)
     loss.backward()
     assert _grads(g.encoder) and _grads(g.mapping) and _grads(g.generator)
+
+
+def test_restoration_counts_only_where_the_translation_changed_the_source():
+    source = torch.zeros(2, 3, 4, 4)
+    translation = source.clone()
+    translation[0, :, :2, :2] = 1.0  # the first image changed on 4 pixels, the second not at all
+    restored = torch.full_like(source, 0.5)  # off by 0.5 everywhere
+    restored[0, :, 0, 0] = 0.0  # right on one of the 4 changed pixels
+    loss = RestorationLoss()
+    assert loss(restored, source, translation).item() == pytest.approx(0.5 * 3 / 4)
+    assert loss(restored, source, source).item() == 0  # nothing changed: nothing to restore
+    restored.requires_grad_(True)
+    loss(restored, source, translation).backward()
+    assert restored.grad[1].abs().sum() == 0 and restored.grad[0, :, 3, 3].abs().sum() == 0  # unchanged pixels
+
+
+def test_reference_restoration_translates_each_translation_back_held_fixed():
+    g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
+        LossWeights(reference_restoration=2.0))
+    assert "g/restore" not in plain_stats
+    with torch.no_grad():  # rand, ref, interp, then back with the source as the reference
+        torch.manual_seed(1)
+        fakes = weighted.fakes(batch)  # [3B, 3, H, W]
+        d3, x3 = batch.d.repeat(3, 1), batch.x.repeat(3, 1, 1, 1)
+        back = g(fakes, g.source_code(fakes, -d3) + g.reference_code(x3, -d3))
+    expected = RestorationLoss()(back, x3, fakes).item()
+    assert expected > 0 and stats["g/restore"].item() == pytest.approx(expected, rel=1e-4)
+    assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
+    # Alone, it trains E and G on the way back, and nothing of the translations it starts from: M, which only
+    # the label path's translation uses, gets no gradient (the image cycle's does).
+    alone = LossWeights(reference_restoration=1.0, adversarial=0, attribute_fake=0, reconstruction=0,
+                        latent_cycle=0, closeness=0, mode_seeking=0)
+    g, _, _, only = _setup(alone)
+    loss, _ = only.generator_phase(batch)
+    loss.backward()
+    assert _grads(g.encoder) and _grads(g.generator) and not _grads(g.mapping)
 
 
 def test_mode_seeking_rewards_different_outputs():
