@@ -72,6 +72,7 @@ def test_a_second_reference_is_drawn_only_when_asked_and_leaves_the_other_draws_
     assert [s["g/ref_ms"] > 0 for s in stats] == [True, True]
 
 
+@pytest.mark.slow
 def test_cli_trains_synth64_for_3_steps(tmp_path):
     result = CliRunner().invoke(main, ["train", "configs/synth64.yaml", "--data", "synth", "--steps", "3",
                                        "--set", "train.log_every=1", "--out", str(tmp_path)])
