@@ -299,6 +299,12 @@ class LossWeights(StrictModel):
     # keep mask makes that cheap); here what y lacks must come from E(x, -d), x's own style of what changed,
     # which is what the reference path needs E(x_ref, d) to carry (docs/dev/issue26.md, "Restoration").
     reference_restoration: float = Field(0.0, ge=0)
+    # G (ours; one side of DRIT's cross-cycle): x_ref stripped of what d changed (by G, with the source as the
+    # reference) and held fixed, then given it back with the reference path's output y as the reference, against
+    # x_ref where the stripping changed it (RestorationLoss). x_ref's own style of what changed can then reach the
+    # restored image only through y: the one term that pays y, in pixels, to show the reference's style. The latent
+    # cycle asks it in codes, and an E that ignores style meets that (docs/dev/issue26.md, "The cross-cycle").
+    reference_cross_cycle: float = Field(0.0, ge=0)
 
 
 class TrainConfig(StrictModel):

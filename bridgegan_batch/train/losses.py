@@ -297,6 +297,17 @@ class BridgeGANLoss:
         restored = self.G(held, self.G.reference_code(held, d.repeat(k, 1)) + src.repeat(k, 1, 1, 1))
         return self.restore(restored, sources, held)
 
+    def _reference_cross_cycle(self, batch: Batch, src: torch.Tensor, ref: torch.Tensor,
+                               output_code: torch.Tensor) -> torch.Tensor:
+        """x_ref stripped of what d changed, G(x_ref, E(x_ref, d) + E(x, -d)) (the source as the reference), held
+        fixed, then given it back with the reference path's output y as the reference, G(bare, E(bare, -d) +
+        E(y, d)), against x_ref where the stripping changed it. src = E(x, -d), ref = E(x_ref, d), output_code =
+        E(y, d): [B, Cs, Hs, Ws] -> 0-d"""
+        with torch.no_grad():
+            bare = self.G(batch.x_ref, ref + src)  # [B, 3, H, W]
+        restored = self.G(bare, self.G.source_code(bare, batch.d) + output_code)
+        return self.restore(restored, batch.x_ref, bare)
+
     def generator_phase(self, batch: Batch,
                         latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G's losses; `latent_scale` multiplies the closeness and latent-cycle weights (warm-up)."""
@@ -334,8 +345,9 @@ class BridgeGANLoss:
         adv = self.gan.generator(scores)  # the mean over the step's translations
         attr = self.attr(logits, target_k)
         rec = self.rec(recs, x.repeat(len(recs) // b, 1, 1, 1))
+        with_cross = ref is not None and self.w.reference_cross_cycle > 0
         reencoded = self.G.reference_code(fakes, d.repeat(k, 1)) \
-            if self.paths == "both" or self.w.image_cycle else None  # E(y, d): [kB, Cs, Hs, Ws]
+            if self.paths == "both" or self.w.image_cycle or with_cross else None  # E(y, d): [kB, Cs, Hs, Ws]
         if self.paths == "both":  # the two links between the paths
             cycle = self.cycle(reencoded, torch.cat([lab, ref, mix]))
             close = self.close(lab, ref)
@@ -350,8 +362,9 @@ class BridgeGANLoss:
         fake2 = out[k * b : (k + 1) * b]  # the second noise's translation (label path)
         ms = no_term if self.paths == "reference" else self.ms(fakes[:b], fake2, batch.r1, batch.r2)
         with_ref_ms = ref is not None and self.w.reference_mode_seeking > 0
-        ref_out = fakes[b : 2 * b] if self.paths == "both" else fakes[:b]  # the reference path's translation
-        ref_ms = self._reference_mode_seeking(batch, src, ref_out) if with_ref_ms else no_term
+        ref_slot = slice(b, 2 * b) if self.paths == "both" else slice(0, b)  # the reference path's, in fakes
+        ref_ms = self._reference_mode_seeking(batch, src, fakes[ref_slot]) if with_ref_ms else no_term
+        cross = self._reference_cross_cycle(batch, src, ref, reencoded[ref_slot]) if with_cross else no_term
         change = self.change(fakes, sources[: k * b])
         # On the translations only: a reconstruction may keep every pixel.
         area, disagree = (no_term, no_term) if keep is None else self.keep(keep[: k * b], image[: k * b],
@@ -365,7 +378,7 @@ class BridgeGANLoss:
                 + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms
                 + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree
                 + w.raw_reconstruction * raw_rec + w.image_cycle * back + w.reference_mode_seeking * ref_ms
-                + w.reference_restoration * restore)
+                + w.reference_restoration * restore + w.reference_cross_cycle * cross)
         stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
                  "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
                  "g/change": change.detach()}
@@ -375,6 +388,8 @@ class BridgeGANLoss:
             stats["g/ref_ms"] = ref_ms.detach()
         if w.reference_restoration:
             stats["g/restore"] = restore.detach()
+        if with_cross:
+            stats["g/cross_cycle"] = cross.detach()
         if keep is not None:
             stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach(), "g/raw_rec": raw_rec.detach()}
         return loss, stats

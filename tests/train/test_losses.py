@@ -196,6 +196,37 @@ def test_reference_restoration_translates_each_translation_back_held_fixed():
     assert _grads(g.encoder) and _grads(g.generator) and not _grads(g.mapping)
 
 
+def test_reference_cross_cycle_gives_the_reference_back_its_attribute_through_the_output():
+    g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
+        LossWeights(reference_cross_cycle=2.0))
+    assert "g/cross_cycle" not in plain_stats
+    with torch.no_grad():
+        torch.manual_seed(1)
+        _, output, _ = weighted.fakes(batch).chunk(3)  # the reference path's translations y
+        d = batch.d
+        bare = g(batch.x_ref, g.source_code(batch.x_ref, -d) + g.reference_code(batch.x, -d))  # x_ref, -d
+        restored = g(bare, g.source_code(bare, d) + g.reference_code(output, d))  # back, y as the reference
+    expected = RestorationLoss()(restored, batch.x_ref, bare).item()
+    assert expected > 0 and stats["g/cross_cycle"].item() == pytest.approx(expected, rel=1e-4)
+    assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
+    # Alone, its gradient reaches the reference path's output (through E(y, d)): E and G train, M does not.
+    alone = LossWeights(reference_cross_cycle=1.0, adversarial=0, attribute_fake=0, reconstruction=0,
+                        latent_cycle=0, closeness=0, mode_seeking=0)
+    g, _, _, only = _setup(alone)
+    loss, _ = only.generator_phase(batch)
+    output = only.fakes(batch).chunk(3)[1].detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(
+        only._reference_cross_cycle(batch, g.source_code(batch.x, batch.d), g.reference_code(batch.x_ref, batch.d),
+                                    g.reference_code(output, batch.d)), output)
+    assert grad.abs().sum() > 0
+    loss.backward()
+    assert _grads(g.encoder) and _grads(g.generator) and not _grads(g.mapping)
+    # The reference path alone (the ablation's REM) has it too; the label path alone has no reference to give back.
+    for paths, has_term in (("reference", True), ("label", False)):
+        _, stats = BridgeGANLoss(g, build_discriminator(ModelConfig(**TINY)), alone, paths=paths).generator_phase(batch)
+        assert ("g/cross_cycle" in stats) == has_term
+
+
 def test_mode_seeking_rewards_different_outputs():
     r1, r2 = torch.zeros(2, 4), torch.ones(2, 4)
     same = ModeSeekingLoss()(torch.zeros(2, 3), torch.zeros(2, 3), r1, r2)
