@@ -58,44 +58,49 @@ def headline(rows: dict[str, np.ndarray], pick: np.ndarray) -> np.ndarray:
                      np.nanmean(rows["style"][pick])])
 
 
+def noise(paths: list[str], attributes: tuple[str, ...] = ATTRIBUTES, n: int = 128, boot: int = 2000) -> dict:
+    """Each model's headline per attribute and over the attributes, with bootstrap standard errors, and each later
+    model's difference from the first with paired ones (the same resampled faces for both)."""
+    translators = [Translator.load(path, device="cpu") for path in paths]
+    rows = {}  # model -> attribute -> per-face arrays
+    for name in attributes:
+        cases = make_truth_cases(name, 1, translators[0].attributes, n=n)  # eval's own sources and references
+        for path, t in zip(paths, translators, strict=True):
+            rows.setdefault(path, {})[name] = per_face(t, cases)
+        print("scored", name, flush=True)
+    rng = np.random.default_rng(0)
+    picks = [np.arange(n), *(rng.integers(0, n, n) for _ in range(boot))]  # the faces as they are, then resamples
+    draws = np.array([[[headline(rows[path][name], pick) for name in attributes] for pick in picks]
+                      for path in paths])  # [model, 1 + boot, attribute, 3]
+    means = draws.mean(axis=2)  # [model, 1 + boot, 3]: over the attributes
+    result = {"n": n, "boot": boot, "attributes": list(attributes), "columns": ["label", "reference", "style"],
+              "models": {}}
+    for i, path in enumerate(paths):
+        entry = {"per_attribute": _summary(draws[i], attributes), "mean": _summary(means[i])}
+        if i:
+            entry["per_attribute_minus_base"] = _summary(draws[i] - draws[0], attributes)
+            entry["mean_minus_base"] = _summary(means[i] - means[0])
+        result["models"][path] = entry
+    return result
+
+
+def _summary(draws: np.ndarray, attributes: tuple[str, ...] | None = None) -> dict:
+    """[1 + boot, (attribute,) 3] -> {value, se} (per attribute when named)"""
+    if attributes is not None:
+        return {name: _summary(draws[:, a]) for a, name in enumerate(attributes)}
+    return {"value": draws[0].tolist(), "se": draws[1:].std(axis=0).tolist()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("models", nargs="+")
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--boot", type=int, default=2000)
+    parser.add_argument("--attributes", default=",".join(ATTRIBUTES))
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    translators = [Translator.load(path, device="cpu") for path in args.models]
-    attributes = translators[0].attributes
-    rows = {}  # model -> attribute -> per-face arrays
-    for name in ATTRIBUTES:
-        cases = make_truth_cases(name, 1, attributes, n=args.n)  # eval's own sources and references
-        for path, t in zip(args.models, translators, strict=True):
-            rows.setdefault(path, {})[name] = per_face(t, cases)
-        print("scored", name, flush=True)
-    rng = np.random.default_rng(0)
-    picks = [rng.integers(0, args.n, args.n) for _ in range(args.boot)]
-    everyone = np.arange(args.n)
-    # [model, draw, attribute, 3]; draw 0 is the faces as they are, then the resamples (the same for every model)
-    draws = np.array([[[headline(rows[path][name], pick) for name in ATTRIBUTES] for pick in [everyone, *picks]]
-                      for path in args.models])
-    means = draws.mean(axis=2)  # [model, draw, 3]: the five additions' mean
-    result = {"n": args.n, "boot": args.boot, "attributes": ATTRIBUTES, "columns": ["label", "reference", "style"],
-              "models": {}}
-    for i, path in enumerate(args.models):
-        entry = {"per_attribute": {name: {"value": draws[i, 0, a].tolist(), "se": draws[i, 1:, a].std(0).tolist()}
-                                   for a, name in enumerate(ATTRIBUTES)},
-                 "mean": {"value": means[i, 0].tolist(), "se": means[i, 1:].std(0).tolist()}}
-        if i:
-            diff = means[i] - means[0]
-            entry["mean_minus_base"] = {"value": diff[0].tolist(), "se": diff[1:].std(0).tolist()}
-            per = draws[i] - draws[0]
-            entry["per_attribute_minus_base"] = {name: {"value": per[0, a].tolist(), "se": per[1:, a].std(0).tolist()}
-                                                 for a, name in enumerate(ATTRIBUTES)}
-        result["models"][path] = entry
-        print(path, json.dumps({k: v for k, v in entry.items() if k != "per_attribute"}), flush=True)
-        for name, v in entry["per_attribute"].items():
-            print("  ", name, np.round(v["value"], 3).tolist(), "se", np.round(v["se"], 3).tolist(), flush=True)
+    result = noise(args.models, tuple(args.attributes.split(",")), args.n, args.boot)
+    print(json.dumps(result["models"], indent=1))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=1)

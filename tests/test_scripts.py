@@ -181,3 +181,30 @@ def test_probe_reference_style_compares_outputs_with_truths(tmp_path):
     refused = subprocess.run([sys.executable, "experiments/probe_reference_style.py", "--model", str(run / EXPORT_FILE),
                               "--n", "1", "--change", "Smiling"], cwd=ROOT, capture_output=True, text=True)
     assert refused.returncode != 0 and "raise --n" in refused.stderr
+
+
+@pytest.mark.slow
+def test_eval_noise_reproduces_evals_headline_and_pairs_its_resamples(tmp_path):
+    from eval_noise import noise
+
+    from bridgegan_batch.eval.ground_truth import evaluate_ground_truth, truth_case_sets
+    from bridgegan_batch.model.translator import Translator
+
+    model = str(train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path, progress=False,
+                      max_steps_this_call=1) / EXPORT_FILE)
+    copy = str(tmp_path / "copy.safetensors")
+    Path(copy).write_bytes(Path(model).read_bytes())
+    names = ("Eyeglasses", "Blond_Hair")
+    result = noise([model, copy], names, n=6, boot=20)
+    translator = Translator.load(model, device="cpu")
+    evaluated = evaluate_ground_truth(translator, truth_case_sets(names, translator.attributes, n=6,
+                                                                  directions=["add"]))
+    base, again = result["models"][model], result["models"][copy]
+    for name in names:
+        add = evaluated["attributes"][name]["add"]
+        label, reference, style = base["per_attribute"][name]["value"]
+        assert label == pytest.approx(add["label"]["relative"], rel=1e-5)
+        assert reference == pytest.approx(add["reference"]["reduction"], rel=1e-5)
+        assert style == pytest.approx(add["reference"]["style_match"], rel=1e-5)
+    assert all(se > 0 for se in base["mean"]["se"][:2])  # resampling six faces moves the means
+    assert again["mean_minus_base"] == {"value": [0, 0, 0], "se": [0, 0, 0]}  # a model against itself, paired
