@@ -303,7 +303,8 @@ class LossWeights(StrictModel):
     # reference) and held fixed, then given it back with the reference path's output y as the reference, against
     # x_ref where the stripping changed it (RestorationLoss). x_ref's own style of what changed can then reach the
     # restored image only through y: the one term that pays y, in pixels, to show the reference's style. The latent
-    # cycle asks it in codes, and an E that ignores style meets that (docs/dev/issue26.md, "The cross-cycle").
+    # cycle asks it in codes, and an E that ignores style meets that. At 5, beside restoration 5, it moved nothing
+    # in a 100-minute fine-tune (docs/dev/issue26.md, "The cross-cycle").
     reference_cross_cycle: float = Field(0.0, ge=0)
 
 
