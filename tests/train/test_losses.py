@@ -152,8 +152,7 @@ def test_image_cycle_translates_each_translation_back_with_the_source_as_its_ref
     assert expected > 0 and stats["g/image_cycle"].item() == pytest.approx(expected, rel=1e-4)
     assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
     # Alone, it trains E (the codes of both passes), M (the label path's translation) and G.
-    alone = LossWeights(image_cycle=1.0, adversarial=0, attribute_fake=0, reconstruction=0, latent_cycle=0,
-                        closeness=0, mode_seeking=0)
+    alone = _alone(image_cycle=1.0)
     g, _, _, only = _setup(alone)
     loss, _ = only.generator_phase(batch)
     loss.backward()
@@ -188,8 +187,7 @@ def test_reference_restoration_translates_each_translation_back_held_fixed():
     assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
     # Alone, it trains E and G on the way back, and nothing of the translations it starts from: M, which only
     # the label path's translation uses, gets no gradient (the image cycle's does).
-    alone = LossWeights(reference_restoration=1.0, adversarial=0, attribute_fake=0, reconstruction=0,
-                        latent_cycle=0, closeness=0, mode_seeking=0)
+    alone = _alone(reference_restoration=1.0)
     g, _, _, only = _setup(alone)
     loss, _ = only.generator_phase(batch)
     loss.backward()
@@ -210,8 +208,7 @@ def test_reference_cross_cycle_gives_the_reference_back_its_attribute_through_th
     assert expected > 0 and stats["g/cross_cycle"].item() == pytest.approx(expected, rel=1e-4)
     assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
     # Alone, its gradient reaches the reference path's output (through E(y, d)): E and G train, M does not.
-    alone = LossWeights(reference_cross_cycle=1.0, adversarial=0, attribute_fake=0, reconstruction=0,
-                        latent_cycle=0, closeness=0, mode_seeking=0)
+    alone = _alone(reference_cross_cycle=1.0)
     g, _, _, only = _setup(alone)
     loss, _ = only.generator_phase(batch)
     output = only.fakes(batch).chunk(3)[1].detach().requires_grad_(True)
@@ -272,6 +269,12 @@ def _with_and_without(weights, model=None, second_reference=None):
     without = plain.generator_phase(batch)
     torch.manual_seed(1)
     return g, batch, weighted, without, weighted.generator_phase(batch)
+
+
+def _alone(**term) -> LossWeights:
+    """G's default terms off and `term` on: what one term trains by itself."""
+    return LossWeights(**{"adversarial": 0, "attribute_fake": 0, "reconstruction": 0, "latent_cycle": 0,
+                          "closeness": 0, "mode_seeking": 0, **term})
 
 
 def _setup(weights=None, model=None):
@@ -359,8 +362,7 @@ def test_generator_phase_trains_e_m_g_and_weights_are_configurable():
     value.backward()
     assert {"g/adv", "g/attr_fake", "g/rec", "g/cycle", "g/close", "g/ms"} <= set(stats)
     assert _grads(g.encoder) and _grads(g.mapping) and _grads(g.generator)
-    only_rec = LossWeights(adversarial=0, attribute_fake=0, reconstruction=1, latent_cycle=0, closeness=0,
-                           mode_seeking=0)
+    only_rec = _alone(reconstruction=1.0)
     _, _, _, rec_loss = _setup(only_rec)
     value, stats = rec_loss.generator_phase(batch)
     assert value.item() == pytest.approx(stats["g/rec"].item(), rel=1e-5)
