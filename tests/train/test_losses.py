@@ -143,11 +143,7 @@ def test_raw_reconstruction_asks_gs_own_image_behind_the_mask_to_be_the_face():
 def test_image_cycle_translates_each_translation_back_with_the_source_as_its_reference():
     g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(LossWeights(image_cycle=2.0))
     assert "g/image_cycle" not in plain_stats
-    with torch.no_grad():  # rand, ref, interp, then back: d_back = -d, so E(y, -d_back) + E(x, d_back)
-        torch.manual_seed(1)
-        fakes = weighted.fakes(batch)  # [3B, 3, H, W]
-        d3, x3 = batch.d.repeat(3, 1), batch.x.repeat(3, 1, 1, 1)
-        back = g(fakes, g.source_code(fakes, -d3) + g.reference_code(x3, -d3))
+    fakes, x3, back = _translated_back(g, batch, weighted)
     expected = (back - x3).abs().mean().item()
     assert expected > 0 and stats["g/image_cycle"].item() == pytest.approx(expected, rel=1e-4)
     assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
@@ -177,11 +173,7 @@ def test_reference_restoration_translates_each_translation_back_held_fixed():
     g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
         LossWeights(reference_restoration=2.0))
     assert "g/restore" not in plain_stats
-    with torch.no_grad():  # rand, ref, interp, then back with the source as the reference
-        torch.manual_seed(1)
-        fakes = weighted.fakes(batch)  # [3B, 3, H, W]
-        d3, x3 = batch.d.repeat(3, 1), batch.x.repeat(3, 1, 1, 1)
-        back = g(fakes, g.source_code(fakes, -d3) + g.reference_code(x3, -d3))
+    fakes, x3, back = _translated_back(g, batch, weighted)
     expected = RestorationLoss()(back, x3, fakes).item()
     assert expected > 0 and stats["g/restore"].item() == pytest.approx(expected, rel=1e-4)
     assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
@@ -255,6 +247,17 @@ def test_reference_mode_seeking_translates_the_source_with_a_second_reference():
     batch.x_ref2 = None
     with pytest.raises(ValueError, match="x_ref2"):
         weighted.generator_phase(batch)
+
+
+def _translated_back(g, batch, weighted):
+    """The step's three translations (rand, ref, interp; the phase's noise seed) and each translated back with
+    its source as the reference: d_back = -d, so the code is E(y, -d_back) + E(x, d_back) = E(y, d) + E(x, -d)."""
+    with torch.no_grad():
+        torch.manual_seed(1)
+        fakes = weighted.fakes(batch)  # [3B, 3, H, W]
+        d3, x3 = batch.d.repeat(3, 1), batch.x.repeat(3, 1, 1, 1)
+        back = g(fakes, g.source_code(fakes, -d3) + g.reference_code(x3, -d3))  # [3B, 3, H, W]
+    return fakes, x3, back
 
 
 def _with_and_without(weights, model=None, second_reference=None):
