@@ -306,6 +306,13 @@ class LossWeights(StrictModel):
     # cycle asks it in codes, and an E that ignores style meets that. At 5, beside restoration 5, it moved nothing
     # in a 100-minute fine-tune (docs/dev/issue26.md, "The cross-cycle").
     reference_cross_cycle: float = Field(0.0, ge=0)
+    # G (ours): the reference path's latent cycle in units of how far apart two references' codes are,
+    # mean |E(y, d) - E(x_ref, d)| / mean |E(x_ref, d) - E(x_ref', d)| (the denominator held fixed). The plain
+    # cycle is L1 on codes that E keeps small (mean |code| 0.03 in the demo model), where the references' styles
+    # differ by 0.002, and it stood at 0.002 too: G's output was no nearer its own reference's code than another
+    # reference's, while that code read out the reference's hat colour on 99 % of faces (docs/dev/issue26.md,
+    # "Where the style is lost"). At 1 the ratio starts near 1, what a reference ignored scores.
+    reference_cycle_relative: float = Field(0.0, ge=0)
 
 
 class TrainConfig(StrictModel):

@@ -127,6 +127,21 @@ class LatentCycleLoss:
         return F.l1_loss(reencoded, code)
 
 
+class RelativeLatentCycleLoss:
+    """The latent cycle in units of the codes' own spread: mean |re-encoded - code| over mean |code - another
+    sample's code| (held fixed). 1: no nearer its own code than another sample's; 0: its own. Unchanged when E
+    scales every code, which is how E meets the plain L1 cycle without the output showing anything."""
+
+    eps = 1e-8
+
+    def __call__(self, reencoded: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
+        # reencoded, code: [B, C, H, W], B >= 2
+        if code.shape[0] < 2:
+            raise ValueError("the relative latent cycle compares codes across a batch: it needs at least 2 samples")
+        spread = (code - code.roll(1, dims=0)).abs().mean().detach()
+        return (reencoded - code).abs().mean() / (spread + self.eps)
+
+
 class ClosenessLoss:
     """L1(S_rand, S_ref) = L1(M(r, d), E(x_ref, d)): the two paths land in one embedding space."""
 
@@ -196,7 +211,7 @@ class BridgeGANLoss:
         self.gp, self.r1, self.attr, self.drift = GradientPenalty(), R1Penalty(), AttributeLoss(), CriticDrift()
         self.rec, self.cycle = ReconstructionLoss(), LatentCycleLoss()
         self.close, self.ms, self.change = ClosenessLoss(), ModeSeekingLoss(), MinimalChangeLoss()
-        self.keep, self.restore = KeepMaskLoss(), RestorationLoss()
+        self.keep, self.restore, self.relative_cycle = KeepMaskLoss(), RestorationLoss(), RelativeLatentCycleLoss()
 
     @classmethod
     def for_training(cls, generator: BridgeGenerator, discriminator: Discriminator,
@@ -346,8 +361,10 @@ class BridgeGANLoss:
         attr = self.attr(logits, target_k)
         rec = self.rec(recs, x.repeat(len(recs) // b, 1, 1, 1))
         with_cross = ref is not None and self.w.reference_cross_cycle > 0
-        reencoded = self.G.reference_code(fakes, d.repeat(k, 1)) \
-            if self.paths == "both" or self.w.image_cycle or with_cross else None  # E(y, d): [kB, Cs, Hs, Ws]
+        with_relative = ref is not None and self.w.reference_cycle_relative > 0
+        needs_reencoding = self.paths == "both" or self.w.image_cycle or with_cross or with_relative
+        # E(y, d): [kB, Cs, Hs, Ws]
+        reencoded = self.G.reference_code(fakes, d.repeat(k, 1)) if needs_reencoding else None
         if self.paths == "both":  # the two links between the paths
             cycle = self.cycle(reencoded, torch.cat([lab, ref, mix]))
             close = self.close(lab, ref)
@@ -365,6 +382,7 @@ class BridgeGANLoss:
         ref_slot = slice(b, 2 * b) if self.paths == "both" else slice(0, b)  # the reference path's, in fakes
         ref_ms = self._reference_mode_seeking(batch, src, fakes[ref_slot]) if with_ref_ms else no_term
         cross = self._reference_cross_cycle(batch, src, ref, reencoded[ref_slot]) if with_cross else no_term
+        relative = self.relative_cycle(reencoded[ref_slot], ref) if with_relative else no_term
         change = self.change(fakes, sources[: k * b])
         # On the translations only: a reconstruction may keep every pixel.
         area, disagree = (no_term, no_term) if keep is None else self.keep(keep[: k * b], image[: k * b],
@@ -378,7 +396,8 @@ class BridgeGANLoss:
                 + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms
                 + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree
                 + w.raw_reconstruction * raw_rec + w.image_cycle * back + w.reference_mode_seeking * ref_ms
-                + w.reference_restoration * restore + w.reference_cross_cycle * cross)
+                + w.reference_restoration * restore + w.reference_cross_cycle * cross
+                + w.reference_cycle_relative * relative)
         stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
                  "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
                  "g/change": change.detach()}
@@ -390,6 +409,8 @@ class BridgeGANLoss:
             stats["g/restore"] = restore.detach()
         if with_cross:
             stats["g/cross_cycle"] = cross.detach()
+        if with_relative:
+            stats["g/ref_cycle_relative"] = relative.detach()
         if keep is not None:
             stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach(), "g/raw_rec": raw_rec.detach()}
         return loss, stats

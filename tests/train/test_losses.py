@@ -16,6 +16,7 @@ from bridgegan_batch.train.losses import (
     MinimalChangeLoss,
     ModeSeekingLoss,
     ReconstructionLoss,
+    RelativeLatentCycleLoss,
     RestorationLoss,
     WassersteinLoss,
 )
@@ -214,6 +215,42 @@ def test_reference_cross_cycle_gives_the_reference_back_its_attribute_through_th
     for paths, has_term in (("reference", True), ("label", False)):
         _, stats = BridgeGANLoss(g, build_discriminator(ModelConfig(**TINY)), alone, paths=paths).generator_phase(batch)
         assert ("g/cross_cycle" in stats) == has_term
+
+
+def test_relative_latent_cycle_is_in_units_of_the_codes_spread_and_ignores_their_scale():
+    code = torch.tensor([0.0, 1.0, 3.0]).view(3, 1, 1, 1)  # spread: mean |code - rolled| = (3 + 1 + 2) / 3 = 2
+    reencoded = code + torch.tensor([1.0, 0.0, -1.0]).view(3, 1, 1, 1)  # mean error 2 / 3
+    loss = RelativeLatentCycleLoss()
+    assert loss(reencoded, code).item() == pytest.approx((2 / 3) / 2)
+    assert loss(100 * reencoded, 100 * code).item() == pytest.approx((2 / 3) / 2)  # E shrinking codes gains nothing
+    assert loss(code.roll(1, 0), code).item() == pytest.approx(1.0)  # another sample's code: 1
+    code.requires_grad_(True)
+    loss(reencoded.detach(), code).backward()  # the spread is held fixed: only the error's gradient reaches code
+    assert code.grad.flatten().tolist() == pytest.approx([-1 / 6, 0, 1 / 6])  # -sign(error) / 3 elements / spread 2
+    with pytest.raises(ValueError, match="at least 2"):
+        loss(code[:1], code[:1])
+
+
+def test_reference_cycle_relative_reencodes_the_reference_paths_output():
+    g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
+        LossWeights(reference_cycle_relative=2.0))
+    assert "g/ref_cycle_relative" not in plain_stats
+    with torch.no_grad():
+        torch.manual_seed(1)
+        _, output, _ = weighted.fakes(batch).chunk(3)  # the reference path's translations y
+        ref = g.reference_code(batch.x_ref, batch.d)
+        expected = RelativeLatentCycleLoss()(g.reference_code(output, batch.d), ref).item()
+    assert expected > 0 and stats["g/ref_cycle_relative"].item() == pytest.approx(expected, rel=1e-4)
+    assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
+    # Alone, it trains E (both codes) and G (through y); M, which the reference path does not use, gets nothing.
+    _, _, _, only = _setup(_alone(reference_cycle_relative=1.0))
+    loss, _ = only.generator_phase(batch)
+    loss.backward()
+    assert _grads(only.G.encoder) and _grads(only.G.generator) and not _grads(only.G.mapping)
+    for paths, has_term in (("reference", True), ("label", False)):
+        _, stats = BridgeGANLoss(g, build_discriminator(ModelConfig(**TINY)), _alone(reference_cycle_relative=1.0),
+                                 paths=paths).generator_phase(batch)
+        assert ("g/ref_cycle_relative" in stats) == has_term
 
 
 def test_mode_seeking_rewards_different_outputs():
