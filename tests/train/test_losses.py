@@ -191,9 +191,8 @@ def test_reference_cross_cycle_gives_the_reference_back_its_attribute_through_th
     g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
         LossWeights(reference_cross_cycle=2.0))
     assert "g/cross_cycle" not in plain_stats
+    output = _reference_output(weighted, batch)
     with torch.no_grad():
-        torch.manual_seed(1)
-        _, output, _ = weighted.fakes(batch).chunk(3)  # the reference path's translations y
         d = batch.d
         bare = g(batch.x_ref, g.source_code(batch.x_ref, -d) + g.reference_code(batch.x, -d))  # x_ref, -d
         restored = g(bare, g.source_code(bare, d) + g.reference_code(output, d))  # back, y as the reference
@@ -235,9 +234,8 @@ def test_reference_cycle_relative_reencodes_the_reference_paths_output():
     g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
         LossWeights(reference_cycle_relative=2.0))
     assert "g/ref_cycle_relative" not in plain_stats
+    output = _reference_output(weighted, batch)
     with torch.no_grad():
-        torch.manual_seed(1)
-        _, output, _ = weighted.fakes(batch).chunk(3)  # the reference path's translations y
         ref = g.reference_code(batch.x_ref, batch.d)
         expected = RelativeLatentCycleLoss()(g.reference_code(output, batch.d), ref).item()
     assert expected > 0 and stats["g/ref_cycle_relative"].item() == pytest.approx(expected, rel=1e-4)
@@ -265,9 +263,8 @@ def test_reference_mode_seeking_translates_the_source_with_a_second_reference():
     g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
         LossWeights(reference_mode_seeking=0.5), second_reference=lambda batch: batch.x_ref.roll(1, 0))
     assert "g/ref_ms" not in plain_stats
+    first = _reference_output(weighted, batch)
     with torch.no_grad():
-        torch.manual_seed(1)
-        _, first, _ = weighted.fakes(batch).chunk(3)  # the reference path's translations
         second = g(batch.x, g.source_code(batch.x, batch.d) + g.reference_code(batch.x_ref2, batch.d))
     ratio = (first - second).abs().mean() / (batch.x_ref - batch.x_ref2).abs().mean()
     expected = 1 / ratio.item()
@@ -284,6 +281,13 @@ def test_reference_mode_seeking_translates_the_source_with_a_second_reference():
     batch.x_ref2 = None
     with pytest.raises(ValueError, match="x_ref2"):
         weighted.generator_phase(batch)
+
+
+def _reference_output(weighted, batch):
+    """The reference path's translations y of the step (the phase's noise seed): [B, 3, H, W]"""
+    with torch.no_grad():
+        torch.manual_seed(1)
+        return weighted.fakes(batch).chunk(3)[1]
 
 
 def _translated_back(g, batch, weighted):
