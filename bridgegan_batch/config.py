@@ -314,6 +314,11 @@ class LossWeights(StrictModel):
     # "Where the style is lost"). 1: no nearer its own reference's code than another's in the batch. At 1 in a
     # 57-minute fine-tune it lowered style match 3 points: E moved its reference codes toward what G draws.
     reference_cycle_relative: float = Field(0.0, ge=0)
+    # G (ours; StarGAN v2's style reconstruction, its reader held fixed): the relative cycle above with E held fixed
+    # on both sides, the target E(x_ref, d) and the weights that read y, so that only y's pixels (what G draws, and
+    # the code it is drawn from) can lower it. E, left free, met the relative cycle by moving its reference codes
+    # toward what G draws (docs/dev/issue26.md, eleventh session).
+    reference_cycle_fixed_reader: float = Field(0.0, ge=0)
 
 
 class TrainConfig(StrictModel):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.func import functional_call
 
 from bridgegan_batch.config import LossWeights, TrainConfig
 from bridgegan_batch.model.bridge import BridgeGenerator
@@ -323,6 +324,13 @@ class BridgeGANLoss:
         restored = self.G(bare, self.G.source_code(bare, batch.d) + output_code)
         return self.restore(restored, batch.x_ref, bare)
 
+    def _reference_cycle_fixed_reader(self, output: torch.Tensor, d: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """The relative cycle of the reference path's output y, read by E's weights held fixed against E(x_ref, d)
+        held fixed: only y's pixels can lower it. output: [B, 3, H, W]; ref = E(x_ref, d): [B, Cs, Hs, Ws] -> 0-d"""
+        held = {name: p.detach() for name, p in self.G.encoder.named_parameters()}
+        read = functional_call(self.G.encoder, held, (output, d))  # E(y, d), its weights untouched: [B, Cs, Hs, Ws]
+        return self.relative_cycle(read, ref.detach())
+
     def generator_phase(self, batch: Batch,
                         latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """G's losses; `latent_scale` multiplies the closeness and latent-cycle weights (warm-up)."""
@@ -362,6 +370,7 @@ class BridgeGANLoss:
         rec = self.rec(recs, x.repeat(len(recs) // b, 1, 1, 1))
         with_cross = ref is not None and self.w.reference_cross_cycle > 0
         with_relative = ref is not None and self.w.reference_cycle_relative > 0
+        with_fixed_reader = ref is not None and self.w.reference_cycle_fixed_reader > 0
         needs_reencoding = self.paths == "both" or self.w.image_cycle or with_cross or with_relative
         # E(y, d): [kB, Cs, Hs, Ws]
         reencoded = self.G.reference_code(fakes, d.repeat(k, 1)) if needs_reencoding else None
@@ -383,6 +392,7 @@ class BridgeGANLoss:
         ref_ms = self._reference_mode_seeking(batch, src, fakes[ref_slot]) if with_ref_ms else no_term
         cross = self._reference_cross_cycle(batch, src, ref, reencoded[ref_slot]) if with_cross else no_term
         relative = self.relative_cycle(reencoded[ref_slot], ref) if with_relative else no_term
+        fixed_reader = self._reference_cycle_fixed_reader(fakes[ref_slot], d, ref) if with_fixed_reader else no_term
         change = self.change(fakes, sources[: k * b])
         # On the translations only: a reconstruction may keep every pixel.
         area, disagree = (no_term, no_term) if keep is None else self.keep(keep[: k * b], image[: k * b],
@@ -397,7 +407,7 @@ class BridgeGANLoss:
                 + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree
                 + w.raw_reconstruction * raw_rec + w.image_cycle * back + w.reference_mode_seeking * ref_ms
                 + w.reference_restoration * restore + w.reference_cross_cycle * cross
-                + w.reference_cycle_relative * relative)
+                + w.reference_cycle_relative * relative + w.reference_cycle_fixed_reader * fixed_reader)
         stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
                  "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
                  "g/change": change.detach()}
@@ -411,6 +421,8 @@ class BridgeGANLoss:
             stats["g/cross_cycle"] = cross.detach()
         if with_relative:
             stats["g/ref_cycle_relative"] = relative.detach()
+        if with_fixed_reader:
+            stats["g/ref_cycle_fixed_reader"] = fixed_reader.detach()
         if keep is not None:
             stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach(), "g/raw_rec": raw_rec.detach()}
         return loss, stats

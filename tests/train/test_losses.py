@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from torch import nn
@@ -249,6 +251,45 @@ def test_reference_cycle_relative_reencodes_the_reference_paths_output():
         _, stats = BridgeGANLoss(g, build_discriminator(ModelConfig(**TINY)), _alone(reference_cycle_relative=1.0),
                                  paths=paths).generator_phase(batch)
         assert ("g/ref_cycle_relative" in stats) == has_term
+
+
+def test_reference_cycle_fixed_reader_pays_only_the_output_pixels():
+    g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
+        LossWeights(reference_cycle_fixed_reader=2.0))
+    assert "g/ref_cycle_fixed_reader" not in plain_stats
+    output = _reference_output(weighted, batch)
+    with torch.no_grad():
+        expected = RelativeLatentCycleLoss()(g.reference_code(output, batch.d),
+                                             g.reference_code(batch.x_ref, batch.d)).item()
+    assert expected > 0 and stats["g/ref_cycle_fixed_reader"].item() == pytest.approx(expected, rel=1e-4)
+    assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
+    # Alone, E's gradient is what it gets through y's code alone: the same loss with a frozen copy of E reading y,
+    # and the target detached. The relative cycle, E free on both sides, gives E a different gradient.
+    g, _, _, only = _setup(_alone(reference_cycle_fixed_reader=1.0))
+    torch.manual_seed(1)
+    only.generator_phase(batch)[0].backward()
+    term_grads = [p.grad.clone() for p in g.encoder.parameters()]
+    assert _grads(g.generator) and not _grads(g.mapping)
+    reader = copy.deepcopy(g.encoder).requires_grad_(False)
+    g.zero_grad()
+    torch.manual_seed(1)
+    y = only.fakes(batch).chunk(3)[1]
+    ref = g.reference_code(batch.x_ref, batch.d)
+    RelativeLatentCycleLoss()(reader(y, batch.d), ref.detach()).backward()
+
+    def same_as_term() -> bool:
+        pairs = zip(term_grads, g.encoder.parameters(), strict=True)
+        return all(torch.allclose(a, p.grad, atol=1e-7) for a, p in pairs)
+
+    assert same_as_term()
+    g.zero_grad()
+    RelativeLatentCycleLoss()(g.reference_code(only.fakes(batch).chunk(3)[1], batch.d),
+                              g.reference_code(batch.x_ref, batch.d)).backward()
+    assert not same_as_term()
+    for paths, has_term in (("reference", True), ("label", False)):
+        _, stats = BridgeGANLoss(g, build_discriminator(ModelConfig(**TINY)), _alone(reference_cycle_fixed_reader=1.0),
+                                 paths=paths).generator_phase(batch)
+        assert ("g/ref_cycle_fixed_reader" in stats) == has_term
 
 
 def test_mode_seeking_rewards_different_outputs():
