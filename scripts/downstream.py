@@ -522,8 +522,9 @@ def markdown(result: dict, machine: str | None = None) -> str:
     lines += ["", "## Notes", ""] + [f"- {n}" for n in result["notes"]]
     lines += [f"- Whole run: {result['seconds']} s."]
     if result["model"]["bundled"]:
-        lines += ["- The bundled demo model is an early checkpoint (see the README's status): its glasses are "
-                  "often dark marks rather than frames, which bounds what (c) can gain."]
+        lines += ["- The bundled demo model does not yet draw real glasses (see the README's results): its glasses are "
+                  "a coloured band with two lens rings across the eyes rather than frames (docs/dev/issue26.md), "
+                  "which bounds what (c) can gain."]
     quick = " --quick" if result.get("mode") == "quick" else ""
     lines += ["", f"Reproduce: `python scripts/bench_downstream.py{quick}`"
               + (" (add `--model FILE` for another export)." if quick else " on an idle machine."), ""]
