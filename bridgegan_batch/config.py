@@ -317,7 +317,8 @@ class LossWeights(StrictModel):
     # G (ours; StarGAN v2's style reconstruction, its reader held fixed): the relative cycle above with E held fixed
     # on both sides, the target E(x_ref, d) and the weights that read y, so that only y's pixels (what G draws, and
     # the code it is drawn from) can lower it. E, left free, met the relative cycle by moving its reference codes
-    # toward what G draws (docs/dev/issue26.md, eleventh session).
+    # toward what G draws (docs/dev/issue26.md, eleventh session). At 1 in a 101-minute fine-tune it did not fall
+    # (0.45 → 0.44) and lowered style match 2.5 points: G did not learn to draw what E reads.
     reference_cycle_fixed_reader: float = Field(0.0, ge=0)
 
 
