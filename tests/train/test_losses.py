@@ -213,9 +213,7 @@ def test_reference_cross_cycle_gives_the_reference_back_its_attribute_through_th
     loss.backward()
     assert _grads(g.encoder) and _grads(g.generator) and not _grads(g.mapping)
     # The reference path alone (the ablation's REM) has it too; the label path alone has no reference to give back.
-    for paths, has_term in (("reference", True), ("label", False)):
-        _, stats = BridgeGANLoss(g, build_discriminator(ModelConfig(**TINY)), alone, paths=paths).generator_phase(batch)
-        assert ("g/cross_cycle" in stats) == has_term
+    _assert_only_with_a_reference_path(g, batch, alone, "g/cross_cycle")
 
 
 def test_relative_latent_cycle_is_in_units_of_the_codes_spread_and_ignores_their_scale():
@@ -247,10 +245,7 @@ def test_reference_cycle_relative_reencodes_the_reference_paths_output():
     loss, _ = only.generator_phase(batch)
     loss.backward()
     assert _grads(only.G.encoder) and _grads(only.G.generator) and not _grads(only.G.mapping)
-    for paths, has_term in (("reference", True), ("label", False)):
-        _, stats = BridgeGANLoss(g, build_discriminator(ModelConfig(**TINY)), _alone(reference_cycle_relative=1.0),
-                                 paths=paths).generator_phase(batch)
-        assert ("g/ref_cycle_relative" in stats) == has_term
+    _assert_only_with_a_reference_path(g, batch, _alone(reference_cycle_relative=1.0), "g/ref_cycle_relative")
 
 
 def test_reference_cycle_fixed_reader_pays_only_the_output_pixels():
@@ -272,10 +267,9 @@ def test_reference_cycle_fixed_reader_pays_only_the_output_pixels():
     assert _grads(g.generator) and not _grads(g.mapping)
     reader = copy.deepcopy(g.encoder).requires_grad_(False)
     g.zero_grad()
-    torch.manual_seed(1)
-    y = only.fakes(batch).chunk(3)[1]
+    y = only.fakes(batch).chunk(3)[1]  # the reference path's output, with its graph for both losses below
     ref = g.reference_code(batch.x_ref, batch.d)
-    RelativeLatentCycleLoss()(reader(y, batch.d), ref.detach()).backward()
+    RelativeLatentCycleLoss()(reader(y, batch.d), ref.detach()).backward(retain_graph=True)
 
     def same_as_term() -> bool:
         pairs = zip(term_grads, g.encoder.parameters(), strict=True)
@@ -283,13 +277,9 @@ def test_reference_cycle_fixed_reader_pays_only_the_output_pixels():
 
     assert same_as_term()
     g.zero_grad()
-    RelativeLatentCycleLoss()(g.reference_code(only.fakes(batch).chunk(3)[1], batch.d),
-                              g.reference_code(batch.x_ref, batch.d)).backward()
+    RelativeLatentCycleLoss()(g.reference_code(y, batch.d), ref).backward()
     assert not same_as_term()
-    for paths, has_term in (("reference", True), ("label", False)):
-        _, stats = BridgeGANLoss(g, build_discriminator(ModelConfig(**TINY)), _alone(reference_cycle_fixed_reader=1.0),
-                                 paths=paths).generator_phase(batch)
-        assert ("g/ref_cycle_fixed_reader" in stats) == has_term
+    _assert_only_with_a_reference_path(g, batch, _alone(reference_cycle_fixed_reader=1.0), "g/ref_cycle_fixed_reader")
 
 
 def test_mode_seeking_rewards_different_outputs():
@@ -322,6 +312,13 @@ def test_reference_mode_seeking_translates_the_source_with_a_second_reference():
     batch.x_ref2 = None
     with pytest.raises(ValueError, match="x_ref2"):
         weighted.generator_phase(batch)
+
+
+def _assert_only_with_a_reference_path(g, batch, weights, stat):
+    """A reference-path term: the reference path alone (the ablation's REM) has it, the label path alone does not."""
+    for paths, has_term in (("reference", True), ("label", False)):
+        loss = BridgeGANLoss(g, build_discriminator(ModelConfig(**TINY)), weights, paths=paths)
+        assert (stat in loss.generator_phase(batch)[1]) == has_term
 
 
 def _reference_output(weighted, batch):
