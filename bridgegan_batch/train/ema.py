@@ -6,9 +6,10 @@ import torch
 from torch import nn
 
 
-def ema_decay_at(step: int, decay: float) -> float:
-    """The decay at `step`: ramps up from 0, so early steps do not keep the random init for long."""
-    return min(decay, (1 + step) / (10 + step))
+def ema_decay_at(step: int, decay: float, ramp: bool = True) -> float:
+    """The decay at `step`: ramps up from 0, so early steps do not keep the random init for long. Without `ramp`
+    (the average starts from trained weights: `train --init`) it is `decay` from the first step."""
+    return min(decay, (1 + step) / (10 + step)) if ramp else decay
 
 
 @torch.no_grad()

@@ -151,8 +151,10 @@ def _generator_update(parts: Parts, g_loss: torch.Tensor, sync: Callable[[torch.
     parts.opt_g.step()
 
 
-def resume_state(parts: Parts, step: int, config: RunConfig) -> dict:
-    return {"step": step, "config": config.model_dump_json(),
+def resume_state(parts: Parts, step: int, config: RunConfig, ema_ramp: bool = True) -> dict:
+    """Everything a run continues from. `ema_ramp` False: the EMA began as a trained average (train --init), so
+    the decay does not ramp up from 0 and throw it away in the first few dozen steps."""
+    return {"step": step, "config": config.model_dump_json(), "ema_ramp": ema_ramp,
             "generator": parts.generator.state_dict(), "discriminator": parts.discriminator.state_dict(),
             "ema": parts.ema.state_dict(), "opt_g": parts.opt_g.state_dict(), "opt_d": parts.opt_d.state_dict(),
             "torch_rng": torch.get_rng_state()}
@@ -227,7 +229,10 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
     rank 0's verdict. Returns what this rank did."""
     t = config.train
     parts = build_parts(config, device)
-    start = _restore(parts, load_state(run / STATE_FILE)) if resume else 0
+    state = load_state(run / STATE_FILE) if resume else None
+    start = _restore(parts, state) if state is not None else 0
+    ema_ramp = True if state is None else state.get("ema_ramp", True)  # states before ema_ramp ramped
+    del state
     writer = rank == 0
     groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
     loss = BridgeGANLoss.for_training(parts.generator, parts.discriminator, t)
@@ -262,7 +267,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
                 group["lr"] = rate
         step_batches = [inputs(step * per_step + k) for k in range(per_step)]
         label_sum = label_sum + sum(b.labels.sum() for b in step_batches)
-        stats = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay), device, sync,
+        stats = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay, ema_ramp), device, sync,
                            latent_weight_scale(step, t), autoencoding(step, t))
         images_seen += t.batch_size * per_step * world
 
@@ -290,7 +295,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
         if done % t.sample_every == 0 or last:
             sample_grid(parts.ema, fixed_x, fixed_labels, groups).save(run / "samples" / f"{done:07d}.png")
         if done % t.checkpoint_every == 0 or last:
-            save_state(run / STATE_FILE, resume_state(parts, done, config))
+            save_state(run / STATE_FILE, resume_state(parts, done, config, ema_ramp))
             write_export(run / EXPORT_FILE, parts.ema, parts.discriminator, config.model, {"step": done, "data": data})
         if last:
             break

@@ -23,7 +23,7 @@ def _differing_fields(a: ModelConfig, b: ModelConfig) -> list[str]:
 
 def write_initial_state(run: Path, config: RunConfig, export: str | Path) -> dict:
     """Write `run`'s step-0 resume state: E, M and G (and their EMA) from the export's EMA weights, D from its D
-    when it has one (else a new D), new optimisers. The run then continues it as it would its own state.
+    when it has one (else a new D), new optimisers, and an EMA that keeps its full decay from the first step. The run then continues it as it would its own state.
     Returns what it recorded in INIT_FILE. UserError names the export and any model field that differs."""
     path = Path(export)
     try:
@@ -43,7 +43,7 @@ def write_initial_state(run: Path, config: RunConfig, export: str | Path) -> dic
     has_d = "discriminator" in modules
     if has_d:
         parts.discriminator.load_state_dict(modules["discriminator"])
-    save_state(run / STATE_FILE, resume_state(parts, 0, config))
+    save_state(run / STATE_FILE, resume_state(parts, 0, config, ema_ramp=False))
     record = {"export": str(path), "sha256": hashlib.sha256(data).hexdigest(), "export_step": info.get("step"),
               "discriminator": "from the export" if has_d else "new"}
     (run / INIT_FILE).write_text(json.dumps(record, indent=2) + "\n")

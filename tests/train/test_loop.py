@@ -272,12 +272,23 @@ def test_init_starts_a_new_run_from_an_export_and_refuses_another_model(tmp_path
     record = json.loads((run / "init.json").read_text())
     assert record["export_step"] == 2 and record["discriminator"] == "from the export"
     assert [r["step"] for r in _losses(run)] == [1]  # a new schedule, from step 0
+    # The EMA starts as the export's trained average, so it keeps the full decay (0.9) from the first step instead
+    # of ramping up from 0.1 and keeping mostly the new raw weights: ema - export == (1 - 0.9) (raw - export).
+    state = load_state(run / STATE_FILE)
+    assert state["ema_ramp"] is False
+    ema, raw = state["ema"], state["generator"]
+    weights = [k for k, v in modules["bridge"].items() if k.endswith("weight") and v.dim() == 4]  # the convolutions
+    for k in weights:
+        torch.testing.assert_close(ema[k] - modules["bridge"][k], 0.1 * (raw[k] - modules["bridge"][k]))
+    # ... and a resumed --init run goes on without the ramp
+    longer = RunConfig.model_validate({**config.model_dump(), "train": {**config.train.model_dump(), "steps": 2}})
+    train(longer, data="synth", out=tmp_path / "b", progress=False, resume=True)
+    assert load_state(run / STATE_FILE)["ema_ramp"] is False
     # One step at a small EMA decay moves the average only a little from the export it started at, while a new
     # model (seed 5) starts far from it.
-    ema = load_state(run / STATE_FILE)["ema"]
     fresh = train(config, data="synth", out=tmp_path / "c", progress=False)
+    assert load_state(fresh / STATE_FILE)["ema_ramp"] is True  # a run from random weights ramps
     far = load_state(fresh / STATE_FILE)["ema"]
-    weights = [k for k, v in modules["bridge"].items() if k.endswith("weight") and v.dim() == 4]  # the convolutions
     near_gap = max((ema[k] - modules["bridge"][k]).abs().max() for k in weights)
     far_gap = max((far[k] - modules["bridge"][k]).abs().max() for k in weights)
     assert near_gap < 0.5 * far_gap

@@ -26,6 +26,7 @@ def test_latent_warmup():
 def test_ema_ramps_up_then_averages():
     assert ema_decay_at(0, 0.999) == pytest.approx(0.1)
     assert ema_decay_at(10**6, 0.999) == 0.999
+    assert ema_decay_at(0, 0.999, ramp=False) == 0.999  # the average starts from trained weights (train --init)
     model, ema = nn.Linear(2, 2), nn.Linear(2, 2)
     with torch.no_grad():
         model.weight.fill_(1.0)
