@@ -23,8 +23,9 @@ def _differing_fields(a: ModelConfig, b: ModelConfig) -> list[str]:
 
 def write_initial_state(run: Path, config: RunConfig, export: str | Path) -> dict:
     """Write `run`'s step-0 resume state: E, M and G (and their EMA) from the export's EMA weights, D from its D
-    when it has one (else a new D), new optimisers, and an EMA that keeps its full decay from the first step. The run then continues it as it would its own state.
-    Returns what it recorded in INIT_FILE. UserError names the export and any model field that differs."""
+    when it has one (else a new D), new optimisers, and an EMA that keeps its full decay from the first step. The
+    run then continues it as it would its own state. Returns what it recorded in INIT_FILE. UserError names the
+    export and any model field that differs."""
     path = Path(export)
     try:
         data = path.read_bytes()
