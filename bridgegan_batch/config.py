@@ -320,6 +320,17 @@ class LossWeights(StrictModel):
     # toward what G draws (docs/dev/issue26.md, eleventh session). At 1 in a 101-minute fine-tune it did not fall
     # (0.45 → 0.44) and lowered style match 2.5 points: G did not learn to draw what E reads.
     reference_cycle_fixed_reader: float = Field(0.0, ge=0)
+    # G (ours; a contrastive style reconstruction): the reference path's output y, read by E held fixed, must lie
+    # as far toward its reference's code E(x_ref, d) as that code lies from E(x_ref2, d), a second reference with
+    # the same changed attributes (StyleContrastLoss). Both codes carry the attribute difference, so the axis
+    # between them is the references' style alone; the relative cycle's denominator is mostly that shared
+    # difference, which a style-blind y already scored 0.45 on (docs/dev/issue26.md, twelfth session).
+    reference_style_contrast: float = Field(0.0, ge=0)
+
+    @property
+    def needs_second_reference(self) -> bool:
+        """Whether a step's batch must carry x_ref2, a second reference sharing x_ref's changed attributes."""
+        return self.reference_mode_seeking > 0 or self.reference_style_contrast > 0
 
 
 class TrainConfig(StrictModel):

@@ -249,7 +249,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
         images, labels = next(stream)
         return step_inputs(images, labels, batch_index=local_index * world + rank, seed=t.seed,
                            noise_dim=config.model.noise_dim, single_flip_fraction=t.single_flip_fraction,
-                           groups=groups, device=device, second_reference=t.losses.reference_mode_seeking > 0)
+                           groups=groups, device=device, second_reference=t.losses.needs_second_reference)
 
     end = t.steps if max_steps_this_call is None else min(t.steps, start + max_steps_this_call)
     if writer and resume:

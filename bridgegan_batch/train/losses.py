@@ -143,6 +143,24 @@ class RelativeLatentCycleLoss:
         return (reencoded - code).abs().mean() / (spread + self.eps)
 
 
+class StyleContrastLoss:
+    """Where a code lies on the axis between two references' codes that share the changed attributes: 1 at the
+    positive's, -1 at the negative's, 0 halfway; what both codes share (the attribute difference) drops out. The
+    loss is mean max(0, 1 - position) over pairs whose references differ: 1 for a reading blind to which reference
+    it was drawn from, 0 once it reads as far toward its own reference as that reference's code."""
+
+    eps = 1e-12
+
+    def __call__(self, read: torch.Tensor, positive: torch.Tensor, negative: torch.Tensor,
+                 apart: torch.Tensor) -> torch.Tensor:
+        # read, positive, negative: [B, C, H, W]; apart: [B] bool, the two references are different faces
+        axis = (positive - negative).flatten(1)  # [B, CHW]
+        offset = (read - (positive + negative) / 2).flatten(1)
+        position = 2 * (offset * axis).sum(1) / (axis.pow(2).sum(1) + self.eps)  # [B]
+        hinge = torch.where(apart, (1 - position).clamp(min=0), torch.zeros_like(position))
+        return hinge.sum() / apart.sum().clamp(min=1)
+
+
 class ClosenessLoss:
     """L1(S_rand, S_ref) = L1(M(r, d), E(x_ref, d)): the two paths land in one embedding space."""
 
@@ -213,6 +231,7 @@ class BridgeGANLoss:
         self.rec, self.cycle = ReconstructionLoss(), LatentCycleLoss()
         self.close, self.ms, self.change = ClosenessLoss(), ModeSeekingLoss(), MinimalChangeLoss()
         self.keep, self.restore, self.relative_cycle = KeepMaskLoss(), RestorationLoss(), RelativeLatentCycleLoss()
+        self.contrast = StyleContrastLoss()
 
     @classmethod
     def for_training(cls, generator: BridgeGenerator, discriminator: Discriminator,
@@ -324,12 +343,26 @@ class BridgeGANLoss:
         restored = self.G(bare, self.G.source_code(bare, batch.d) + output_code)
         return self.restore(restored, batch.x_ref, bare)
 
+    def _read_by_fixed_encoder(self, images: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        """E(images, d) with E's weights held fixed: the gradient reaches the images alone. -> [B, Cs, Hs, Ws]"""
+        held = {name: p.detach() for name, p in self.G.encoder.named_parameters()}
+        return functional_call(self.G.encoder, held, (images, d))
+
     def _reference_cycle_fixed_reader(self, output: torch.Tensor, d: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """The relative cycle of the reference path's output y, read by E's weights held fixed against E(x_ref, d)
         held fixed: only y's pixels can lower it. output: [B, 3, H, W]; ref = E(x_ref, d): [B, Cs, Hs, Ws] -> 0-d"""
-        held = {name: p.detach() for name, p in self.G.encoder.named_parameters()}
-        read = functional_call(self.G.encoder, held, (output, d))  # E(y, d), its weights untouched: [B, Cs, Hs, Ws]
-        return self.relative_cycle(read, ref.detach())
+        return self.relative_cycle(self._read_by_fixed_encoder(output, d), ref.detach())
+
+    def _reference_style_contrast(self, batch: Batch, output: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+        """The reference path's output y, read by E held fixed, placed between its reference's code E(x_ref, d) and
+        a second reference's E(x_ref2, d), both held fixed (StyleContrastLoss). output: [B, 3, H, W];
+        ref = E(x_ref, d): [B, Cs, Hs, Ws] -> 0-d"""
+        if batch.x_ref2 is None:
+            raise ValueError("train.losses.reference_style_contrast needs batches with a second reference (x_ref2)")
+        with torch.no_grad():
+            other = self.G.reference_code(batch.x_ref2, batch.d)  # [B, Cs, Hs, Ws]
+        apart = (batch.x_ref - batch.x_ref2).flatten(1).abs().amax(1) > 0  # [B]
+        return self.contrast(self._read_by_fixed_encoder(output, batch.d), ref.detach(), other, apart)
 
     def generator_phase(self, batch: Batch,
                         latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -371,6 +404,7 @@ class BridgeGANLoss:
         with_cross = ref is not None and self.w.reference_cross_cycle > 0
         with_relative = ref is not None and self.w.reference_cycle_relative > 0
         with_fixed_reader = ref is not None and self.w.reference_cycle_fixed_reader > 0
+        with_contrast = ref is not None and self.w.reference_style_contrast > 0
         needs_reencoding = self.paths == "both" or self.w.image_cycle or with_cross or with_relative
         # E(y, d): [kB, Cs, Hs, Ws]
         reencoded = self.G.reference_code(fakes, d.repeat(k, 1)) if needs_reencoding else None
@@ -393,6 +427,7 @@ class BridgeGANLoss:
         cross = self._reference_cross_cycle(batch, src, ref, reencoded[ref_slot]) if with_cross else no_term
         relative = self.relative_cycle(reencoded[ref_slot], ref) if with_relative else no_term
         fixed_reader = self._reference_cycle_fixed_reader(fakes[ref_slot], d, ref) if with_fixed_reader else no_term
+        contrast = self._reference_style_contrast(batch, fakes[ref_slot], ref) if with_contrast else no_term
         change = self.change(fakes, sources[: k * b])
         # On the translations only: a reconstruction may keep every pixel.
         area, disagree = (no_term, no_term) if keep is None else self.keep(keep[: k * b], image[: k * b],
@@ -407,7 +442,8 @@ class BridgeGANLoss:
                 + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree
                 + w.raw_reconstruction * raw_rec + w.image_cycle * back + w.reference_mode_seeking * ref_ms
                 + w.reference_restoration * restore + w.reference_cross_cycle * cross
-                + w.reference_cycle_relative * relative + w.reference_cycle_fixed_reader * fixed_reader)
+                + w.reference_cycle_relative * relative + w.reference_cycle_fixed_reader * fixed_reader
+                + w.reference_style_contrast * contrast)
         stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
                  "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
                  "g/change": change.detach()}
@@ -423,6 +459,8 @@ class BridgeGANLoss:
             stats["g/ref_cycle_relative"] = relative.detach()
         if with_fixed_reader:
             stats["g/ref_cycle_fixed_reader"] = fixed_reader.detach()
+        if with_contrast:
+            stats["g/ref_style_contrast"] = contrast.detach()
         if keep is not None:
             stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach(), "g/raw_rec": raw_rec.detach()}
         return loss, stats

@@ -20,6 +20,7 @@ from bridgegan_batch.train.losses import (
     ReconstructionLoss,
     RelativeLatentCycleLoss,
     RestorationLoss,
+    StyleContrastLoss,
     WassersteinLoss,
 )
 from tests.model.test_networks import TINY
@@ -280,6 +281,62 @@ def test_reference_cycle_fixed_reader_pays_only_the_output_pixels():
     RelativeLatentCycleLoss()(g.reference_code(y, batch.d), ref).backward()
     assert not same_as_term()
     _assert_only_with_a_reference_path(g, batch, _alone(reference_cycle_fixed_reader=1.0), "g/ref_cycle_fixed_reader")
+
+
+def test_style_contrast_places_a_code_between_two_references():
+    positive, negative = torch.randn(3, 2, 4, 4), torch.randn(3, 2, 4, 4)
+    shared = torch.randn(1, 2, 4, 4)  # what both references' codes carry drops out
+    apart = torch.tensor([True, True, True])
+    loss = StyleContrastLoss()
+    assert loss(positive, positive, negative, apart).item() == pytest.approx(0, abs=1e-6)
+    assert loss(negative, positive, negative, apart).item() == pytest.approx(2)
+    assert loss((positive + negative) / 2, positive, negative, apart).item() == pytest.approx(1)
+    beyond = positive + 0.5 * (positive - negative)
+    assert loss(beyond, positive, negative, apart).item() == 0  # as far as its own reference's code: paid nothing
+    quarter = 0.75 * negative + 0.25 * positive  # position -0.5
+    assert loss(quarter + shared, positive + shared, negative + shared, apart).item() == pytest.approx(1.5)
+    # Pairs whose two references are one face are left out of the mean; none at all gives 0, not NaN.
+    mixed = torch.stack([positive[0], negative[1], negative[2]])
+    assert loss(mixed, positive, negative, torch.tensor([True, False, False])).item() == pytest.approx(0, abs=1e-6)
+    assert loss(mixed, positive, positive, torch.tensor([False, False, False])).item() == 0
+
+
+def test_reference_style_contrast_reads_the_output_against_two_references():
+    g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
+        LossWeights(reference_style_contrast=3.0), second_reference=lambda batch: batch.x_ref.roll(1, 0))
+    assert "g/ref_style_contrast" not in plain_stats
+    output = _reference_output(weighted, batch)
+    with torch.no_grad():
+        read, positive, negative = (g.reference_code(images, batch.d) for images in (output, batch.x_ref, batch.x_ref2))
+        expected = StyleContrastLoss()(read, positive, negative, torch.ones(3, dtype=torch.bool)).item()
+    assert expected > 0 and stats["g/ref_style_contrast"].item() == pytest.approx(expected, rel=1e-4)
+    assert (with_term - without).item() == pytest.approx(3.0 * expected, rel=1e-3)
+    # Alone, it trains G through y's pixels; M, which the reference path does not use, gets nothing. E's weights
+    # get only what reaches them through the code y was drawn from: a frozen copy of E reading y gives the same.
+    g, _, _, only = _setup(_alone(reference_style_contrast=1.0))
+    batch.x_ref2 = batch.x_ref.roll(1, 0)
+    torch.manual_seed(1)
+    only.generator_phase(batch)[0].backward()
+    term_grads = [p.grad.clone() for p in g.encoder.parameters()]
+    assert _grads(g.generator) and not _grads(g.mapping)
+    reader = copy.deepcopy(g.encoder).requires_grad_(False)
+    g.zero_grad()
+    y = only.fakes(batch).chunk(3)[1]
+    with torch.no_grad():
+        positive, negative = g.reference_code(batch.x_ref, batch.d), g.reference_code(batch.x_ref2, batch.d)
+    StyleContrastLoss()(reader(y, batch.d), positive, negative, torch.ones(3, dtype=torch.bool)).backward()
+    scale = max(a.abs().max() for a in term_grads)
+    assert scale > 0
+    for a, p in zip(term_grads, g.encoder.parameters(), strict=True):
+        torch.testing.assert_close(a, p.grad if p.grad is not None else torch.zeros_like(a), atol=1e-4 * scale,
+                                   rtol=1e-4)
+    _assert_only_with_a_reference_path(g, batch, _alone(reference_style_contrast=1.0), "g/ref_style_contrast")
+    # Asked for without a second reference, the phase says so instead of training without the term.
+    batch.x_ref2 = None
+    with pytest.raises(ValueError, match="reference_style_contrast.*x_ref2"):
+        weighted.generator_phase(batch)
+    assert LossWeights(reference_style_contrast=0.1).needs_second_reference
+    assert not LossWeights().needs_second_reference
 
 
 def test_mode_seeking_rewards_different_outputs():
