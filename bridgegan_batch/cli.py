@@ -199,9 +199,10 @@ def import_folder_cmd(images, csv, out, filename_column, labels, **kw):
 @click.option("--minutes", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Stop after this much wall-clock time, checkpoint and export written (workers: rank 0's clock).")
 @click.option("--resume", is_flag=True, help="Continue the newest run under --out from its resume state.")
-@click.option("--init", "init", default=None, metavar="EXPORT",
-              help="Start a new run from an export's weights (E, M, G; D when it has one), new optimisers, at step "
-                   "0: fine-tuning, e.g. of the bundled demo model.")
+@click.option("--init", "init", default=None, metavar="EXPORT|STATE",
+              help="Start a new run at step 0 from an export's weights (E, M, G; D when it has one; new optimisers): "
+                   "fine-tuning, e.g. of the bundled demo model. From a run's state.pt it forks that run: its "
+                   "weights and optimisers' moments, under CONFIG's train settings.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
 @click.option("--name", default=None, help="Run folder suffix [default: the config file's name].")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,

@@ -1,4 +1,4 @@
-"""A run's first state from an inference export (`train --init`): fine-tune a released model."""
+"""A run's first state from an inference export or another run's resume state (`train --init`): fine-tuning."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ import torch
 
 from bridgegan_batch.config import ModelConfig, RunConfig
 from bridgegan_batch.errors import UserError
-from bridgegan_batch.model.checkpoint import CheckpointError, parse_export, save_state
-from bridgegan_batch.train.loop import STATE_FILE, build_parts, resume_state
+from bridgegan_batch.model.checkpoint import CheckpointError, load_state, parse_export, save_state
+from bridgegan_batch.train.loop import STATE_FILE, Parts, build_parts, resume_state
 
-INIT_FILE = "init.json"  # in the run folder: which export the run started from
+INIT_FILE = "init.json"  # in the run folder: which export or resume state the run started from
+ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip; an export starts with its header length (this = 67 MB)
 
 
 def _differing_fields(a: ModelConfig, b: ModelConfig) -> list[str]:
@@ -21,31 +22,64 @@ def _differing_fields(a: ModelConfig, b: ModelConfig) -> list[str]:
     return sorted(k for k in x if x[k] != y[k])
 
 
-def write_initial_state(run: Path, config: RunConfig, export: str | Path) -> dict:
-    """Write `run`'s step-0 resume state: E, M and G (and their EMA) from the export's EMA weights, D from its D
-    when it has one (else a new D), new optimisers, and an EMA that keeps its full decay from the first step. The
-    run then continues it as it would its own state. Returns what it recorded in INIT_FILE. UserError names the
-    export and any model field that differs."""
-    path = Path(export)
+def write_initial_state(run: Path, config: RunConfig, source: str | Path) -> dict:
+    """Write `run`'s step-0 resume state from an inference export or from another run's resume state (state.pt),
+    and an EMA that keeps its full decay from the first step. From an export: E, M and G (and their EMA) from its
+    EMA weights, D from its D when it has one (else a new D), new optimisers. From a resume state: everything it
+    holds (raw and EMA weights, D, both optimisers' moments), so the run forks that one without a restart: new
+    Adam moments at the full learning rate cost a fine-tune most of its first 1 000 steps (docs/dev/issue26.md,
+    twelfth session). The run then continues it as it would its own state. Returns what it recorded in INIT_FILE.
+    UserError names the file and any model field that differs."""
+    path = Path(source)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise UserError(f"--init: {path}: cannot be read ({exc.strerror or exc})") from None
+    parts = build_parts(config, torch.device("cpu"))
+    if data[:4] == ZIP_MAGIC:
+        record = _from_resume_state(parts, config, path)
+    else:
+        record = _from_export(parts, config, path, data)
+    save_state(run / STATE_FILE, resume_state(parts, 0, config, ema_ramp=False))
+    record = {"export": str(path), "sha256": hashlib.sha256(data).hexdigest(), **record}
+    (run / INIT_FILE).write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
+def _check_model(model: ModelConfig, config: RunConfig, path: Path, what: str) -> None:
+    if model != config.model:
+        raise UserError(f"--init: {path} was trained with another model config (fields "
+                        f"{_differing_fields(model, config.model)} differ); train it with the {what}'s model fields")
+
+
+def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> dict:
     try:
         modules, model, info = parse_export(data, str(path))
     except CheckpointError as exc:
         raise UserError(f"--init: {exc}") from None
-    if model != config.model:
-        raise UserError(f"--init: {path} was trained with another model config (fields "
-                        f"{_differing_fields(model, config.model)} differ); train it with the export's model fields")
-    parts = build_parts(config, torch.device("cpu"))
+    _check_model(model, config, path, "export")
     parts.generator.load_state_dict(modules["bridge"])
     parts.ema.load_state_dict(modules["bridge"])
     has_d = "discriminator" in modules
     if has_d:
         parts.discriminator.load_state_dict(modules["discriminator"])
-    save_state(run / STATE_FILE, resume_state(parts, 0, config, ema_ramp=False))
-    record = {"export": str(path), "sha256": hashlib.sha256(data).hexdigest(), "export_step": info.get("step"),
-              "discriminator": "from the export" if has_d else "new"}
-    (run / INIT_FILE).write_text(json.dumps(record, indent=2) + "\n")
-    return record
+    return {"kind": "export", "export_step": info.get("step"),
+            "discriminator": "from the export" if has_d else "new", "optimisers": "new"}
+
+
+def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:
+    try:
+        state = load_state(path)
+        saved = RunConfig.model_validate_json(state["config"])
+    except (CheckpointError, KeyError, ValueError) as exc:
+        raise UserError(f"--init: {path}: not a resume state ({exc})") from None
+    _check_model(saved.model, config, path, "resume state")
+    parts.generator.load_state_dict(state["generator"])
+    parts.ema.load_state_dict(state["ema"])
+    parts.discriminator.load_state_dict(state["discriminator"])
+    for opt, key in ((parts.opt_g, "opt_g"), (parts.opt_d, "opt_d")):
+        opt.load_state_dict(state[key])
+        for group in opt.param_groups:  # the moments carry over; the new config's betas apply from here
+            group["betas"] = (config.train.beta1, config.train.beta2)
+    return {"kind": "resume state", "export_step": int(state["step"]), "discriminator": "from the resume state",
+            "optimisers": "from the resume state"}
