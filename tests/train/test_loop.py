@@ -261,6 +261,47 @@ def test_bfloat16_on_the_cpu_trains_under_autocast_and_keeps_float32_weights(tmp
     assert [r["step"] for r in _losses(bf16)] == [1, 2, 3]
 
 
+def test_init_from_a_resume_state_forks_the_run_with_its_optimisers(tmp_path):
+    from bridgegan_batch.model.checkpoint import load_state
+    from bridgegan_batch.train.warm_start import write_initial_state
+
+    first = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "a", progress=False,
+                  max_steps_this_call=2)
+    parent = load_state(first / STATE_FILE)
+    # A new loss weight and new betas: a fork may change any train setting (a --resume may not).
+    changed = {**TINY64["train"], "steps": 1, "beta2": 0.99, "losses": {"reference_style_contrast": 1.0}}
+    config = RunConfig.model_validate({**TINY64, "train": changed})
+    run = train(config, data="synth", out=tmp_path / "b", progress=False, init=first / STATE_FILE)
+    record = json.loads((run / "init.json").read_text())
+    assert record["kind"] == "resume state" and record["export_step"] == 2
+    assert record["optimisers"] == "from the resume state"
+    state = load_state(run / STATE_FILE)
+    assert state["step"] == 1 and state["ema_ramp"] is False
+    # Adam's moments carried over: its step count goes on from the parent's 2 (a new Adam would be at 1), under
+    # the fork's betas.
+    steps = {float(v["step"]) for v in state["opt_g"]["state"].values()}
+    assert steps == {3.0}
+    assert state["opt_g"]["param_groups"][0]["betas"] == (0.5, 0.99)
+    # The fork's step-0 state is the parent's, tensor for tensor: raw G (not its EMA), EMA, D, Adam's moments.
+    (tmp_path / "fork").mkdir()
+    write_initial_state(tmp_path / "fork", config, first / STATE_FILE)
+    forked = load_state(tmp_path / "fork" / STATE_FILE)
+    for part in ("generator", "ema", "discriminator"):
+        for k, v in parent[part].items():
+            assert torch.equal(forked[part][k], v), (part, k)
+    for k, v in parent["opt_g"]["state"][0].items():
+        assert torch.equal(torch.as_tensor(forked["opt_g"]["state"][0][k]), torch.as_tensor(v)), k
+
+    other = RunConfig.model_validate({**TINY64, "model": {**TINY64["model"], "code_channels": 8}})
+    with pytest.raises(UserError, match=r"state.pt was trained with another model config.*code_channels"):
+        train(other, data="synth", out=tmp_path / "c", progress=False, init=first / STATE_FILE)
+    broken = tmp_path / "broken.pt"
+    broken.write_bytes(b"PK\x03\x04" + b"\0" * 64)
+    with pytest.raises(UserError, match="--init: .*broken.pt: not a resume state"):
+        train(config, data="synth", out=tmp_path / "d", progress=False, init=broken)
+    assert not list((tmp_path / "c").glob("*")) and not list((tmp_path / "d").glob("*"))
+
+
 def test_init_starts_a_new_run_from_an_export_and_refuses_another_model(tmp_path):
     from bridgegan_batch.model.checkpoint import load_export, load_state
 
