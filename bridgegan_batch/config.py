@@ -326,7 +326,7 @@ class LossWeights(StrictModel):
     # between them is the references' style alone; the relative cycle's denominator is mostly that shared
     # difference, which a style-blind y already scored 0.45 on. At 1 in an 80-minute fork of the demo model it rose
     # (0.76 → 0.92) and left style match where it was (−0.6 ± 0.9 points), while the reference path's reduction
-    # rose 0.029 ± 0.005 (docs/dev/issue26.md, twelfth session).
+    # rose 0.029 ± 0.005 (docs/dev/issue26.md, twelfth session). That run also counted rows with d = 0, since left out.
     reference_style_contrast: float = Field(0.0, ge=0)
 
     @property

@@ -361,7 +361,9 @@ class BridgeGANLoss:
             raise ValueError("train.losses.reference_style_contrast needs batches with a second reference (x_ref2)")
         with torch.no_grad():
             other = self.G.reference_code(batch.x_ref2, batch.d)  # [B, Cs, Hs, Ws]
-        apart = (batch.x_ref - batch.x_ref2).flatten(1).abs().amax(1) > 0  # [B]
+        # [B]: rows with two different references and something to change (with d = 0 the second reference is any
+        # face, and the axis between the two codes is not a style)
+        apart = ((batch.x_ref - batch.x_ref2).flatten(1).abs().amax(1) > 0) & (batch.d != 0).any(1)
         return self.contrast(self._read_by_fixed_encoder(output, batch.d), ref.detach(), other, apart)
 
     def generator_phase(self, batch: Batch,

@@ -23,7 +23,7 @@ def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume
     `workers > 1` runs data-parallel on a Ray cluster (Ray Train); see train/distributed.py. `minutes`
     stops the run at that wall-clock time (counted from here), checkpoint and export written; with workers,
     rank 0's clock decides and every rank stops at its step.
-    `init` starts a new run from an export's weights at step 0 (train/warm_start.py).
+    `init` starts a new run at step 0 from an export's weights or another run's resume state (train/warm_start.py).
     """
     if init is not None and resume:
         raise UserError("--init starts a new run and --resume continues one: pass one of them")

@@ -71,15 +71,20 @@ def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:
     try:
         state = load_state(path)
         saved = RunConfig.model_validate_json(state["config"])
-    except (CheckpointError, KeyError, ValueError) as exc:
-        raise UserError(f"--init: {path}: not a resume state ({exc})") from None
+    except (CheckpointError, KeyError, ValueError, TypeError, IndexError) as exc:
+        raise UserError(f"--init: {path}: not a resume state ({type(exc).__name__}: {exc})") from None
     _check_model(saved.model, config, path, "resume state")
-    parts.generator.load_state_dict(state["generator"])
-    parts.ema.load_state_dict(state["ema"])
-    parts.discriminator.load_state_dict(state["discriminator"])
-    for opt, key in ((parts.opt_g, "opt_g"), (parts.opt_d, "opt_d")):
-        opt.load_state_dict(state[key])
+    try:
+        parts.generator.load_state_dict(state["generator"])
+        parts.ema.load_state_dict(state["ema"])
+        parts.discriminator.load_state_dict(state["discriminator"])
+        for opt, key in ((parts.opt_g, "opt_g"), (parts.opt_d, "opt_d")):
+            opt.load_state_dict(state[key])
+        step = int(state["step"])
+    except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+        raise UserError(f"--init: {path}: not a complete resume state ({type(exc).__name__}: {exc})") from None
+    for opt in (parts.opt_g, parts.opt_d):
         for group in opt.param_groups:  # the moments carry over; the new config's betas apply from here
             group["betas"] = (config.train.beta1, config.train.beta2)
-    return {"kind": "resume state", "export_step": int(state["step"]), "discriminator": "from the resume state",
+    return {"kind": "resume state", "export_step": step, "discriminator": "from the resume state",
             "optimisers": "from the resume state"}

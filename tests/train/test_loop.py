@@ -289,8 +289,9 @@ def test_init_from_a_resume_state_forks_the_run_with_its_optimisers(tmp_path):
     for part in ("generator", "ema", "discriminator"):
         for k, v in parent[part].items():
             assert torch.equal(forked[part][k], v), (part, k)
-    for k, v in parent["opt_g"]["state"][0].items():
-        assert torch.equal(torch.as_tensor(forked["opt_g"]["state"][0][k]), torch.as_tensor(v)), k
+    for opt in ("opt_g", "opt_d"):
+        for k, v in parent[opt]["state"][0].items():
+            assert torch.equal(torch.as_tensor(forked[opt]["state"][0][k]), torch.as_tensor(v)), (opt, k)
 
     other = RunConfig.model_validate({**TINY64, "model": {**TINY64["model"], "code_channels": 8}})
     with pytest.raises(UserError, match=r"state.pt was trained with another model config.*code_channels"):
@@ -299,6 +300,14 @@ def test_init_from_a_resume_state_forks_the_run_with_its_optimisers(tmp_path):
     broken.write_bytes(b"PK\x03\x04" + b"\0" * 64)
     with pytest.raises(UserError, match="--init: .*broken.pt: not a resume state"):
         train(config, data="synth", out=tmp_path / "d", progress=False, init=broken)
+    tensor = tmp_path / "tensor.pt"  # a loadable file that is not a state
+    torch.save(torch.zeros(3), tensor)
+    with pytest.raises(UserError, match="--init: .*tensor.pt: not a resume state"):
+        train(config, data="synth", out=tmp_path / "d", progress=False, init=tensor)
+    partial = tmp_path / "partial.pt"  # a state missing its optimisers
+    torch.save({k: v for k, v in parent.items() if k != "opt_d"}, partial)
+    with pytest.raises(UserError, match="--init: .*partial.pt: not a complete resume state.*opt_d"):
+        train(config, data="synth", out=tmp_path / "d", progress=False, init=partial)
     assert not list((tmp_path / "c").glob("*")) and not list((tmp_path / "d").glob("*"))
 
 

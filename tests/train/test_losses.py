@@ -331,6 +331,16 @@ def test_reference_style_contrast_reads_the_output_against_two_references():
         torch.testing.assert_close(a, p.grad if p.grad is not None else torch.zeros_like(a), atol=1e-4 * scale,
                                    rtol=1e-4)
     _assert_only_with_a_reference_path(g, batch, _alone(reference_style_contrast=1.0), "g/ref_style_contrast")
+    # A row with nothing to change (d = 0) is left out: its second reference is any face, not another style.
+    batch.target[0] = batch.labels[0]
+    torch.manual_seed(1)
+    _, stats = weighted.generator_phase(batch)
+    output = _reference_output(weighted, batch)
+    with torch.no_grad():
+        codes = (weighted.G.reference_code(images, batch.d) for images in (output, batch.x_ref, batch.x_ref2))
+        read, positive, negative = codes
+        expected = StyleContrastLoss()(read, positive, negative, torch.tensor([False, True, True])).item()
+    assert stats["g/ref_style_contrast"].item() == pytest.approx(expected, rel=1e-4)
     # Asked for without a second reference, the phase says so instead of training without the term.
     batch.x_ref2 = None
     with pytest.raises(ValueError, match="reference_style_contrast.*x_ref2"):
