@@ -70,6 +70,8 @@ def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> di
 def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:
     try:
         state = load_state(path)
+        if not isinstance(state, dict):
+            raise UserError(f"--init: {path}: not a resume state (it holds a {type(state).__name__})")
         saved = RunConfig.model_validate_json(state["config"])
     except (CheckpointError, KeyError, ValueError, TypeError, IndexError) as exc:
         raise UserError(f"--init: {path}: not a resume state ({type(exc).__name__}: {exc})") from None
