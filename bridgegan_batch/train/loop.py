@@ -160,7 +160,8 @@ def resume_state(parts: Parts, step: int, config: RunConfig, ema_ramp: bool = Tr
             "torch_rng": torch.get_rng_state()}
 
 
-def _restore(parts: Parts, state: dict) -> int:
+def restore_state(parts: Parts, state: dict) -> int:
+    """Load a resume state into `parts` (weights, EMA, D, both optimisers, torch's RNG); returns its step."""
     parts.generator.load_state_dict(state["generator"])
     parts.discriminator.load_state_dict(state["discriminator"])
     parts.ema.load_state_dict(state["ema"])
@@ -229,10 +230,10 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
     rank 0's verdict. Returns what this rank did."""
     t = config.train
     parts = build_parts(config, device)
-    state = load_state(run / STATE_FILE) if resume else None
-    start = _restore(parts, state) if state is not None else 0
-    ema_ramp = True if state is None else state.get("ema_ramp", True)  # states before ema_ramp ramped
-    del state
+    state = load_state(run / STATE_FILE) if resume else {}
+    start = restore_state(parts, state) if state else 0
+    ema_ramp = state.get("ema_ramp", True)  # a new run ramps, and so did states written before the flag
+    del state  # its tensors are in `parts` now
     writer = rank == 0
     groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
     loss = BridgeGANLoss.for_training(parts.generator, parts.discriminator, t)

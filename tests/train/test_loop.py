@@ -273,8 +273,7 @@ def test_init_from_a_resume_state_forks_the_run_with_its_optimisers(tmp_path):
     config = RunConfig.model_validate({**TINY64, "train": changed})
     run = train(config, data="synth", out=tmp_path / "b", progress=False, init=first / STATE_FILE)
     record = json.loads((run / "init.json").read_text())
-    assert record["kind"] == "resume state" and record["export_step"] == 2
-    assert record["optimisers"] == "from the resume state"
+    assert record["kind"] == "resume state" and record["source_step"] == 2
     state = load_state(run / STATE_FILE)
     assert state["step"] == 1 and state["ema_ramp"] is False
     # Adam's moments carried over: its step count goes on from the parent's 2 (a new Adam would be at 1), under
@@ -320,7 +319,8 @@ def test_init_starts_a_new_run_from_an_export_and_refuses_another_model(tmp_path
     run = train(config, data="synth", out=tmp_path / "b", progress=False, init=first / EXPORT_FILE)
     modules, _, _ = load_export(first / EXPORT_FILE)
     record = json.loads((run / "init.json").read_text())
-    assert record["export_step"] == 2 and record["discriminator"] == "from the export"
+    assert record["kind"] == "export" and record["source_step"] == 2
+    assert record["discriminator"] == "from the export"
     assert [r["step"] for r in _losses(run)] == [1]  # a new schedule, from step 0
     # The EMA starts as the export's trained average, so it keeps the full decay (0.9) from the first step instead
     # of ramping up from 0.1 and keeping mostly the new raw weights: ema - export == (1 - 0.9) (raw - export).

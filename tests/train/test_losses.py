@@ -261,16 +261,9 @@ def test_reference_cycle_fixed_reader_pays_only_the_output_pixels():
     assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
     # Alone, E's gradient is what it gets through y's code alone: the same loss with a frozen copy of E reading y,
     # and the target detached. The relative cycle, E free on both sides, gives E a different gradient.
-    g, _, _, only = _setup(_alone(reference_cycle_fixed_reader=1.0))
-    torch.manual_seed(1)
-    only.generator_phase(batch)[0].backward()
-    term_grads = [p.grad.clone() for p in g.encoder.parameters()]
-    assert _grads(g.generator) and not _grads(g.mapping)
-    reader = copy.deepcopy(g.encoder).requires_grad_(False)
-    g.zero_grad()
-    y = only.fakes(batch).chunk(3)[1]  # the reference path's output, with its graph for both losses below
-    ref = g.reference_code(batch.x_ref, batch.d)
-    RelativeLatentCycleLoss()(reader(y, batch.d), ref.detach()).backward(retain_graph=True)
+    g, term_grads, y = _alone_against_a_frozen_reader(
+        _alone(reference_cycle_fixed_reader=1.0), batch,
+        lambda read, g: RelativeLatentCycleLoss()(read, g.reference_code(batch.x_ref, batch.d).detach()))
 
     def same_as_term() -> bool:
         pairs = zip(term_grads, g.encoder.parameters(), strict=True)
@@ -278,7 +271,7 @@ def test_reference_cycle_fixed_reader_pays_only_the_output_pixels():
 
     assert same_as_term()
     g.zero_grad()
-    RelativeLatentCycleLoss()(g.reference_code(y, batch.d), ref).backward()
+    RelativeLatentCycleLoss()(g.reference_code(y, batch.d), g.reference_code(batch.x_ref, batch.d)).backward()
     assert not same_as_term()
     _assert_only_with_a_reference_path(g, batch, _alone(reference_cycle_fixed_reader=1.0), "g/ref_cycle_fixed_reader")
 
@@ -303,28 +296,17 @@ def test_style_contrast_places_a_code_between_two_references():
 
 def test_reference_style_contrast_reads_the_output_against_two_references():
     g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
-        LossWeights(reference_style_contrast=3.0), second_reference=lambda batch: batch.x_ref.roll(1, 0))
+        LossWeights(reference_style_contrast=3.0), second_reference=_another_reference)
     assert "g/ref_style_contrast" not in plain_stats
-    output = _reference_output(weighted, batch)
-    with torch.no_grad():
-        read, positive, negative = (g.reference_code(images, batch.d) for images in (output, batch.x_ref, batch.x_ref2))
-        expected = StyleContrastLoss()(read, positive, negative, torch.ones(3, dtype=torch.bool)).item()
+    every_row = torch.ones(3, dtype=torch.bool)
+    expected = _expected_contrast(g, batch, _reference_output(weighted, batch), every_row)
     assert expected > 0 and stats["g/ref_style_contrast"].item() == pytest.approx(expected, rel=1e-4)
     assert (with_term - without).item() == pytest.approx(3.0 * expected, rel=1e-3)
     # Alone, it trains G through y's pixels; M, which the reference path does not use, gets nothing. E's weights
     # get only what reaches them through the code y was drawn from: a frozen copy of E reading y gives the same.
-    g, _, _, only = _setup(_alone(reference_style_contrast=1.0))
-    batch.x_ref2 = batch.x_ref.roll(1, 0)
-    torch.manual_seed(1)
-    only.generator_phase(batch)[0].backward()
-    term_grads = [p.grad.clone() for p in g.encoder.parameters()]
-    assert _grads(g.generator) and not _grads(g.mapping)
-    reader = copy.deepcopy(g.encoder).requires_grad_(False)
-    g.zero_grad()
-    y = only.fakes(batch).chunk(3)[1]
-    with torch.no_grad():
-        positive, negative = g.reference_code(batch.x_ref, batch.d), g.reference_code(batch.x_ref2, batch.d)
-    StyleContrastLoss()(reader(y, batch.d), positive, negative, torch.ones(3, dtype=torch.bool)).backward()
+    g, term_grads, _ = _alone_against_a_frozen_reader(
+        _alone(reference_style_contrast=1.0), batch,
+        lambda read, g: StyleContrastLoss()(read, *_reference_codes(g, batch), every_row))
     scale = max(a.abs().max() for a in term_grads)
     assert scale > 0
     for a, p in zip(term_grads, g.encoder.parameters(), strict=True):
@@ -335,11 +317,8 @@ def test_reference_style_contrast_reads_the_output_against_two_references():
     batch.target[0] = batch.labels[0]
     torch.manual_seed(1)
     _, stats = weighted.generator_phase(batch)
-    output = _reference_output(weighted, batch)
-    with torch.no_grad():
-        codes = (weighted.G.reference_code(images, batch.d) for images in (output, batch.x_ref, batch.x_ref2))
-        read, positive, negative = codes
-        expected = StyleContrastLoss()(read, positive, negative, torch.tensor([False, True, True])).item()
+    changing = torch.tensor([False, True, True])
+    expected = _expected_contrast(weighted.G, batch, _reference_output(weighted, batch), changing)
     assert stats["g/ref_style_contrast"].item() == pytest.approx(expected, rel=1e-4)
     # Asked for without a second reference, the phase says so instead of training without the term.
     batch.x_ref2 = None
@@ -347,6 +326,18 @@ def test_reference_style_contrast_reads_the_output_against_two_references():
         weighted.generator_phase(batch)
     assert LossWeights(reference_style_contrast=0.1).needs_second_reference
     assert not LossWeights().needs_second_reference
+
+
+def _reference_codes(g, batch):
+    """E(x_ref, d) and E(x_ref2, d), without gradients: [B, Cs, Hs, Ws] each"""
+    with torch.no_grad():
+        return g.reference_code(batch.x_ref, batch.d), g.reference_code(batch.x_ref2, batch.d)
+
+
+def _expected_contrast(g, batch, output, rows) -> float:
+    """StyleContrastLoss of `output` read by E between the two references' codes, over `rows`."""
+    with torch.no_grad():
+        return StyleContrastLoss()(g.reference_code(output, batch.d), *_reference_codes(g, batch), rows).item()
 
 
 def test_mode_seeking_rewards_different_outputs():
@@ -359,7 +350,7 @@ def test_mode_seeking_rewards_different_outputs():
 
 def test_reference_mode_seeking_translates_the_source_with_a_second_reference():
     g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
-        LossWeights(reference_mode_seeking=0.5), second_reference=lambda batch: batch.x_ref.roll(1, 0))
+        LossWeights(reference_mode_seeking=0.5), second_reference=_another_reference)
     assert "g/ref_ms" not in plain_stats
     first = _reference_output(weighted, batch)
     with torch.no_grad():
@@ -379,6 +370,27 @@ def test_reference_mode_seeking_translates_the_source_with_a_second_reference():
     batch.x_ref2 = None
     with pytest.raises(ValueError, match="x_ref2"):
         weighted.generator_phase(batch)
+
+
+def _another_reference(batch):
+    """A second reference per row: the next row's reference. [B, 3, H, W]"""
+    return batch.x_ref.roll(1, 0)
+
+
+def _alone_against_a_frozen_reader(weights, batch, loss_of_read):
+    """G's phase under `weights` (one reference-path term alone) on `batch`, backward; then, with E's gradients
+    cleared, `loss_of_read(E'(y, d), g)` backward for the reference path's output y read by E', a frozen copy of E.
+    -> (g, E's gradients from the term, y with its graph kept); g.encoder's .grad holds the frozen reading's."""
+    g, _, _, only = _setup(weights)
+    torch.manual_seed(1)
+    only.generator_phase(batch)[0].backward()
+    term_grads = [p.grad.clone() for p in g.encoder.parameters()]
+    assert _grads(g.generator) and not _grads(g.mapping)
+    reader = copy.deepcopy(g.encoder).requires_grad_(False)
+    g.zero_grad()
+    y = only.fakes(batch).chunk(3)[1]
+    loss_of_read(reader(y, batch.d), g).backward(retain_graph=True)
+    return g, term_grads, y
 
 
 def _assert_only_with_a_reference_path(g, batch, weights, stat):
