@@ -56,8 +56,9 @@ def start_from(path: str) -> tuple[dict, ModelConfig]:
         state = load_state(path)
         return state, RunConfig.model_validate_json(state["config"]).model
     modules, model, info = load_export(path, ModelConfig)
-    # An export holds only the EMA generator side: G continues from it, with a new optimiser.
-    return {"generator": modules["bridge"], "ema": modules["bridge"], "opt_g": None,
+    # An export holds only the EMA generator side: G continues from it, with a new optimiser, and the EMA
+    # keeps its full decay (it is a trained average, as after `train --init` of an export).
+    return {"generator": modules["bridge"], "ema": modules["bridge"], "opt_g": None, "ema_ramp": False,
             "discriminator": modules["discriminator"], "step": info.get("step", 0)}, model
 
 
@@ -125,7 +126,8 @@ def main() -> None:
         if (k + 1) % 100 == 0 or k + 1 == args.d_steps:
             print(json.dumps({"d_step": k + 1, "seconds": round(time.perf_counter() - began, 1),
                               **{key: round(v.item(), 4) for key, v in stats.items()}}), flush=True)
-    save_state(run / STATE_FILE, resume_state(parts, step, config))
+    # The EMA goes on as the source state's did (a state forked by `train --init` keeps its full decay).
+    save_state(run / STATE_FILE, resume_state(parts, step, config, state.get("ema_ramp", True)))
     write_export(run / EXPORT_FILE, parts.ema, parts.discriminator, config.model,
                  {"step": step, "data": args.data, "fresh_discriminator_steps": args.d_steps})
     print(f"wrote {run / STATE_FILE} at step {step}")

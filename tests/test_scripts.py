@@ -40,6 +40,7 @@ def test_fresh_discriminator_keeps_g_and_continues_the_step(tmp_path):
     old, new = load_state(old_run / STATE_FILE), load_state(tmp_path / "new" / "00000-synth64" / STATE_FILE)
     assert new["step"] == 3
     assert all(torch.equal(old["ema"][k], v) for k, v in new["ema"].items())
+    assert new["ema_ramp"] is old["ema_ramp"] is True  # a run's state goes on as it was
     assert not any(k.startswith("attribute_trunk") for k in new["discriminator"])
     assert any(k.startswith("attribute_trunk") for k in old["discriminator"])
 
@@ -86,6 +87,7 @@ def test_fresh_discriminator_starts_from_an_export_when_the_state_is_gone(tmp_pa
     for part in ("generator", "ema"):  # G continues from the export's EMA weights
         assert all(torch.equal(exported[k], v) for k, v in new[part].items())
     assert not new["opt_g"]["state"]  # a new optimiser: the export holds no moments
+    assert new["ema_ramp"] is False  # the export's weights are a trained average: no decay ramp from 0.1
     resumed = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "new", resume=True,
                     progress=False, max_steps_this_call=1)
     assert load_state(resumed / STATE_FILE)["step"] == 4
