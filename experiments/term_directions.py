@@ -1,0 +1,161 @@
+"""Which training terms move the reference path toward the true counterfactual, and toward the reference's style?
+
+A first-order probe of one training state (issue 26). For unseen sources, each given a reference wearing the
+attribute, SynthFaces renders the truth in that reference's style and in a rival reference's. Each generator-side
+loss term of the state's recipe, alone at its weight, gives a gradient over E, M and G; Adam's step for it is that
+gradient over the state's own second moments (the optimiser's preconditioner, held at this step), so the terms'
+steps add up to the recipe's step but for the momentum. For each term, the change that step makes to the reference
+path's output y, by central differences, read inside the region where the truth differs from the source:
+
+  - toward truth: the first-order fall of ||y - truth||^2 per step, over ||y - truth||^2 (per mille): > 0 closes
+    the gap to the truth in the reference's style;
+  - toward style: the step's movement along truth - rival (per mille of that axis' length squared): > 0 moves the
+    drawing toward its reference's style and away from another's;
+  - outside: the step's change outside the region over its whole change (where the term spends it).
+
+The same for the label path against the nearest of the rendered styles (its truth is its own choice of style).
+
+    python experiments/term_directions.py RUN/state.pt [--n 16] [--json OUT]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+import torch
+
+from bridgegan_batch.config import RunConfig
+from bridgegan_batch.eval.distances import changed_pixels
+from bridgegan_batch.eval.ground_truth import make_truth_cases
+from bridgegan_batch.model.checkpoint import load_state
+from bridgegan_batch.model.pixels import to_tensor
+from bridgegan_batch.train.loop import build_parts, restore_state
+from bridgegan_batch.train.losses import Batch, BridgeGANLoss
+
+ATTRIBUTES = ("Eyeglasses", "Smiling", "Blond_Hair", "Wearing_Hat", "Male")
+SOURCE_SEED, REFERENCE_SEED = 979_797, 989_898  # streams no run, eval or other probe reads
+G_TERMS = ("adversarial", "attribute_fake", "reconstruction", "latent_cycle", "closeness", "mode_seeking",
+           "minimal_change", "keep_area", "keep_agreement", "raw_reconstruction", "image_cycle",
+           "reference_mode_seeking", "reference_restoration", "reference_cross_cycle", "reference_cycle_relative",
+           "reference_cycle_fixed_reader", "reference_style_contrast")
+
+
+def batch_of(cases, noise_dim: int, seed: int) -> Batch:
+    gen = torch.Generator().manual_seed(seed)
+    b = len(cases)
+    return Batch(x=to_tensor(cases.source), labels=torch.as_tensor(cases.source_labels),
+                 target=torch.as_tensor(cases.target_labels), x_ref=to_tensor(cases.reference),
+                 r1=torch.randn(b, noise_dim, generator=gen), r2=torch.randn(b, noise_dim, generator=gen),
+                 alpha=torch.rand(b, generator=gen), eps=torch.rand(3 * b, generator=gen), augment_seed=seed)
+
+
+def adam_direction(grads, params, opt) -> list[torch.Tensor]:
+    """Adam's step direction for `grads` under the optimiser's current second moments (bias-corrected)."""
+    out = []
+    for g, p in zip(grads, params, strict=True):
+        st = opt.state.get(p, {})
+        if g is None or "exp_avg_sq" not in st:
+            out.append(torch.zeros_like(p))
+            continue
+        group = next(gr for gr in opt.param_groups if any(q is p for q in gr["params"]))
+        beta2, eps = group["betas"][1], group["eps"]
+        v_hat = st["exp_avg_sq"] / (1 - beta2 ** float(st["step"]))
+        out.append(g / (v_hat.sqrt() + eps))
+    return out
+
+
+@torch.no_grad()
+def outputs(loss: BridgeGANLoss, batch: Batch) -> torch.Tensor:
+    return loss.fakes(batch)  # [3B, 3, H, W]: label, reference, interpolation
+
+
+def directional_change(loss, batch, params, direction, h: float) -> torch.Tensor:
+    """d(outputs)/dt along -direction (a descent step of size t), by central differences."""
+    with torch.no_grad():
+        for p, u in zip(params, direction, strict=True):
+            p.sub_(h * u)
+        minus = outputs(loss, batch)
+        for p, u in zip(params, direction, strict=True):
+            p.add_(2 * h * u)
+        plus = outputs(loss, batch)
+        for p, u in zip(params, direction, strict=True):
+            p.sub_(h * u)
+    return (minus - plus) / (2 * h)
+
+
+def readings(change: torch.Tensor, y: torch.Tensor, x: torch.Tensor, truth: torch.Tensor,
+             rival: torch.Tensor | None, lr: float) -> dict[str, float]:
+    region = changed_pixels(x, truth).float()  # [B, 1, H, W]
+    gap = (truth - y) * region
+    step = lr * change
+    toward = 2 * (step * gap).sum() / gap.pow(2).sum()
+    inside, total = (step * region).pow(2).sum(), step.pow(2).sum()
+    out = {"toward_truth_permille": 1000 * toward.item(),
+           "outside_share": (1 - inside / total.clamp(min=1e-30)).item(),
+           "step_rms": step.pow(2).mean().sqrt().item()}
+    if rival is not None:
+        axis = (truth - rival) * region
+        out["toward_style_permille"] = 1000 * ((step * axis).sum() / axis.pow(2).sum()).item()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("state")
+    parser.add_argument("--n", type=int, default=16)
+    parser.add_argument("--h", type=float, default=1e-4, help="finite-difference step, in Adam steps")
+    parser.add_argument("--seed", type=int, default=0, help="another draw of faces (and noises): 1, 2, ...")
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    state = load_state(args.state)
+    config = RunConfig.model_validate_json(state["config"])
+    parts = build_parts(config, torch.device("cpu"))
+    restore_state(parts, state)
+    parts.generator.train()
+    weights = config.train.losses
+    terms = [t for t in G_TERMS if getattr(weights, t) > 0]
+    zero = {t: 0.0 for t in G_TERMS}
+    params = [p for p in parts.generator.parameters() if p.requires_grad]
+    lr = config.train.lr
+    base = BridgeGANLoss.for_training(parts.generator, parts.discriminator, config.train)
+    result = {"state": args.state, "step": int(state["step"]), "n": args.n, "seed": args.seed, "terms": terms,
+              "attributes": {}}
+    for k, name in enumerate(ATTRIBUTES):
+        cases = make_truth_cases(name, 1, config.model.attributes, n=args.n, seed=SOURCE_SEED + args.seed,
+                                 reference_seed=REFERENCE_SEED + args.seed)
+        batch = batch_of(cases, config.model.noise_dim, seed=1_000 * (1 + args.seed) + k)
+        b = len(cases)
+        y = outputs(base, batch)
+        x = batch.x
+        truth, rival = to_tensor(cases.reference_truth), to_tensor(cases.rival_truth)
+        styles = to_tensor(cases.style_truths.reshape(-1, *cases.style_truths.shape[2:])).view(
+            b, -1, 3, x.shape[-2], x.shape[-1])  # [B, K, 3, H, W]
+        nearest = styles[torch.arange(b), (styles - y[:b, None]).abs().flatten(2).mean(2).argmin(1)]
+        rows = {}
+        for term in terms:
+            only = weights.model_copy(update={**zero, term: getattr(weights, term)})
+            loss = BridgeGANLoss(parts.generator, parts.discriminator, only, config.train.paths,
+                                 config.train.diff_augment, config.train.adversarial)
+            batch_t = batch
+            if only.needs_second_reference:
+                batch_t = dataclasses.replace(batch, x_ref2=to_tensor(cases.reference[torch.randperm(b).numpy()]))
+            total, _ = loss.generator_phase(batch_t)
+            grads = torch.autograd.grad(total, params, allow_unused=True)
+            change = directional_change(base, batch, params, adam_direction(grads, params, parts.opt_g), args.h)
+            rows[term] = {"reference": readings(change[b : 2 * b], y[b : 2 * b], x, truth, rival, lr),
+                          "label": readings(change[:b], y[:b], x, nearest, None, lr)}
+            print(f"{name:12s} {term:24s} ref toward truth {rows[term]['reference']['toward_truth_permille']:+8.3f}"
+                  f" style {rows[term]['reference']['toward_style_permille']:+8.3f}"
+                  f" outside {rows[term]['reference']['outside_share']:.2f}"
+                  f" | label toward truth {rows[term]['label']['toward_truth_permille']:+8.3f}", flush=True)
+        result["attributes"][name] = rows
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
