@@ -5,7 +5,7 @@ attribute, SynthFaces renders the truth in that reference's style and in a rival
 loss term of the state's recipe, alone at its weight, gives a gradient over E, M and G; Adam's step for it is that
 gradient over the state's own second moments (the optimiser's preconditioner, held at this step), so the terms'
 steps add up to the recipe's step but for the momentum. For each term, the change that step makes to the reference
-path's output y, by central differences, read inside the region where the truth differs from the source:
+path's output y (an exact forward-mode derivative), read inside the region where the truth differs from the source:
 
   - toward truth: the first-order fall of ||y - truth||^2 per step, over ||y - truth||^2 (per mille): > 0 closes
     the gap to the truth in the reference's style;
@@ -25,6 +25,7 @@ import dataclasses
 import json
 
 import torch
+from torch.func import functional_call, jvp
 
 from bridgegan_batch.config import RunConfig
 from bridgegan_batch.eval.distances import changed_pixels
@@ -71,18 +72,25 @@ def outputs(loss: BridgeGANLoss, batch: Batch) -> torch.Tensor:
     return loss.fakes(batch)  # [3B, 3, H, W]: label, reference, interpolation
 
 
-def directional_change(loss, batch, params, direction, h: float) -> torch.Tensor:
-    """d(outputs)/dt along -direction (a descent step of size t), by central differences."""
-    with torch.no_grad():
-        for p, u in zip(params, direction, strict=True):
-            p.sub_(h * u)
-        minus = outputs(loss, batch)
-        for p, u in zip(params, direction, strict=True):
-            p.add_(2 * h * u)
-        plus = outputs(loss, batch)
-        for p, u in zip(params, direction, strict=True):
-            p.sub_(h * u)
-    return (minus - plus) / (2 * h)
+class _Outputs(torch.nn.Module):
+    """The three translations of one batch as a module of G's parameters (for torch.func)."""
+
+    def __init__(self, loss: BridgeGANLoss, batch: Batch):
+        super().__init__()
+        self.G, self.loss, self.batch = loss.G, loss, batch
+
+    def forward(self) -> torch.Tensor:
+        return self.loss.fakes(self.batch)
+
+
+def directional_change(loss, batch, params, direction) -> torch.Tensor:
+    """d(outputs)/dt along -direction (a descent step of size t): an exact forward-mode derivative. [3B, 3, H, W]"""
+    named = dict(loss.G.named_parameters())
+    keys = ["G." + name for name, p in named.items() if any(p is q for q in params)]
+    module = _Outputs(loss, batch)
+    _, change = jvp(lambda *ps: functional_call(module, dict(zip(keys, ps, strict=True)), ()),
+                    tuple(p.detach() for p in params), tuple(-u for u in direction))
+    return change
 
 
 def readings(change: torch.Tensor, y: torch.Tensor, x: torch.Tensor, truth: torch.Tensor,
@@ -101,11 +109,31 @@ def readings(change: torch.Tensor, y: torch.Tensor, x: torch.Tensor, truth: torc
     return out
 
 
+def term_changes(parts, train, batch: Batch, terms, references) -> dict[str, torch.Tensor]:
+    """Per term (alone at its weight in `train.losses`), d(outputs)/dt along Adam's step for it, with the optimiser's
+    second moments held. Terms that need a second reference per row get `references` (uint8) shuffled."""
+    weights = train.losses
+    zero = {t: 0.0 for t in G_TERMS}
+    params = [p for p in parts.generator.parameters() if p.requires_grad]
+    base = BridgeGANLoss.for_training(parts.generator, parts.discriminator, train)
+    out = {}
+    for term in terms:
+        only = weights.model_copy(update={**zero, term: getattr(weights, term)})
+        loss = BridgeGANLoss(parts.generator, parts.discriminator, only, train.paths, train.diff_augment,
+                             train.adversarial)
+        shuffled = references[torch.randperm(len(references)).numpy()]
+        batch_t = dataclasses.replace(batch, x_ref2=to_tensor(shuffled)) \
+            if only.needs_second_reference else batch
+        total, _ = loss.generator_phase(batch_t)
+        grads = torch.autograd.grad(total, params, allow_unused=True)
+        out[term] = directional_change(base, batch, params, adam_direction(grads, params, parts.opt_g))
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("state")
     parser.add_argument("--n", type=int, default=16)
-    parser.add_argument("--h", type=float, default=1e-4, help="finite-difference step, in Adam steps")
     parser.add_argument("--seed", type=int, default=0, help="another draw of faces (and noises): 1, 2, ...")
     parser.add_argument("--json")
     args = parser.parse_args()
@@ -115,10 +143,7 @@ def main() -> None:
     parts = build_parts(config, torch.device("cpu"))
     restore_state(parts, state)
     parts.generator.train()
-    weights = config.train.losses
-    terms = [t for t in G_TERMS if getattr(weights, t) > 0]
-    zero = {t: 0.0 for t in G_TERMS}
-    params = [p for p in parts.generator.parameters() if p.requires_grad]
+    terms = [t for t in G_TERMS if getattr(config.train.losses, t) > 0]
     lr = config.train.lr
     base = BridgeGANLoss.for_training(parts.generator, parts.discriminator, config.train)
     result = {"state": args.state, "step": int(state["step"]), "n": args.n, "seed": args.seed, "terms": terms,
@@ -135,16 +160,7 @@ def main() -> None:
             b, -1, 3, x.shape[-2], x.shape[-1])  # [B, K, 3, H, W]
         nearest = styles[torch.arange(b), (styles - y[:b, None]).abs().flatten(2).mean(2).argmin(1)]
         rows = {}
-        for term in terms:
-            only = weights.model_copy(update={**zero, term: getattr(weights, term)})
-            loss = BridgeGANLoss(parts.generator, parts.discriminator, only, config.train.paths,
-                                 config.train.diff_augment, config.train.adversarial)
-            batch_t = batch
-            if only.needs_second_reference:
-                batch_t = dataclasses.replace(batch, x_ref2=to_tensor(cases.reference[torch.randperm(b).numpy()]))
-            total, _ = loss.generator_phase(batch_t)
-            grads = torch.autograd.grad(total, params, allow_unused=True)
-            change = directional_change(base, batch, params, adam_direction(grads, params, parts.opt_g), args.h)
+        for term, change in term_changes(parts, config.train, batch, terms, cases.reference).items():
             rows[term] = {"reference": readings(change[b : 2 * b], y[b : 2 * b], x, truth, rival, lr),
                           "label": readings(change[:b], y[:b], x, nearest, None, lr)}
             print(f"{name:12s} {term:24s} ref toward truth {rows[term]['reference']['toward_truth_permille']:+8.3f}"

@@ -210,3 +210,33 @@ def test_eval_noise_reproduces_evals_headline_and_pairs_its_resamples(tmp_path):
         assert style == pytest.approx(add["reference"]["style_match"], rel=1e-5)
     assert all(se > 0 for se in base["mean"]["se"][:2])  # resampling six faces moves the means
     assert again["mean_minus_base"] == {"value": [0, 0, 0], "se": [0, 0, 0]}  # a model against itself, paired
+
+
+@pytest.mark.slow
+def test_term_directions_shares_add_up_to_the_whole_losss_step(tmp_path):
+    """experiments/term_directions.py: each term's share of Adam's step, summed, is the whole loss's step: every
+    term is read alone, at its own weight (a share that kept the other terms would count them again)."""
+    import term_directions as probe
+
+    from bridgegan_batch.eval.ground_truth import make_truth_cases
+    from bridgegan_batch.train.loop import build_parts, restore_state
+    from bridgegan_batch.train.losses import BridgeGANLoss
+
+    weights = {"closeness": 5.0, "minimal_change": 2.0, "image_cycle": 10.0, "reference_restoration": 5.0}
+    config = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "losses": weights}})
+    run = train(config, data="synth", out=tmp_path, progress=False, max_steps_this_call=2)
+    parts = build_parts(config, torch.device("cpu"))
+    restore_state(parts, load_state(run / STATE_FILE))
+    cases = make_truth_cases("Eyeglasses", 1, config.model.attributes, n=3)
+    batch = probe.batch_of(cases, config.model.noise_dim, seed=0)
+    terms = [t for t in probe.G_TERMS if getattr(config.train.losses, t) > 0]
+    assert {"closeness", "image_cycle", "reference_restoration", "adversarial"} <= set(terms)
+    shares = probe.term_changes(parts, config.train, batch, terms, cases.reference)
+
+    whole_loss = BridgeGANLoss.for_training(parts.generator, parts.discriminator, config.train)
+    params = [p for p in parts.generator.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(whole_loss.generator_phase(batch)[0], params, allow_unused=True)
+    whole = probe.directional_change(whole_loss, batch, params, probe.adam_direction(grads, params, parts.opt_g))
+    summed = sum(shares.values())
+    assert whole.abs().max() > 0
+    assert torch.allclose(summed, whole, atol=1e-4 * whole.abs().max().item(), rtol=1e-3)
