@@ -13,7 +13,8 @@ path's output y (an exact forward-mode derivative), read inside the region where
     drawing toward its reference's style and away from another's;
   - outside: the step's change outside the region over its whole change (where the term spends it).
 
-The same for the label path against the nearest of the rendered styles (its truth is its own choice of style).
+The same for the label path against the nearest of the rendered styles (its truth is its own choice of style),
+nearest by whole-image L1 (eval credits the style whose edit-region reduction is best, not always the same one).
 
     python experiments/term_directions.py RUN/state.pt [--n 16] [--json OUT]
 """
@@ -24,6 +25,7 @@ import argparse
 import dataclasses
 import json
 
+import numpy as np
 import torch
 from torch.func import functional_call, jvp
 
@@ -44,6 +46,7 @@ G_TERMS = ("adversarial", "attribute_fake", "reconstruction", "latent_cycle", "c
 
 
 def batch_of(cases, noise_dim: int, seed: int) -> Batch:
+    """A training batch of the cases: each source, its target labels and its reference; seeded noises."""
     gen = torch.Generator().manual_seed(seed)
     b = len(cases)
     return Batch(x=to_tensor(cases.source), labels=torch.as_tensor(cases.source_labels),
@@ -53,27 +56,33 @@ def batch_of(cases, noise_dim: int, seed: int) -> Batch:
 
 
 def adam_direction(grads, params, opt) -> list[torch.Tensor]:
-    """Adam's step direction for `grads` under the optimiser's current second moments (bias-corrected)."""
-    out = []
-    for g, p in zip(grads, params, strict=True):
-        st = opt.state.get(p, {})
-        if g is None or "exp_avg_sq" not in st:
-            out.append(torch.zeros_like(p))
+    """Adam's step direction for `grads` alone, g / (sqrt(v_hat) + eps), under the optimiser's current second moments
+    (bias-corrected, as torch's Adam). In a real step a new gradient enters the first moment with weight 1 - beta1
+    (a half at the recipe's 0.5), so one real step moves about half as far: signs and ranks are what this reads."""
+    directions = []
+    for grad, param in zip(grads, params, strict=True):
+        if grad is None:
+            directions.append(torch.zeros_like(param))
             continue
-        group = next(gr for gr in opt.param_groups if any(q is p for q in gr["params"]))
+        moments = opt.state.get(param, {})
+        if "exp_avg_sq" not in moments:  # a new optimiser would make every reading 0
+            raise SystemExit("the state's generator optimiser holds no second moments: probe a trained state")
+        group = next(g for g in opt.param_groups if any(q is param for q in g["params"]))
         beta2, eps = group["betas"][1], group["eps"]
-        v_hat = st["exp_avg_sq"] / (1 - beta2 ** float(st["step"]))
-        out.append(g / (v_hat.sqrt() + eps))
-    return out
+        v_hat = moments["exp_avg_sq"] / (1 - beta2 ** float(moments["step"]))
+        directions.append(grad / (v_hat.sqrt() + eps))
+    return directions
 
 
 @torch.no_grad()
 def outputs(loss: BridgeGANLoss, batch: Batch) -> torch.Tensor:
-    return loss.fakes(batch)  # [3B, 3, H, W]: label, reference, interpolation
+    """The batch's three translations. -> [3B, 3, H, W]: label, reference, interpolation"""
+    return loss.fakes(batch)
 
 
 class _Outputs(torch.nn.Module):
-    """The three translations of one batch as a module of G's parameters (for torch.func)."""
+    """The three translations of one batch as a module of G's parameters: G is registered here so that
+    torch.func.functional_call can swap its parameters (as "G.<name>") under the loss that draws them."""
 
     def __init__(self, loss: BridgeGANLoss, batch: Batch):
         super().__init__()
@@ -85,49 +94,51 @@ class _Outputs(torch.nn.Module):
 
 def directional_change(loss, batch, params, direction) -> torch.Tensor:
     """d(outputs)/dt along -direction (a descent step of size t): an exact forward-mode derivative. [3B, 3, H, W]"""
-    named = dict(loss.G.named_parameters())
-    keys = ["G." + name for name, p in named.items() if any(p is q for q in params)]
+    name_of = {id(p): "G." + name for name, p in loss.G.named_parameters()}
+    keys = [name_of[id(p)] for p in params]  # in params' own order: zip pairs them with the tangents
     module = _Outputs(loss, batch)
-    _, change = jvp(lambda *ps: functional_call(module, dict(zip(keys, ps, strict=True)), ()),
-                    tuple(p.detach() for p in params), tuple(-u for u in direction))
+    _, change = jvp(lambda *values: functional_call(module, dict(zip(keys, values, strict=True)), ()),
+                    tuple(p.detach() for p in params), tuple(-d for d in direction))
     return change
 
 
 def readings(change: torch.Tensor, y: torch.Tensor, x: torch.Tensor, truth: torch.Tensor,
              rival: torch.Tensor | None, lr: float) -> dict[str, float]:
+    """What a step of `lr` along `change` does to outputs y, read in the region where the truth differs from the
+    source x. change, y, x, truth, rival: [B, 3, H, W]"""
     region = changed_pixels(x, truth).float()  # [B, 1, H, W]
     gap = (truth - y) * region
-    step = lr * change
-    toward = 2 * (step * gap).sum() / gap.pow(2).sum()
-    inside, total = (step * region).pow(2).sum(), step.pow(2).sum()
+    moved = lr * change  # [B, 3, H, W]: the outputs' first-order change over the step
+    toward = 2 * (moved * gap).sum() / gap.pow(2).sum()  # the fall of ||y - truth||^2 over it
+    inside, total = (moved * region).pow(2).sum(), moved.pow(2).sum()
     out = {"toward_truth_permille": 1000 * toward.item(),
-           "outside_share": (1 - inside / total.clamp(min=1e-30)).item(),
-           "step_rms": step.pow(2).mean().sqrt().item()}
+           "outside_share": (1 - inside / total).item() if total > 0 else float("nan"),
+           "step_rms": moved.pow(2).mean().sqrt().item()}
     if rival is not None:
         axis = (truth - rival) * region
-        out["toward_style_permille"] = 1000 * ((step * axis).sum() / axis.pow(2).sum()).item()
+        out["toward_style_permille"] = 1000 * ((moved * axis).sum() / axis.pow(2).sum()).item()
     return out
 
 
 def term_changes(parts, train, batch: Batch, terms, references) -> dict[str, torch.Tensor]:
     """Per term (alone at its weight in `train.losses`), d(outputs)/dt along Adam's step for it, with the optimiser's
-    second moments held. Terms that need a second reference per row get `references` (uint8) shuffled."""
+    second moments held. Terms that need a second reference per row get the next case's from `references` (uint8)."""
     weights = train.losses
     zero = {t: 0.0 for t in G_TERMS}
     params = [p for p in parts.generator.parameters() if p.requires_grad]
     base = BridgeGANLoss.for_training(parts.generator, parts.discriminator, train)
-    out = {}
+    changes = {}
     for term in terms:
-        only = weights.model_copy(update={**zero, term: getattr(weights, term)})
-        loss = BridgeGANLoss(parts.generator, parts.discriminator, only, train.paths, train.diff_augment,
+        alone = weights.model_copy(update={**zero, term: getattr(weights, term)})
+        loss = BridgeGANLoss(parts.generator, parts.discriminator, alone, train.paths, train.diff_augment,
                              train.adversarial)
-        shuffled = references[torch.randperm(len(references)).numpy()]
-        batch_t = dataclasses.replace(batch, x_ref2=to_tensor(shuffled)) \
-            if only.needs_second_reference else batch
-        total, _ = loss.generator_phase(batch_t)
+        # every case's references wear the attribute, so the next case's is a second reference in another style
+        term_batch = dataclasses.replace(batch, x_ref2=to_tensor(np.roll(references, 1, axis=0))) \
+            if alone.needs_second_reference else batch
+        total, _ = loss.generator_phase(term_batch)
         grads = torch.autograd.grad(total, params, allow_unused=True)
-        out[term] = directional_change(base, batch, params, adam_direction(grads, params, parts.opt_g))
-    return out
+        changes[term] = directional_change(base, batch, params, adam_direction(grads, params, parts.opt_g))
+    return changes
 
 
 def main() -> None:
@@ -155,10 +166,10 @@ def main() -> None:
         b = len(cases)
         y = outputs(base, batch)
         x = batch.x
-        truth, rival = to_tensor(cases.reference_truth), to_tensor(cases.rival_truth)
+        truth, rival = to_tensor(cases.reference_truth), to_tensor(cases.rival_truth)  # [B, 3, H, W] each
         styles = to_tensor(cases.style_truths.reshape(-1, *cases.style_truths.shape[2:])).view(
             b, -1, 3, x.shape[-2], x.shape[-1])  # [B, K, 3, H, W]
-        nearest = styles[torch.arange(b), (styles - y[:b, None]).abs().flatten(2).mean(2).argmin(1)]
+        nearest = styles[torch.arange(b), (styles - y[:b, None]).abs().flatten(2).mean(2).argmin(1)]  # [B, 3, H, W]
         rows = {}
         for term, change in term_changes(parts, config.train, batch, terms, cases.reference).items():
             rows[term] = {"reference": readings(change[b : 2 * b], y[b : 2 * b], x, truth, rival, lr),

@@ -213,7 +213,7 @@ def test_eval_noise_reproduces_evals_headline_and_pairs_its_resamples(tmp_path):
 
 
 @pytest.mark.slow
-def test_term_directions_shares_add_up_to_the_whole_losss_step(tmp_path):
+def test_term_directions_shares_add_up_to_the_whole_loss_step(tmp_path):
     """experiments/term_directions.py: each term's share of Adam's step, summed, is the whole loss's step: every
     term is read alone, at its own weight (a share that kept the other terms would count them again)."""
     import term_directions as probe
@@ -240,3 +240,18 @@ def test_term_directions_shares_add_up_to_the_whole_losss_step(tmp_path):
     summed = sum(shares.values())
     assert whole.abs().max() > 0
     assert torch.allclose(summed, whole, atol=1e-4 * whole.abs().max().item(), rtol=1e-3)
+
+    # The forward-mode change against reverse mode, which pairs no names with tensors: <v, J(-u)> = -<J^T v, u>
+    # (a parameter paired with another of its shape would move the change and keep the sum above).
+    direction = [torch.randn_like(p) for p in params]
+    change = probe.directional_change(whole_loss, batch, params, direction)
+    v = torch.randn_like(change)
+    with torch.enable_grad():
+        pulled = torch.autograd.grad((whole_loss.fakes(batch) * v).sum(), params, allow_unused=True)
+    expected = -sum((g * u).sum() for g, u in zip(pulled, direction, strict=True) if g is not None)
+    assert torch.allclose((v * change).sum(), expected, rtol=1e-3)
+
+    # A change toward the truth reads as closing the gap (a tenth of the way: 200 per mille), away as opening it.
+    y, x, truth = whole_loss.fakes(batch)[3:6].detach(), batch.x, probe.to_tensor(cases.reference_truth)
+    assert probe.readings(truth - y, y, x, truth, None, 0.1)["toward_truth_permille"] == pytest.approx(200, rel=1e-4)
+    assert probe.readings(y - truth, y, x, truth, None, 0.1)["toward_truth_permille"] < 0
