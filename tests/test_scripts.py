@@ -255,3 +255,30 @@ def test_term_directions_shares_add_up_to_the_whole_loss_step(tmp_path):
     y, x, truth = whole_loss.fakes(batch)[3:6].detach(), batch.x, probe.to_tensor(cases.reference_truth)
     assert probe.readings(truth - y, y, x, truth, None, 0.1)["toward_truth_permille"] == pytest.approx(200, rel=1e-4)
     assert probe.readings(y - truth, y, x, truth, None, 0.1)["toward_truth_permille"] < 0
+
+
+def test_oracle_code_probe_trains_g_from_codes_of_the_answer(tmp_path):
+    """experiments/oracle_code_probe.py: every training pair is a source and a truth that differs from it, of the
+    goal additions only; a short run logs each addition's held-out reduction and draws the grid."""
+    import oracle_code_probe as probe
+    from PIL import Image
+
+    from bridgegan_batch.eval.ground_truth import truth_case_sets
+    from bridgegan_batch.model.translator import DEFAULT_MODEL as model
+
+    attributes = load_export(model)[1].attributes
+    sets = truth_case_sets(probe.GOAL, attributes, n=2, directions=["add"])
+    pool = probe.pairs(sets)
+    per_case = 1 + sets[0].style_truths.shape[1]
+    assert len(pool["x"]) == len(probe.GOAL) * 2 * per_case
+    assert sorted(set(pool["attr"].tolist())) == list(range(len(probe.GOAL)))
+    assert ((pool["x"] - pool["truth"]).abs().flatten(1).amax(1) > 0).all()  # every pair holds an edit
+
+    out = tmp_path / "probe"
+    with mock.patch.object(sys, "argv", ["oracle_code_probe.py", "--init", str(model), "--out", str(out),
+                                         "--minutes", "0.02", "--pool", "1", "--eval-n", "2", "--patch", "2"]):
+        probe.main()
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] > 0 and rows[-1]["patch"] == 2
+    assert all(-10 < rows[-1][f"{name}/reduction"] <= 1 for name in probe.GOAL)
+    assert Image.open(out / "grid.png").size == (2 * 64, 3 * len(probe.GOAL) * 64)

@@ -1,0 +1,147 @@
+"""Oracle-code probe (issue 26, 2a, G alone): can G draw an edit when its code is computed from the answer?
+
+The capacity probe trains E, M and G on the truth; its reference path never drew the reference's glasses. This
+probe takes E and M out: a small patch encoder reads the source beside its true counterfactual and writes the
+code, and G (warm, from an export) learns to draw the truth from it, by L1 with the edit region weighted up. The
+answer is in the code, so there is nothing to guess and nothing to average: what G still cannot draw, G (or the
+code's grid) cannot carry. `--patch` sets the code's grid: 4 is the demo model's 16 x 16 code at 64 px, 2 a
+32 x 32 code (G's SPADE layers read any grid: they resize the code to each layer's size).
+
+    python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p4
+    python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p2 \
+        --patch 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from capacity_probe import GOAL, TRAIN_REFERENCE_SEED, TRAIN_SOURCE_SEED, weighted_l1
+from PIL import Image
+
+from bridgegan_batch.eval.distances import changed_pixels
+from bridgegan_batch.eval.ground_truth import outside_change, reductions, truth_case_sets
+from bridgegan_batch.model.bridge import BridgeGenerator
+from bridgegan_batch.model.checkpoint import load_export
+from bridgegan_batch.model.pixels import to_pixels, to_tensor
+
+
+class OracleEncoder(torch.nn.Module):
+    """(source, truth) -> a code on a grid of `patch`-pixel cells. [B,3,H,W] x2 -> [B, C, H/patch, W/patch]"""
+
+    def __init__(self, code_channels: int, patch: int, hidden: int = 64):
+        super().__init__()
+        self.net = torch.nn.Sequential(torch.nn.Conv2d(6, hidden, patch, stride=patch), torch.nn.LeakyReLU(0.2),
+                                       torch.nn.Conv2d(hidden, code_channels, 1))
+
+    def forward(self, source: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([source, truth], dim=1))
+
+
+def pairs(case_sets) -> dict[str, torch.Tensor]:
+    """Every (source, truth) pair of the cases: the truth in the reference's style and each rendered style."""
+    sources, truths, names = [], [], []
+    for cases in case_sets:
+        answers = np.concatenate([cases.reference_truth[:, None], cases.style_truths], axis=1)  # [N, K+1, H, W, 3]
+        k = answers.shape[1]
+        sources.append(np.repeat(cases.source, k, axis=0))
+        truths.append(answers.reshape(-1, *answers.shape[2:]))
+        names += [cases.name] * (len(cases.source) * k)
+    return {"x": to_tensor(np.concatenate(sources)), "truth": to_tensor(np.concatenate(truths)),
+            "attr": torch.tensor([GOAL.index(n) for n in names])}
+
+
+@torch.no_grad()
+def score(generator, encoder, case_sets) -> dict:
+    """Per goal attribute, held out: the reduction toward the truth in the reference's style, and the change
+    outside the edit region."""
+    generator.eval()
+    encoder.eval()
+    row = {}
+    for cases in case_sets:
+        x, truth = to_tensor(cases.source), to_tensor(cases.reference_truth)
+        out = generator(x, encoder(x, truth))
+        row[f"{cases.name}/reduction"] = round(float(reductions(out, x, truth).nanmean()), 3)
+        row[f"{cases.name}/outside"] = round(float(outside_change(out, x, changed_pixels(x, truth)).mean()), 4)
+    generator.train()
+    encoder.train()
+    return row
+
+
+@torch.no_grad()
+def save_grid(generator, encoder, case_sets, path: Path, faces: int = 8) -> None:
+    """Per goal attribute: rows source, truth, G's drawing from the oracle code."""
+    generator.eval()
+    encoder.eval()
+    rows = []
+    for cases in case_sets:
+        x, truth = to_tensor(cases.source[:faces]), to_tensor(cases.reference_truth[:faces])
+        for images in (cases.source[:faces], cases.reference_truth[:faces], to_pixels(generator(x, encoder(x, truth)))):
+            rows.append(np.concatenate(list(images), axis=1))
+    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--init", required=True, help="export whose G is trained (its model config is used)")
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--patch", type=int, default=4, help="pixels per code cell (4: the demo model's grid)")
+    parser.add_argument("--minutes", type=float, default=20)
+    parser.add_argument("--eval-every", type=float, default=5, help="minutes")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--pool", type=int, default=96, help="training sources per goal attribute")
+    parser.add_argument("--eval-n", type=int, default=64)
+    parser.add_argument("--edit-weight", type=float, default=4.0)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    modules, config, _ = load_export(args.init)
+    bridge = BridgeGenerator(config)
+    bridge.load_state_dict(modules["bridge"])
+    generator = bridge.generator  # [B,3,H,W], [B,Cs,Hs,Ws] -> [B,3,H,W]
+    encoder = OracleEncoder(config.code_channels, args.patch)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    pool = pairs(truth_case_sets(GOAL, config.attributes, n=args.pool, size=config.image_size, directions=["add"],
+                                 seed=TRAIN_SOURCE_SEED, reference_seed=TRAIN_REFERENCE_SEED))
+    held_out = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
+    print(f"{len(pool['x'])} training pairs, held-out cases ready in {time.time() - started:.0f} s", flush=True)
+    params = [*generator.parameters(), *encoder.parameters()]
+    opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99))
+    gen = torch.Generator().manual_seed(1)
+    log = (out / "log.jsonl").open("a")
+    step, train_seconds, next_eval = 0, 0.0, 0.0
+    while True:
+        if train_seconds >= next_eval or train_seconds >= 60 * args.minutes:
+            row = {"step": step, "train_seconds": round(train_seconds), "patch": args.patch,
+                   **score(generator, encoder, held_out)}
+            log.write(json.dumps(row) + "\n")
+            log.flush()
+            print(json.dumps(row), flush=True)
+            next_eval += 60 * args.eval_every
+            if train_seconds >= 60 * args.minutes:
+                break
+        tick = time.time()
+        idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen)
+        x, truth = pool["x"][idx], pool["truth"][idx]  # [B, 3, H, W] each
+        loss = weighted_l1(generator(x, encoder(x, truth)), truth, x, args.edit_weight).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        train_seconds += time.time() - tick
+        if step % 200 == 0:
+            print(f"step {step} {train_seconds:.0f}s loss {loss.item():.4f}", flush=True)
+    save_grid(generator, encoder, held_out, out / "grid.png")
+
+
+if __name__ == "__main__":
+    main()
