@@ -5,7 +5,9 @@ probe takes E and M out: a small patch encoder reads the source beside its true 
 code, and G (warm, from an export) learns to draw the truth from it, by L1 with the edit region weighted up. The
 answer is in the code, so there is nothing to guess and nothing to average: what G still cannot draw, G (or the
 code's grid) cannot carry. `--patch` sets the code's grid: 4 is the demo model's 16 x 16 code at 64 px, 2 a
-32 x 32 code (G's SPADE layers read any grid: they resize the code to each layer's size).
+32 x 32 code (G's SPADE layers read any grid: they resize the code to each layer's size). `--read reference`
+gives the encoder the reference in place of the truth: the reference path's information (the attribute on
+another face), with an encoder far wider than E and the same direct supervision.
 
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p4
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p2 \
@@ -43,21 +45,31 @@ class OracleEncoder(torch.nn.Module):
         return self.net(torch.cat([source, truth], dim=1))
 
 
-def pairs(case_sets) -> dict[str, torch.Tensor]:
-    """Every (source, truth) pair of the cases: the truth in the reference's style and each rendered style."""
-    sources, truths, names = [], [], []
+def pairs(case_sets, read: str = "truth") -> dict[str, torch.Tensor]:
+    """The training pairs: reading the truth, every (source, truth) of the cases, in the reference's style and
+    each rendered style; reading the reference, (source, reference, truth in its style) alone. "read" is what the
+    encoder is shown beside the source."""
+    sources, truths, shown, names = [], [], [], []
     for cases in case_sets:
-        answers = np.concatenate([cases.reference_truth[:, None], cases.style_truths], axis=1)  # [N, K+1, H, W, 3]
+        answers = cases.reference_truth[:, None]  # [N, 1, H, W, 3]
+        if read == "truth":
+            answers = np.concatenate([answers, cases.style_truths], axis=1)  # [N, K+1, H, W, 3]
         k = answers.shape[1]
         sources.append(np.repeat(cases.source, k, axis=0))
         truths.append(answers.reshape(-1, *answers.shape[2:]))
+        shown.append(cases.reference if read == "reference" else truths[-1])
         names += [cases.name] * (len(cases.source) * k)
     return {"x": to_tensor(np.concatenate(sources)), "truth": to_tensor(np.concatenate(truths)),
-            "attr": torch.tensor([GOAL.index(n) for n in names])}
+            "shown": to_tensor(np.concatenate(shown)), "attr": torch.tensor([GOAL.index(n) for n in names])}
+
+
+def shown_of(cases, read: str) -> np.ndarray:
+    """What the encoder reads beside each held-out source."""
+    return cases.reference if read == "reference" else cases.reference_truth
 
 
 @torch.no_grad()
-def score(generator, encoder, case_sets) -> dict:
+def score(generator, encoder, case_sets, read: str) -> dict:
     """Per goal attribute, held out: the reduction toward the truth in the reference's style, and the change
     outside the edit region."""
     generator.eval()
@@ -65,7 +77,7 @@ def score(generator, encoder, case_sets) -> dict:
     row = {}
     for cases in case_sets:
         x, truth = to_tensor(cases.source), to_tensor(cases.reference_truth)
-        out = generator(x, encoder(x, truth))
+        out = generator(x, encoder(x, to_tensor(shown_of(cases, read))))
         row[f"{cases.name}/reduction"] = round(float(reductions(out, x, truth).nanmean()), 3)
         row[f"{cases.name}/outside"] = round(float(outside_change(out, x, changed_pixels(x, truth)).mean()), 4)
     generator.train()
@@ -74,14 +86,15 @@ def score(generator, encoder, case_sets) -> dict:
 
 
 @torch.no_grad()
-def save_grid(generator, encoder, case_sets, path: Path, faces: int = 8) -> None:
-    """Per goal attribute: rows source, truth, G's drawing from the oracle code."""
+def save_grid(generator, encoder, case_sets, path: Path, read: str, faces: int = 8) -> None:
+    """Per goal attribute: rows source, what the encoder read, truth, G's drawing from the code."""
     generator.eval()
     encoder.eval()
     rows = []
     for cases in case_sets:
-        x, truth = to_tensor(cases.source[:faces]), to_tensor(cases.reference_truth[:faces])
-        for images in (cases.source[:faces], cases.reference_truth[:faces], to_pixels(generator(x, encoder(x, truth)))):
+        x, shown = to_tensor(cases.source[:faces]), shown_of(cases, read)[:faces]
+        drawn = to_pixels(generator(x, encoder(x, to_tensor(shown))))
+        for images in (cases.source[:faces], shown, cases.reference_truth[:faces], drawn):
             rows.append(np.concatenate(list(images), axis=1))
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)
 
@@ -99,6 +112,8 @@ def main() -> None:
     parser.add_argument("--eval-n", type=int, default=64)
     parser.add_argument("--edit-weight", type=float, default=4.0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--read", choices=("truth", "reference"), default="truth",
+                        help="what the encoder reads beside the source")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -111,7 +126,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     pool = pairs(truth_case_sets(GOAL, config.attributes, n=args.pool, size=config.image_size, directions=["add"],
-                                 seed=TRAIN_SOURCE_SEED, reference_seed=TRAIN_REFERENCE_SEED))
+                                 styles=16 if args.read == "truth" else 1, seed=TRAIN_SOURCE_SEED,
+                                 reference_seed=TRAIN_REFERENCE_SEED), args.read)
     held_out = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"{len(pool['x'])} training pairs, held-out cases ready in {time.time() - started:.0f} s", flush=True)
     params = [*generator.parameters(), *encoder.parameters()]
@@ -121,8 +137,8 @@ def main() -> None:
     step, train_seconds, next_eval = 0, 0.0, 0.0
     while True:
         if train_seconds >= next_eval or train_seconds >= 60 * args.minutes:
-            row = {"step": step, "train_seconds": round(train_seconds), "patch": args.patch,
-                   **score(generator, encoder, held_out)}
+            row = {"step": step, "train_seconds": round(train_seconds), "patch": args.patch, "read": args.read,
+                   **score(generator, encoder, held_out, args.read)}
             log.write(json.dumps(row) + "\n")
             log.flush()
             print(json.dumps(row), flush=True)
@@ -131,8 +147,8 @@ def main() -> None:
                 break
         tick = time.time()
         idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen)
-        x, truth = pool["x"][idx], pool["truth"][idx]  # [B, 3, H, W] each
-        loss = weighted_l1(generator(x, encoder(x, truth)), truth, x, args.edit_weight).mean()
+        x, truth, shown = pool["x"][idx], pool["truth"][idx], pool["shown"][idx]  # [B, 3, H, W] each
+        loss = weighted_l1(generator(x, encoder(x, shown)), truth, x, args.edit_weight).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -140,7 +156,7 @@ def main() -> None:
         train_seconds += time.time() - tick
         if step % 200 == 0:
             print(f"step {step} {train_seconds:.0f}s loss {loss.item():.4f}", flush=True)
-    save_grid(generator, encoder, held_out, out / "grid.png")
+    save_grid(generator, encoder, held_out, out / "grid.png", args.read)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from unittest import mock
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -259,11 +260,13 @@ def test_term_directions_shares_add_up_to_the_whole_loss_step(tmp_path):
 
 def test_oracle_code_probe_trains_g_from_codes_of_the_answer(tmp_path):
     """experiments/oracle_code_probe.py: every training pair is a source and a truth that differs from it, of the
-    goal additions only; a short run logs each addition's held-out reduction and draws the grid."""
+    goal additions only, the encoder shown the truth or the reference; a short run logs each addition's held-out
+    reduction and draws the grid."""
     import oracle_code_probe as probe
     from PIL import Image
 
     from bridgegan_batch.eval.ground_truth import truth_case_sets
+    from bridgegan_batch.model.pixels import to_tensor
     from bridgegan_batch.model.translator import DEFAULT_MODEL as model
 
     attributes = load_export(model)[1].attributes
@@ -273,12 +276,18 @@ def test_oracle_code_probe_trains_g_from_codes_of_the_answer(tmp_path):
     assert len(pool["x"]) == len(probe.GOAL) * 2 * per_case
     assert sorted(set(pool["attr"].tolist())) == list(range(len(probe.GOAL)))
     assert ((pool["x"] - pool["truth"]).abs().flatten(1).amax(1) > 0).all()  # every pair holds an edit
+    assert torch.equal(pool["shown"], pool["truth"])
+    by_reference = probe.pairs(sets, read="reference")
+    assert len(by_reference["x"]) == len(probe.GOAL) * 2
+    assert torch.equal(by_reference["shown"], to_tensor(np.concatenate([c.reference for c in sets])))
+    assert torch.equal(by_reference["truth"], to_tensor(np.concatenate([c.reference_truth for c in sets])))
 
     out = tmp_path / "probe"
     with mock.patch.object(sys, "argv", ["oracle_code_probe.py", "--init", str(model), "--out", str(out),
-                                         "--minutes", "0.02", "--pool", "1", "--eval-n", "2", "--patch", "2"]):
+                                         "--minutes", "0.02", "--pool", "1", "--eval-n", "2", "--patch", "2",
+                                         "--read", "reference"]):
         probe.main()
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    assert rows[-1]["step"] > 0 and rows[-1]["patch"] == 2
+    assert rows[-1]["step"] > 0 and rows[-1]["patch"] == 2 and rows[-1]["read"] == "reference"
     assert all(-10 < rows[-1][f"{name}/reduction"] <= 1 for name in probe.GOAL)
-    assert Image.open(out / "grid.png").size == (2 * 64, 3 * len(probe.GOAL) * 64)
+    assert Image.open(out / "grid.png").size == (2 * 64, 4 * len(probe.GOAL) * 64)
