@@ -7,7 +7,8 @@ answer is in the code, so there is nothing to guess and nothing to average: what
 code's grid) cannot carry. `--patch` sets the code's grid: 4 is the demo model's 16 x 16 code at 64 px, 2 a
 32 x 32 code (G's SPADE layers read any grid: they resize the code to each layer's size). `--read reference`
 gives the encoder the reference in place of the truth: the reference path's information (the attribute on
-another face), with an encoder far wider than E and the same direct supervision.
+another face), with an encoder far wider than E and the same direct supervision. `--encoder model` replaces the
+patch encoder by the export's own E, warm, as the reference path uses it: E(x, -d) + E(shown, d).
 
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p4
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p2 \
@@ -41,15 +42,26 @@ class OracleEncoder(torch.nn.Module):
         self.net = torch.nn.Sequential(torch.nn.Conv2d(6, hidden, patch, stride=patch), torch.nn.LeakyReLU(0.2),
                                        torch.nn.Conv2d(hidden, code_channels, 1))
 
-    def forward(self, source: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([source, truth], dim=1))
+    def forward(self, source: torch.Tensor, shown: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([source, shown], dim=1))  # d is in what it is shown
+
+
+class ModelEncoder(torch.nn.Module):
+    """The reference path's code, E(source, -d) + E(shown, d), from a BridgeGenerator's E."""
+
+    def __init__(self, bridge: BridgeGenerator):
+        super().__init__()
+        self.bridge = bridge
+
+    def forward(self, source: torch.Tensor, shown: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        return self.bridge.source_code(source, d) + self.bridge.reference_code(shown, d)  # [B, Cs, Hs, Ws]
 
 
 def pairs(case_sets, read: str = "truth") -> dict[str, torch.Tensor]:
     """The training pairs: reading the truth, every (source, truth) of the cases, in the reference's style and
     each rendered style; reading the reference, (source, reference, truth in its style) alone. "read" is what the
     encoder is shown beside the source."""
-    sources, truths, shown, names = [], [], [], []
+    sources, truths, shown, names, ds = [], [], [], [], []
     for cases in case_sets:
         answers = cases.reference_truth[:, None]  # [N, 1, H, W, 3]
         if read == "truth":
@@ -59,13 +71,19 @@ def pairs(case_sets, read: str = "truth") -> dict[str, torch.Tensor]:
         truths.append(answers.reshape(-1, *answers.shape[2:]))
         shown.append(cases.reference if read == "reference" else truths[-1])
         names += [cases.name] * (len(cases.source) * k)
+        ds.append(np.repeat(cases.target_labels - cases.source_labels, k, axis=0))
     return {"x": to_tensor(np.concatenate(sources)), "truth": to_tensor(np.concatenate(truths)),
-            "shown": to_tensor(np.concatenate(shown)), "attr": torch.tensor([GOAL.index(n) for n in names])}
+            "shown": to_tensor(np.concatenate(shown)), "attr": torch.tensor([GOAL.index(n) for n in names]),
+            "d": torch.from_numpy(np.concatenate(ds))}
 
 
 def shown_of(cases, read: str) -> np.ndarray:
     """What the encoder reads beside each held-out source."""
     return cases.reference if read == "reference" else cases.reference_truth
+
+
+def d_of(cases) -> torch.Tensor:
+    return torch.from_numpy(cases.target_labels - cases.source_labels)  # [N, attributes]
 
 
 @torch.no_grad()
@@ -77,7 +95,7 @@ def score(generator, encoder, case_sets, read: str) -> dict:
     row = {}
     for cases in case_sets:
         x, truth = to_tensor(cases.source), to_tensor(cases.reference_truth)
-        out = generator(x, encoder(x, to_tensor(shown_of(cases, read))))
+        out = generator(x, encoder(x, to_tensor(shown_of(cases, read)), d_of(cases)))
         row[f"{cases.name}/reduction"] = round(float(reductions(out, x, truth).nanmean()), 3)
         row[f"{cases.name}/outside"] = round(float(outside_change(out, x, changed_pixels(x, truth)).mean()), 4)
     generator.train()
@@ -93,7 +111,7 @@ def save_grid(generator, encoder, case_sets, path: Path, read: str, faces: int =
     rows = []
     for cases in case_sets:
         x, shown = to_tensor(cases.source[:faces]), shown_of(cases, read)[:faces]
-        drawn = to_pixels(generator(x, encoder(x, to_tensor(shown))))
+        drawn = to_pixels(generator(x, encoder(x, to_tensor(shown), d_of(cases)[:faces])))
         for images in (cases.source[:faces], shown, cases.reference_truth[:faces], drawn):
             rows.append(np.concatenate(list(images), axis=1))
     Image.fromarray(np.concatenate(rows, axis=0)).save(path)
@@ -103,7 +121,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--init", required=True, help="export whose G is trained (its model config is used)")
     parser.add_argument("--out", required=True)
-    parser.add_argument("--patch", type=int, default=4, help="pixels per code cell (4: the demo model's grid)")
+    parser.add_argument("--patch", type=int, default=4,
+                        help="pixels per code cell of the patch encoder (4: the demo model's grid)")
     parser.add_argument("--minutes", type=float, default=20)
     parser.add_argument("--eval-every", type=float, default=5, help="minutes")
     parser.add_argument("--batch", type=int, default=16)
@@ -114,6 +133,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--read", choices=("truth", "reference"), default="truth",
                         help="what the encoder reads beside the source")
+    parser.add_argument("--encoder", choices=("patch", "model"), default="patch",
+                        help="a new patch encoder, or the export's own E (warm)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -121,7 +142,7 @@ def main() -> None:
     bridge = BridgeGenerator(config)
     bridge.load_state_dict(modules["bridge"])
     generator = bridge.generator  # [B,3,H,W], [B,Cs,Hs,Ws] -> [B,3,H,W]
-    encoder = OracleEncoder(config.code_channels, args.patch)
+    encoder = OracleEncoder(config.code_channels, args.patch) if args.encoder == "patch" else ModelEncoder(bridge)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -130,7 +151,7 @@ def main() -> None:
                                  reference_seed=TRAIN_REFERENCE_SEED), args.read)
     held_out = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"{len(pool['x'])} training pairs, held-out cases ready in {time.time() - started:.0f} s", flush=True)
-    params = [*generator.parameters(), *encoder.parameters()]
+    params = list({id(p): p for p in [*generator.parameters(), *encoder.parameters()]}.values())  # E's bridge holds G
     opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99))
     gen = torch.Generator().manual_seed(1)
     log = (out / "log.jsonl").open("a")
@@ -138,6 +159,7 @@ def main() -> None:
     while True:
         if train_seconds >= next_eval or train_seconds >= 60 * args.minutes:
             row = {"step": step, "train_seconds": round(train_seconds), "patch": args.patch, "read": args.read,
+                   "encoder": args.encoder,
                    **score(generator, encoder, held_out, args.read)}
             log.write(json.dumps(row) + "\n")
             log.flush()
@@ -148,7 +170,7 @@ def main() -> None:
         tick = time.time()
         idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen)
         x, truth, shown = pool["x"][idx], pool["truth"][idx], pool["shown"][idx]  # [B, 3, H, W] each
-        loss = weighted_l1(generator(x, encoder(x, shown)), truth, x, args.edit_weight).mean()
+        loss = weighted_l1(generator(x, encoder(x, shown, pool["d"][idx])), truth, x, args.edit_weight).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -282,12 +282,15 @@ def test_oracle_code_probe_trains_g_from_codes_of_the_answer(tmp_path):
     assert torch.equal(by_reference["shown"], to_tensor(np.concatenate([c.reference for c in sets])))
     assert torch.equal(by_reference["truth"], to_tensor(np.concatenate([c.reference_truth for c in sets])))
 
+    x = pool["x"][:2]
+    assert probe.OracleEncoder(16, patch=2)(x, x, pool["d"][:2]).shape == (2, 16, 32, 32)  # the finer grid
+
     out = tmp_path / "probe"
     with mock.patch.object(sys, "argv", ["oracle_code_probe.py", "--init", str(model), "--out", str(out),
-                                         "--minutes", "0.02", "--pool", "1", "--eval-n", "2", "--patch", "2",
-                                         "--read", "reference"]):
+                                         "--minutes", "0.02", "--pool", "1", "--eval-n", "2",
+                                         "--read", "reference", "--encoder", "model"]):
         probe.main()
     rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
-    assert rows[-1]["step"] > 0 and rows[-1]["patch"] == 2 and rows[-1]["read"] == "reference"
+    assert rows[-1]["step"] > 0 and rows[-1]["read"] == "reference" and rows[-1]["encoder"] == "model"
     assert all(-10 < rows[-1][f"{name}/reduction"] <= 1 for name in probe.GOAL)
     assert Image.open(out / "grid.png").size == (2 * 64, 4 * len(probe.GOAL) * 64)
