@@ -9,6 +9,10 @@ code's grid) cannot carry. `--patch` sets the code's grid: 4 is the demo model's
 gives the encoder the reference in place of the truth: the reference path's information (the attribute on
 another face), with an encoder far wider than E and the same direct supervision. `--encoder model` replaces the
 patch encoder by the export's own E, warm, as the reference path uses it: E(x, -d) + E(shown, d).
+`--pairs restored` trains on the pairs restoration makes without a truth: the reference stripped of the attribute
+by the export's own label path is the source, and the reference itself is both what the encoder reads and the
+answer (scored, as always, on true held-out pairs): how much of the true pairs' lesson survives the model's
+imperfect removals.
 
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p4
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p2 \
@@ -77,6 +81,30 @@ def pairs(case_sets, read: str = "truth") -> dict[str, torch.Tensor]:
             "d": torch.from_numpy(np.concatenate(ds))}
 
 
+@torch.no_grad()
+def restored_pairs(case_sets, model_path: str) -> dict[str, torch.Tensor]:
+    """Pairs without a truth, as restoration makes them: each reference stripped of the attribute by the export's
+    label path (its own d scales) is the source; the reference is what the encoder reads and the answer."""
+    from bridgegan_batch.model.translator import Translator
+
+    translator = Translator.load(model_path, device="cpu")
+    sources, references, names, ds = [], [], [], []
+    for cases in case_sets:
+        reference = to_tensor(cases.reference)
+        labels = torch.from_numpy(cases.reference_labels)
+        bare_labels = labels.clone()
+        bare_labels[:, cases.attributes.index(cases.name)] = 0.0
+        sources.append(torch.cat([translator.label(reference[i:i + 64], labels[i:i + 64], bare_labels[i:i + 64],
+                                                   seeds=list(range(i, i + len(reference[i:i + 64]))))
+                                  for i in range(0, len(reference), 64)]).cpu())
+        references.append(reference)
+        names += [cases.name] * len(reference)
+        ds.append(labels - bare_labels)
+    refs = torch.cat(references)
+    return {"x": torch.cat(sources), "truth": refs, "shown": refs, "attr": torch.tensor([GOAL.index(n) for n in names]),
+            "d": torch.cat(ds)}
+
+
 def shown_of(cases, read: str) -> np.ndarray:
     """What the encoder reads beside each held-out source."""
     return cases.reference if read == "reference" else cases.reference_truth
@@ -135,6 +163,8 @@ def main() -> None:
                         help="what the encoder reads beside the source")
     parser.add_argument("--encoder", choices=("patch", "model"), default="patch",
                         help="a new patch encoder, or the export's own E (warm)")
+    parser.add_argument("--pairs", choices=("true", "restored"), default="true",
+                        help="true counterfactuals, or references stripped by the export (implies --read reference)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -146,9 +176,12 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    pool = pairs(truth_case_sets(GOAL, config.attributes, n=args.pool, size=config.image_size, directions=["add"],
+    if args.pairs == "restored":
+        args.read = "reference"
+    train_sets = truth_case_sets(GOAL, config.attributes, n=args.pool, size=config.image_size, directions=["add"],
                                  styles=16 if args.read == "truth" else 1, seed=TRAIN_SOURCE_SEED,
-                                 reference_seed=TRAIN_REFERENCE_SEED), args.read)
+                                 reference_seed=TRAIN_REFERENCE_SEED)
+    pool = pairs(train_sets, args.read) if args.pairs == "true" else restored_pairs(train_sets, args.init)
     held_out = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"{len(pool['x'])} training pairs, held-out cases ready in {time.time() - started:.0f} s", flush=True)
     params = list({id(p): p for p in [*generator.parameters(), *encoder.parameters()]}.values())  # E's bridge holds G
@@ -159,7 +192,7 @@ def main() -> None:
     while True:
         if train_seconds >= next_eval or train_seconds >= 60 * args.minutes:
             row = {"step": step, "train_seconds": round(train_seconds), "patch": args.patch, "read": args.read,
-                   "encoder": args.encoder,
+                   "encoder": args.encoder, "pairs": args.pairs,
                    **score(generator, encoder, held_out, args.read)}
             log.write(json.dumps(row) + "\n")
             log.flush()

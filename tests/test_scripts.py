@@ -282,6 +282,13 @@ def test_oracle_code_probe_trains_g_from_codes_of_the_answer(tmp_path):
     assert torch.equal(by_reference["shown"], to_tensor(np.concatenate([c.reference for c in sets])))
     assert torch.equal(by_reference["truth"], to_tensor(np.concatenate([c.reference_truth for c in sets])))
 
+    restored = probe.restored_pairs(sets, str(model))  # the references, stripped by the bundled model
+    assert torch.equal(restored["truth"], restored["shown"]) and torch.equal(restored["shown"], by_reference["shown"])
+    assert restored["x"].shape == restored["truth"].shape and not torch.equal(restored["x"], restored["truth"])
+    columns = [attributes.index(name) for name in probe.GOAL for _ in range(2)]
+    assert torch.equal(restored["d"].nonzero()[:, 1], torch.tensor(columns))  # +1 on the stripped attribute alone
+    assert (restored["d"].sum(1) == 1).all()
+
     x = pool["x"][:2]
     assert probe.OracleEncoder(16, patch=2)(x, x, pool["d"][:2]).shape == (2, 16, 32, 32)  # the finer grid
 
