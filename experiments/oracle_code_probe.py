@@ -12,7 +12,7 @@ patch encoder by the export's own E, warm, as the reference path uses it: E(x, -
 `--pairs restored` trains on the pairs restoration makes without a truth: the reference stripped of the attribute
 by the export's own label path is the source, and the reference itself is both what the encoder reads and the
 answer (scored, as always, on true held-out pairs): how much of the true pairs' lesson survives the model's
-imperfect removals.
+imperfect removals. `--pairs bare` makes the same same-face pairs from SynthFaces' true removal instead.
 
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p4
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p2 \
@@ -105,6 +105,15 @@ def restored_pairs(case_sets, model_path: str) -> dict[str, torch.Tensor]:
             "d": torch.cat(ds)}
 
 
+def bare_pairs(removal_sets) -> dict[str, torch.Tensor]:
+    """Restoration's pairs with a perfect removal: each face wearing the attribute, rendered without it, is the
+    source; the face itself is what the encoder reads and the answer. removal_sets: the "remove" cases."""
+    faces = to_tensor(np.concatenate([c.source for c in removal_sets]))
+    return {"x": to_tensor(np.concatenate([c.reference_truth for c in removal_sets])), "truth": faces, "shown": faces,
+            "attr": torch.tensor([GOAL.index(c.name) for c in removal_sets for _ in range(len(c))]),
+            "d": torch.from_numpy(np.concatenate([c.source_labels - c.target_labels for c in removal_sets]))}
+
+
 def shown_of(cases, read: str) -> np.ndarray:
     """What the encoder reads beside each held-out source."""
     return cases.reference if read == "reference" else cases.reference_truth
@@ -163,8 +172,10 @@ def main() -> None:
                         help="what the encoder reads beside the source")
     parser.add_argument("--encoder", choices=("patch", "model"), default="patch",
                         help="a new patch encoder, or the export's own E (warm)")
-    parser.add_argument("--pairs", choices=("true", "restored"), default="true",
-                        help="true counterfactuals, or references stripped by the export (implies --read reference)")
+    parser.add_argument("--pairs", choices=("true", "restored", "bare"), default="true",
+                        help="true counterfactuals; or a face wearing the attribute as reference and answer, the "
+                             "source that face stripped by the export (restored) or rendered without it (bare); "
+                             "the last two imply --read reference")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -176,12 +187,14 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    if args.pairs == "restored":
+    if args.pairs != "true":
         args.read = "reference"
-    train_sets = truth_case_sets(GOAL, config.attributes, n=args.pool, size=config.image_size, directions=["add"],
+    train_sets = truth_case_sets(GOAL, config.attributes, n=args.pool, size=config.image_size,
+                                 directions=["remove" if args.pairs == "bare" else "add"],
                                  styles=16 if args.read == "truth" else 1, seed=TRAIN_SOURCE_SEED,
                                  reference_seed=TRAIN_REFERENCE_SEED)
-    pool = pairs(train_sets, args.read) if args.pairs == "true" else restored_pairs(train_sets, args.init)
+    pool = {"true": lambda: pairs(train_sets, args.read), "restored": lambda: restored_pairs(train_sets, args.init),
+            "bare": lambda: bare_pairs(train_sets)}[args.pairs]()
     held_out = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"{len(pool['x'])} training pairs, held-out cases ready in {time.time() - started:.0f} s", flush=True)
     params = list({id(p): p for p in [*generator.parameters(), *encoder.parameters()]}.values())  # E's bridge holds G
