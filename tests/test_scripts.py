@@ -289,6 +289,13 @@ def test_oracle_code_probe_trains_g_from_codes_of_the_answer(tmp_path):
     assert torch.equal(restored["d"].nonzero()[:, 1], torch.tensor(columns))  # +1 on the stripped attribute alone
     assert (restored["d"].sum(1) == 1).all()
 
+    removals = truth_case_sets(probe.GOAL, attributes, n=2, directions=["remove"], styles=1)
+    bare = probe.bare_pairs(removals)  # faces wearing each attribute, and SynthFaces' own removal of it
+    assert torch.equal(bare["shown"], bare["truth"])
+    assert torch.equal(bare["truth"], to_tensor(np.concatenate([c.source for c in removals])))
+    assert torch.equal(bare["x"], to_tensor(np.concatenate([c.reference_truth for c in removals])))
+    assert torch.equal(bare["d"].nonzero()[:, 1], torch.tensor(columns)) and (bare["d"].sum(1) == 1).all()
+
     x = pool["x"][:2]
     assert probe.OracleEncoder(16, patch=2)(x, x, pool["d"][:2]).shape == (2, 16, 32, 32)  # the finer grid
 
