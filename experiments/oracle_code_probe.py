@@ -1,4 +1,4 @@
-"""Oracle-code probe (issue 26, 2a, G alone): can G draw an edit when its code is computed from the answer?
+"""Oracle-code probe (issue 26, 2a): can G, or E and G, draw an edit when what they read holds the answer?
 
 The capacity probe trains E, M and G on the truth; its reference path never drew the reference's glasses. This
 probe takes E and M out: a small patch encoder reads the source beside its true counterfactual and writes the
@@ -17,6 +17,8 @@ imperfect removals. `--pairs bare` makes the same same-face pairs from SynthFace
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p4
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p2 \
         --patch 2
+    python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-e4 \
+        --read reference --encoder model --pool 600          # also: --pairs restored, --pairs bare
 """
 
 from __future__ import annotations
