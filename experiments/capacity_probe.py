@@ -101,6 +101,31 @@ def probe_step(model: BridgeGenerator, batch: dict[str, torch.Tensor], r: torch.
     return losses, (torch.cat([x, x]), torch.cat([ref_out, label_out]), real)
 
 
+def train_timed(minutes: float, eval_every: float, train_step, evaluate, log_path: Path, print_every: int = 100) -> int:
+    """Calls train_step() until `minutes` of its own time have passed (evaluation's time not counted), and
+    evaluate() at the start, every `eval_every` of those minutes and at the end: each row, after the step and the
+    training seconds, appended to log_path as JSON and printed. train_step returns its losses, printed every
+    `print_every` steps. Returns the steps taken."""
+    step, train_seconds, next_eval = 0, 0.0, 0.0
+    with Path(log_path).open("a") as log:
+        while True:
+            if train_seconds >= next_eval or train_seconds >= 60 * minutes:
+                row = {"step": step, "train_seconds": round(train_seconds), **evaluate()}
+                log.write(json.dumps(row) + "\n")
+                log.flush()
+                print(json.dumps(row), flush=True)
+                next_eval += 60 * eval_every
+                if train_seconds >= 60 * minutes:
+                    return step
+            tick = time.time()
+            losses = train_step()
+            step += 1
+            train_seconds += time.time() - tick
+            if step % print_every == 0:
+                print(f"step {step} {train_seconds:.0f}s " + " ".join(f"{k} {float(v):.4f}" for k, v in losses.items()),
+                      flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", default="docs/dev/configs/synth64_lineage.yaml")
@@ -147,26 +172,18 @@ def main() -> None:
     disc = PatchDiscriminator().to(device) if args.adversarial else None
     disc_opt = torch.optim.Adam(disc.parameters(), lr=2e-4, betas=(0.5, 0.99)) if disc else None
     gen = torch.Generator().manual_seed(1)
-    log = (out / "log.jsonl").open("a")
-    step, train_seconds, next_eval = 0, 0.0, 0.0
-    while True:
-        if train_seconds >= next_eval or train_seconds >= 60 * args.minutes:
-            model.eval()
-            result = evaluate_ground_truth(Translator(model, config, device=device, d_scale=1.0), eval_sets)
-            model.train().requires_grad_(True)  # the translator froze it
-            row = {"step": step, "train_seconds": round(train_seconds), "params": params,
-                   **{f"{name}/{k}": round(e["add"][path][key], 3) for name, e in result["attributes"].items()
-                      for k, path, key in (("label", "label", "relative"), ("ref", "reference", "reduction"),
-                                           ("style", "reference", "style_match"),
-                                           ("outside", "label", "outside_l1"),
-                                           ("detail", "label", "detail"), ("ref_detail", "reference", "detail"))}}
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            print(json.dumps(row), flush=True)
-            next_eval += 60 * args.eval_every
-            if train_seconds >= 60 * args.minutes:
-                break
-        tick = time.time()
+
+    def evaluate() -> dict:
+        model.eval()
+        result = evaluate_ground_truth(Translator(model, config, device=device, d_scale=1.0), eval_sets)
+        model.train().requires_grad_(True)  # the translator froze it
+        return {"params": params,
+                **{f"{name}/{k}": round(e["add"][path][key], 3) for name, e in result["attributes"].items()
+                   for k, path, key in (("label", "label", "relative"), ("ref", "reference", "reduction"),
+                                        ("style", "reference", "style_match"), ("outside", "label", "outside_l1"),
+                                        ("detail", "label", "detail"), ("ref_detail", "reference", "detail"))}}
+
+    def train_step() -> dict[str, torch.Tensor]:
         idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen).to(device)
         batch = {k: v[idx] for k, v in pool.items()}
         r = torch.randn(args.batch, config.noise_dim, generator=gen).to(device)
@@ -181,13 +198,11 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
         sum(v for k, v in losses.items() if k != "d").backward()
         opt.step()
-        step += 1
         if device.type == "cuda":
-            torch.cuda.synchronize()  # train_seconds counts the GPU's work, not the launches
-        train_seconds += time.time() - tick
-        if step % 100 == 0:
-            print(f"step {step} {train_seconds:.0f}s " + " ".join(f"{k} {v.item():.4f}" for k, v in losses.items()),
-                  flush=True)
+            torch.cuda.synchronize()  # the timed loop counts the GPU's work, not the launches
+        return losses
+
+    train_timed(args.minutes, args.eval_every, train_step, evaluate, out / "log.jsonl")
     torch.save(model.state_dict(), out / "probe.pt")
     save_grid(model, config, eval_sets, out / "grid.png", device)
 

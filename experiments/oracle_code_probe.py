@@ -24,13 +24,12 @@ imperfect removals. `--pairs bare` makes the same same-face pairs from SynthFace
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
-from capacity_probe import GOAL, TRAIN_REFERENCE_SEED, TRAIN_SOURCE_SEED, weighted_l1
+from capacity_probe import GOAL, TRAIN_REFERENCE_SEED, TRAIN_SOURCE_SEED, train_timed, weighted_l1
 from PIL import Image
 
 from bridgegan_batch.eval.distances import changed_pixels
@@ -67,7 +66,7 @@ def pairs(case_sets, read: str = "truth") -> dict[str, torch.Tensor]:
     """The training pairs: reading the truth, every (source, truth) of the cases, in the reference's style and
     each rendered style; reading the reference, (source, reference, truth in its style) alone. "read" is what the
     encoder is shown beside the source."""
-    sources, truths, shown, names, ds = [], [], [], [], []
+    sources, truths, shown, ds = [], [], [], []
     for cases in case_sets:
         answers = cases.reference_truth[:, None]  # [N, 1, H, W, 3]
         if read == "truth":
@@ -76,11 +75,9 @@ def pairs(case_sets, read: str = "truth") -> dict[str, torch.Tensor]:
         sources.append(np.repeat(cases.source, k, axis=0))
         truths.append(answers.reshape(-1, *answers.shape[2:]))
         shown.append(cases.reference if read == "reference" else truths[-1])
-        names += [cases.name] * (len(cases.source) * k)
         ds.append(np.repeat(cases.target_labels - cases.source_labels, k, axis=0))
     return {"x": to_tensor(np.concatenate(sources)), "truth": to_tensor(np.concatenate(truths)),
-            "shown": to_tensor(np.concatenate(shown)), "attr": torch.tensor([GOAL.index(n) for n in names]),
-            "d": torch.from_numpy(np.concatenate(ds))}
+            "shown": to_tensor(np.concatenate(shown)), "d": torch.from_numpy(np.concatenate(ds))}
 
 
 @torch.no_grad()
@@ -90,7 +87,7 @@ def restored_pairs(case_sets, model_path: str) -> dict[str, torch.Tensor]:
     from bridgegan_batch.model.translator import Translator
 
     translator = Translator.load(model_path, device="cpu")
-    sources, references, names, ds = [], [], [], []
+    sources, references, ds = [], [], []
     for cases in case_sets:
         reference = to_tensor(cases.reference)
         labels = torch.from_numpy(cases.reference_labels)
@@ -100,11 +97,9 @@ def restored_pairs(case_sets, model_path: str) -> dict[str, torch.Tensor]:
                                                    seeds=list(range(i, i + len(reference[i:i + 64]))))
                                   for i in range(0, len(reference), 64)]).cpu())
         references.append(reference)
-        names += [cases.name] * len(reference)
         ds.append(labels - bare_labels)
     refs = torch.cat(references)
-    return {"x": torch.cat(sources), "truth": refs, "shown": refs, "attr": torch.tensor([GOAL.index(n) for n in names]),
-            "d": torch.cat(ds)}
+    return {"x": torch.cat(sources), "truth": refs, "shown": refs, "d": torch.cat(ds)}
 
 
 def bare_pairs(removal_sets) -> dict[str, torch.Tensor]:
@@ -112,7 +107,6 @@ def bare_pairs(removal_sets) -> dict[str, torch.Tensor]:
     source; the face itself is what the encoder reads and the answer. removal_sets: the "remove" cases."""
     faces = to_tensor(np.concatenate([c.source for c in removal_sets]))
     return {"x": to_tensor(np.concatenate([c.reference_truth for c in removal_sets])), "truth": faces, "shown": faces,
-            "attr": torch.tensor([GOAL.index(c.name) for c in removal_sets for _ in range(len(c))]),
             "d": torch.from_numpy(np.concatenate([c.source_labels - c.target_labels for c in removal_sets]))}
 
 
@@ -195,37 +189,32 @@ def main() -> None:
                                  directions=["remove" if args.pairs == "bare" else "add"],
                                  styles=16 if args.read == "truth" else 1, seed=TRAIN_SOURCE_SEED,
                                  reference_seed=TRAIN_REFERENCE_SEED)
-    pool = {"true": lambda: pairs(train_sets, args.read), "restored": lambda: restored_pairs(train_sets, args.init),
-            "bare": lambda: bare_pairs(train_sets)}[args.pairs]()
+    if args.pairs == "true":
+        pool = pairs(train_sets, args.read)
+    elif args.pairs == "restored":
+        pool = restored_pairs(train_sets, args.init)
+    else:
+        pool = bare_pairs(train_sets)
     held_out = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"{len(pool['x'])} training pairs, held-out cases ready in {time.time() - started:.0f} s", flush=True)
     params = list({id(p): p for p in [*generator.parameters(), *encoder.parameters()]}.values())  # E's bridge holds G
     opt = torch.optim.Adam(params, lr=args.lr, betas=(0.9, 0.99))
     gen = torch.Generator().manual_seed(1)
-    log = (out / "log.jsonl").open("a")
-    step, train_seconds, next_eval = 0, 0.0, 0.0
-    while True:
-        if train_seconds >= next_eval or train_seconds >= 60 * args.minutes:
-            row = {"step": step, "train_seconds": round(train_seconds), "patch": args.patch, "read": args.read,
-                   "encoder": args.encoder, "pairs": args.pairs,
-                   **score(generator, encoder, held_out, args.read)}
-            log.write(json.dumps(row) + "\n")
-            log.flush()
-            print(json.dumps(row), flush=True)
-            next_eval += 60 * args.eval_every
-            if train_seconds >= 60 * args.minutes:
-                break
-        tick = time.time()
+
+    def train_step() -> dict[str, torch.Tensor]:
         idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen)
         x, truth, shown = pool["x"][idx], pool["truth"][idx], pool["shown"][idx]  # [B, 3, H, W] each
         loss = weighted_l1(generator(x, encoder(x, shown, pool["d"][idx])), truth, x, args.edit_weight).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        step += 1
-        train_seconds += time.time() - tick
-        if step % 200 == 0:
-            print(f"step {step} {train_seconds:.0f}s loss {loss.item():.4f}", flush=True)
+        return {"loss": loss.detach()}
+
+    def evaluate() -> dict:
+        return {"patch": args.patch, "read": args.read, "encoder": args.encoder, "pairs": args.pairs,
+                **score(generator, encoder, held_out, args.read)}
+
+    train_timed(args.minutes, args.eval_every, train_step, evaluate, out / "log.jsonl", print_every=200)
     save_grid(generator, encoder, held_out, out / "grid.png", args.read)
 
 

@@ -274,7 +274,8 @@ def test_oracle_code_probe_trains_g_from_codes_of_the_answer(tmp_path):
     pool = probe.pairs(sets)
     per_case = 1 + sets[0].style_truths.shape[1]
     assert len(pool["x"]) == len(probe.GOAL) * 2 * per_case
-    assert sorted(set(pool["attr"].tolist())) == list(range(len(probe.GOAL)))
+    goal_columns = sorted(attributes.index(name) for name in probe.GOAL)
+    assert sorted(set((pool["d"] == 1).nonzero()[:, 1].tolist())) == goal_columns  # the goal additions alone
     assert ((pool["x"] - pool["truth"]).abs().flatten(1).amax(1) > 0).all()  # every pair holds an edit
     assert torch.equal(pool["shown"], pool["truth"])
     by_reference = probe.pairs(sets, read="reference")
