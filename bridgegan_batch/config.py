@@ -328,6 +328,14 @@ class LossWeights(StrictModel):
     # (0.76 → 0.92) and left style match where it was (−0.6 ± 0.9 points), while the reference path's reduction
     # rose 0.029 ± 0.005 (docs/dev/issue26.md, twelfth session). That run also counted rows with d = 0, since left out.
     reference_style_contrast: float = Field(0.0, ge=0)
+    # G (ours; a pixel bridge from the label path to the reference path): the label path's drawing of noise r on
+    # one source, as the reference for another source of the batch, against the label path's drawing of the same
+    # noise on that source (RestorationLoss's weighting; both drawings held fixed). M(r, d) does not read the face,
+    # so the pair shares the attribute's style and differs in the face: the cross-face pairs that taught the
+    # reference path in minutes when they came from the truth (docs/dev/issue26.md, fourteenth session), here with
+    # no truth and no removal. Closeness and the latent cycle ask the same in codes, where their pull on the
+    # drawings is a few per mille. Both paths only.
+    reference_from_label: float = Field(0.0, ge=0)
 
     @property
     def needs_second_reference(self) -> bool:

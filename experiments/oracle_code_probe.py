@@ -13,12 +13,14 @@ patch encoder by the export's own E, warm, as the reference path uses it: E(x, -
 by the export's own label path is the source, and the reference itself is both what the encoder reads and the
 answer (scored, as always, on true held-out pairs): how much of the true pairs' lesson survives the model's
 imperfect removals. `--pairs bare` makes the same same-face pairs from SynthFaces' true removal instead.
+`--pairs label` makes cross-face pairs from the export's label path: one noise's attribute drawn on two faces,
+one the reference and the other the answer (the pixel-level bridge from the label path to the reference path).
 
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p4
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-p2 \
         --patch 2
     python experiments/oracle_code_probe.py --init bridgegan_batch/models/synth64.safetensors --out runs/oracle-e4 \
-        --read reference --encoder model --pool 600          # also: --pairs restored, --pairs bare
+        --read reference --encoder model --pool 600          # also: --pairs restored | bare | label
 """
 
 from __future__ import annotations
@@ -102,6 +104,33 @@ def restored_pairs(case_sets, model_path: str) -> dict[str, torch.Tensor]:
     return {"x": torch.cat(sources), "truth": refs, "shown": refs, "d": torch.cat(ds)}
 
 
+@torch.no_grad()
+def label_pairs(case_sets, model_path: str) -> dict[str, torch.Tensor]:
+    """Cross-face pairs without a truth, from the export's label path (its own d scales): source i drawn with the
+    attribute from noise i is the reference; source i + 1 drawn from the same noise (the label code M(r, d) does not
+    read the face) is the answer, and source i + 1 is the source. The attribute's style is the noise's, shared; the
+    faces differ, as in true cross-face pairs."""
+    from bridgegan_batch.model.translator import Translator
+
+    translator = Translator.load(model_path, device="cpu")
+    sources, references, answers, ds = [], [], [], []
+    for cases in case_sets:
+        x = to_tensor(cases.source)
+        labels, target = torch.from_numpy(cases.source_labels), torch.from_numpy(cases.target_labels)
+        seeds = list(range(len(x)))
+        drawn = torch.cat([translator.label(x[i:i + 64], labels[i:i + 64], target[i:i + 64], seeds[i:i + 64])
+                           for i in range(0, len(x), 64)]).cpu()  # [N, 3, H, W], face i from noise i
+        nxt = torch.roll(torch.arange(len(x)), -1)  # face i + 1
+        answer = torch.cat([translator.label(x[nxt[i:i + 64]], labels[nxt[i:i + 64]], target[nxt[i:i + 64]],
+                                             seeds[i:i + 64]) for i in range(0, len(x), 64)]).cpu()
+        sources.append(x[nxt])
+        references.append(drawn)
+        answers.append(answer)
+        ds.append((target - labels)[nxt])
+    return {"x": torch.cat(sources), "truth": torch.cat(answers), "shown": torch.cat(references),
+            "d": torch.cat(ds)}
+
+
 def bare_pairs(removal_sets) -> dict[str, torch.Tensor]:
     """Restoration's pairs with a perfect removal: each face wearing the attribute, rendered without it, is the
     source; the face itself is what the encoder reads and the answer. removal_sets: the "remove" cases."""
@@ -168,10 +197,11 @@ def main() -> None:
                         help="what the encoder reads beside the source")
     parser.add_argument("--encoder", choices=("patch", "model"), default="patch",
                         help="a new patch encoder, or the export's own E (warm)")
-    parser.add_argument("--pairs", choices=("true", "restored", "bare"), default="true",
+    parser.add_argument("--pairs", choices=("true", "restored", "bare", "label"), default="true",
                         help="true counterfactuals; or a face wearing the attribute as reference and answer, the "
                              "source that face stripped by the export (restored) or rendered without it (bare); "
-                             "the last two imply --read reference")
+                             "the last two imply --read reference; or (label) the export's label path drawing "
+                             "one noise's attribute on two faces, one the reference, the other the answer")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -193,6 +223,8 @@ def main() -> None:
         pool = pairs(train_sets, args.read)
     elif args.pairs == "restored":
         pool = restored_pairs(train_sets, args.init)
+    elif args.pairs == "label":
+        pool = label_pairs(train_sets, args.init)
     else:
         pool = bare_pairs(train_sets)
     held_out = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])

@@ -206,6 +206,19 @@ def _mix(a: torch.Tensor, b: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     return alpha[:, None, None, None] * a + (1 - alpha[:, None, None, None]) * b
 
 
+def partners(labels: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each row i, the nearest other row j (in batch order, cyclically) whose labels equal row i's on every
+    attribute d_i changes, so that d_i applies to x_j as it does to x_i; and which rows have one and change
+    something. labels, d: [B, N] -> partner [B] (long), rows [B] (bool)"""
+    b = labels.shape[0]
+    changed = d != 0  # [B, N]
+    same = (labels[None, :, :] == labels[:, None, :]) | ~changed[:, None, :]  # [B(i), B(j), N]
+    offset = (torch.arange(b)[None, :] - torch.arange(b)[:, None]) % b  # [B, B]: j - i, cyclically
+    fits = same.all(-1) & (offset > 0)  # [B, B]
+    priority = torch.where(fits, b - offset, torch.zeros_like(offset))  # the nearest fitting partner ranks first
+    return priority.argmax(1), fits.any(1) & changed.any(1)
+
+
 PATHS = ("both", "label", "reference")
 ADVERSARIAL = ("wgan_gp", "nonsaturating_r1")
 
@@ -343,6 +356,22 @@ class BridgeGANLoss:
         restored = self.G(bare, self.G.source_code(bare, batch.d) + output_code)
         return self.restore(restored, batch.x_ref, bare)
 
+    def _reference_from_label(self, batch: Batch, label_out: torch.Tensor, lab: torch.Tensor) -> torch.Tensor:
+        """The label path's drawing y_i = G(x_i, E(x_i, -d_i) + M(r_i, d_i)) as the reference for another source x_j
+        of the batch, against the label path's drawing of the same noise on x_j (both held fixed): M(r, d) does not
+        read the face, so the two share the attribute's style and differ in the face, a cross-face pair without a
+        truth. x_j starts where x_i did on every attribute d_i changes. label_out: [B, 3, H, W]; lab = M(r, d):
+        [B, Cs, Hs, Ws] -> 0-d"""
+        partner, rows = partners(batch.labels, batch.d)
+        if not rows.any():
+            return label_out.new_zeros(())
+        d, x = batch.d[rows], batch.x[partner[rows]]  # [P, N], [P, 3, H, W]
+        codes = self.G.encoder(torch.cat([x, label_out[rows].detach()]), torch.cat([-d, d]))  # [2P, Cs, Hs, Ws]
+        source, read = codes.chunk(2)
+        with torch.no_grad():
+            answer = self.G(x, source + lab[rows])  # [P, 3, H, W]
+        return self.restore(self.G(x, source + read), answer, x)  # weighted where the answer differs from x
+
     def _read_by_fixed_encoder(self, images: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         """E(images, d) with E's weights held fixed: the gradient reaches the images alone. -> [B, Cs, Hs, Ws]"""
         held = {name: p.detach() for name, p in self.G.encoder.named_parameters()}
@@ -407,6 +436,7 @@ class BridgeGANLoss:
         with_relative = ref is not None and self.w.reference_cycle_relative > 0
         with_fixed_reader = ref is not None and self.w.reference_cycle_fixed_reader > 0
         with_contrast = ref is not None and self.w.reference_style_contrast > 0
+        with_from_label = self.paths == "both" and self.w.reference_from_label > 0
         needs_reencoding = self.paths == "both" or self.w.image_cycle or with_cross or with_relative
         # E(y, d): [kB, Cs, Hs, Ws]
         reencoded = self.G.reference_code(fakes, d.repeat(k, 1)) if needs_reencoding else None
@@ -430,6 +460,7 @@ class BridgeGANLoss:
         relative = self.relative_cycle(reencoded[ref_slot], ref) if with_relative else no_term
         fixed_reader = self._reference_cycle_fixed_reader(fakes[ref_slot], d, ref) if with_fixed_reader else no_term
         contrast = self._reference_style_contrast(batch, fakes[ref_slot], ref) if with_contrast else no_term
+        from_label = self._reference_from_label(batch, fakes[:b], lab) if with_from_label else no_term
         change = self.change(fakes, sources[: k * b])
         # On the translations only: a reconstruction may keep every pixel.
         area, disagree = (no_term, no_term) if keep is None else self.keep(keep[: k * b], image[: k * b],
@@ -445,7 +476,7 @@ class BridgeGANLoss:
                 + w.raw_reconstruction * raw_rec + w.image_cycle * back + w.reference_mode_seeking * ref_ms
                 + w.reference_restoration * restore + w.reference_cross_cycle * cross
                 + w.reference_cycle_relative * relative + w.reference_cycle_fixed_reader * fixed_reader
-                + w.reference_style_contrast * contrast)
+                + w.reference_style_contrast * contrast + w.reference_from_label * from_label)
         stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
                  "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
                  "g/change": change.detach()}
@@ -463,6 +494,8 @@ class BridgeGANLoss:
             stats["g/ref_cycle_fixed_reader"] = fixed_reader.detach()
         if with_contrast:
             stats["g/ref_style_contrast"] = contrast.detach()
+        if with_from_label:
+            stats["g/ref_from_label"] = from_label.detach()
         if keep is not None:
             stats |= {"g/keep_area": area.detach(), "g/keep_disagree": disagree.detach(), "g/raw_rec": raw_rec.detach()}
         return loss, stats

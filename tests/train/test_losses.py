@@ -22,6 +22,7 @@ from bridgegan_batch.train.losses import (
     RestorationLoss,
     StyleContrastLoss,
     WassersteinLoss,
+    partners,
 )
 from tests.model.test_networks import TINY
 
@@ -152,11 +153,7 @@ def test_image_cycle_translates_each_translation_back_with_the_source_as_its_ref
     assert expected > 0 and stats["g/image_cycle"].item() == pytest.approx(expected, rel=1e-4)
     assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
     # Alone, it trains E (the codes of both passes), M (the label path's translation) and G.
-    alone = _alone(image_cycle=1.0)
-    g, _, _, only = _setup(alone)
-    loss, _ = only.generator_phase(batch)
-    loss.backward()
-    assert _grads(g.encoder) and _grads(g.mapping) and _grads(g.generator)
+    assert _trained_alone(batch, image_cycle=1.0) == (True, True, True)
 
 
 def test_restoration_counts_only_where_the_translation_changed_the_source():
@@ -183,11 +180,7 @@ def test_reference_restoration_translates_each_translation_back_held_fixed():
     assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
     # Alone, it trains E and G on the way back, and nothing of the translations it starts from: M, which only
     # the label path's translation uses, gets no gradient (the image cycle's does).
-    alone = _alone(reference_restoration=1.0)
-    g, _, _, only = _setup(alone)
-    loss, _ = only.generator_phase(batch)
-    loss.backward()
-    assert _grads(g.encoder) and _grads(g.generator) and not _grads(g.mapping)
+    assert _trained_alone(batch, reference_restoration=1.0) == (True, False, True)
 
 
 def test_reference_cross_cycle_gives_the_reference_back_its_attribute_through_the_output():
@@ -217,6 +210,47 @@ def test_reference_cross_cycle_gives_the_reference_back_its_attribute_through_th
     _assert_only_with_a_reference_path(g, batch, alone, "g/cross_cycle")
 
 
+def test_partners_start_where_the_row_started_on_what_it_changes():
+    labels = torch.tensor([[0.0, 1], [1, 1], [0, 0], [0, 1]])
+    d = torch.tensor([[1.0, 0], [-1, 0], [0, 0], [0, -1]])
+    partner, rows = partners(labels, d)
+    # Row 0 adds attribute 0: rows 2 and 3 lack it too, and row 2 is the nearest after it. Row 1 removes it: no
+    # other row has it. Row 2 changes nothing. Row 3 removes attribute 1: row 0 has it (cyclically the next).
+    assert rows.tolist() == [True, False, False, True]
+    assert partner[0].item() == 2 and partner[3].item() == 0
+    # Never itself, even where every row fits.
+    partner, rows = partners(torch.zeros(3, 2), torch.tensor([[1.0, 0]] * 3))
+    assert rows.all() and partner.tolist() == [1, 2, 0]
+
+
+def test_reference_from_label_reads_one_sources_label_drawing_for_another():
+    g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
+        LossWeights(reference_from_label=2.0))
+    assert "g/ref_from_label" not in plain_stats
+    partner, rows = partners(batch.labels, batch.d)
+    assert rows.tolist() == [False, False, True] and partner[2].item() == 0  # the fixture's one fitting row
+    with torch.no_grad():
+        torch.manual_seed(1)
+        drawn = weighted.fakes(batch).chunk(3)[0][rows]  # the label path's drawing on row 2's source
+        d, x = batch.d[rows], batch.x[partner[rows]]
+        source, lab = g.source_code(x, d), g.label_code(batch.r1[rows], d)
+        answer = g(x, source + lab)  # the same noise drawn on row 0's source
+        read = g(x, source + g.reference_code(drawn, d))  # the drawing as row 0's reference
+    expected = RestorationLoss()(read, answer, x).item()
+    assert expected > 0 and stats["g/ref_from_label"].item() == pytest.approx(expected, rel=1e-4)
+    assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
+    # Alone, it trains E (both codes) and G; both drawings are held fixed, so M gets nothing.
+    assert _trained_alone(batch, reference_from_label=1.0) == (True, False, True)
+    # It needs both paths: each path alone has nothing to bridge.
+    weights = _alone(reference_from_label=1.0)
+    for paths in ("label", "reference"):
+        one_path = BridgeGANLoss(g, build_discriminator(ModelConfig(**TINY)), weights, paths=paths)
+        assert "g/ref_from_label" not in one_path.generator_phase(batch)[1]
+    # A batch where no row has a partner adds nothing.
+    lonely = Batch(**{**batch.__dict__, "labels": torch.eye(3), "target": torch.eye(3).roll(1, 0)})
+    assert weighted._reference_from_label(lonely, torch.zeros(3, 3, 32, 32), torch.zeros(3, 4, 8, 8)).item() == 0
+
+
 def test_relative_latent_cycle_is_in_units_of_the_codes_spread_and_ignores_their_scale():
     code = torch.tensor([0.0, 1.0, 3.0]).view(3, 1, 1, 1)  # spread: mean |code - rolled| = (3 + 1 + 2) / 3 = 2
     reencoded = code + torch.tensor([1.0, 0.0, -1.0]).view(3, 1, 1, 1)  # mean error 2 / 3
@@ -242,10 +276,7 @@ def test_reference_cycle_relative_reencodes_the_reference_paths_output():
     assert expected > 0 and stats["g/ref_cycle_relative"].item() == pytest.approx(expected, rel=1e-4)
     assert (with_term - without).item() == pytest.approx(2.0 * expected, rel=1e-3)
     # Alone, it trains E (both codes) and G (through y); M, which the reference path does not use, gets nothing.
-    _, _, _, only = _setup(_alone(reference_cycle_relative=1.0))
-    loss, _ = only.generator_phase(batch)
-    loss.backward()
-    assert _grads(only.G.encoder) and _grads(only.G.generator) and not _grads(only.G.mapping)
+    assert _trained_alone(batch, reference_cycle_relative=1.0) == (True, False, True)
     _assert_only_with_a_reference_path(g, batch, _alone(reference_cycle_relative=1.0), "g/ref_cycle_relative")
 
 
@@ -430,6 +461,14 @@ def _with_and_without(weights, model=None, second_reference=None):
     without = plain.generator_phase(batch)
     torch.manual_seed(1)
     return g, batch, weighted, without, weighted.generator_phase(batch)
+
+
+def _trained_alone(batch, **term) -> tuple[bool, bool, bool]:
+    """Which of E, M and G one term, alone at weight 1, gives a gradient: (encoder, mapping, generator)."""
+    g, _, _, only = _setup(_alone(**term))
+    loss, _ = only.generator_phase(batch)
+    loss.backward()
+    return _grads(g.encoder), _grads(g.mapping), _grads(g.generator)
 
 
 def _alone(**term) -> LossWeights:
