@@ -334,7 +334,10 @@ class LossWeights(StrictModel):
     # so the pair shares the attribute's style and differs in the face: the cross-face pairs that taught the
     # reference path in minutes when they came from the truth (docs/dev/issue26.md, fourteenth session), here with
     # no truth and no removal. Closeness and the latent cycle ask the same in codes, where their pull on the
-    # drawings is a few per mille. Both paths only.
+    # drawings is a few per mille. Both paths only. Its pairs alone, in a 20-minute probe from the demo model,
+    # taught the reference path to draw the label path's band across the eyes whatever the reference (Eyeglasses
+    # -0.08 -> -0.17 against the truth; docs/dev/issue26.md, fifteenth session): a bridge worth crossing only once
+    # the label path draws the attribute.
     reference_from_label: float = Field(0.0, ge=0)
 
     @property

@@ -15,8 +15,10 @@ path's output y (an exact forward-mode derivative), read inside the region where
 
 The same for the label path against the nearest of the rendered styles (its truth is its own choice of style),
 nearest by whole-image L1 (eval credits the style whose edit-region reduction is best, not always the same one).
+`--remove` probes the removals instead (each source wears the attribute; the truth is the one face without it, the
+same for every style, so there is no style to read).
 
-    python experiments/term_directions.py RUN/state.pt [--n 16] [--json OUT]
+    python experiments/term_directions.py RUN/state.pt [--n 16] [--remove] [--json OUT]
 """
 
 from __future__ import annotations
@@ -145,8 +147,10 @@ def main() -> None:
     parser.add_argument("state")
     parser.add_argument("--n", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0, help="another draw of faces (and noises): 1, 2, ...")
+    parser.add_argument("--remove", action="store_true", help="probe removing each attribute, not adding it")
     parser.add_argument("--json")
     args = parser.parse_args()
+    value = 0 if args.remove else 1
 
     state = load_state(args.state)
     config = RunConfig.model_validate_json(state["config"])
@@ -157,15 +161,16 @@ def main() -> None:
     lr = config.train.lr
     base = BridgeGANLoss.for_training(parts.generator, parts.discriminator, config.train)
     result = {"state": args.state, "step": int(state["step"]), "n": args.n, "seed": args.seed, "terms": terms,
-              "attributes": {}}
+              "direction": "remove" if args.remove else "add", "attributes": {}}
     for k, name in enumerate(ATTRIBUTES):
-        cases = make_truth_cases(name, 1, config.model.attributes, n=args.n, seed=SOURCE_SEED + args.seed,
+        cases = make_truth_cases(name, value, config.model.attributes, n=args.n, seed=SOURCE_SEED + args.seed,
                                  reference_seed=REFERENCE_SEED + args.seed)
         batch = batch_of(cases, config.model.noise_dim, seed=1_000 * (1 + args.seed) + k)
         b = len(cases)
         y = outputs(base, batch)
         x = batch.x
-        truth, rival = to_tensor(cases.reference_truth), to_tensor(cases.rival_truth)  # [B, 3, H, W] each
+        truth = to_tensor(cases.reference_truth)  # [B, 3, H, W]
+        rival = None if args.remove else to_tensor(cases.rival_truth)  # a removal has one truth: no style axis
         styles = to_tensor(cases.style_truths.reshape(-1, *cases.style_truths.shape[2:])).view(
             b, -1, 3, x.shape[-2], x.shape[-1])  # [B, K, 3, H, W]
         nearest = styles[torch.arange(b), (styles - y[:b, None]).abs().flatten(2).mean(2).argmin(1)]  # [B, 3, H, W]
@@ -173,8 +178,9 @@ def main() -> None:
         for term, change in term_changes(parts, config.train, batch, terms, cases.reference).items():
             rows[term] = {"reference": readings(change[b : 2 * b], y[b : 2 * b], x, truth, rival, lr),
                           "label": readings(change[:b], y[:b], x, nearest, None, lr)}
+            style = rows[term]["reference"].get("toward_style_permille", float("nan"))
             print(f"{name:12s} {term:24s} ref toward truth {rows[term]['reference']['toward_truth_permille']:+8.3f}"
-                  f" style {rows[term]['reference']['toward_style_permille']:+8.3f}"
+                  f" style {style:+8.3f}"
                   f" outside {rows[term]['reference']['outside_share']:.2f}"
                   f" | label toward truth {rows[term]['label']['toward_truth_permille']:+8.3f}", flush=True)
         result["attributes"][name] = rows
