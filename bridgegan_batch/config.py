@@ -234,6 +234,13 @@ class ModelConfig(StrictModel):
     # The critic also judges (image, target labels) pairs, a projection discriminator (ours; False = the
     # authors'): against G satisfying the attribute head with a patch instead of the edit.
     disc_projection: bool = False
+    # A second attribute head beside D's, on the same trunk, trained on G's translations toward their target labels
+    # (ours; TAC-GAN's twin classifier). G's attribute loss becomes the real head's cross-entropy toward the target
+    # minus the twin's: it pays for what real faces with the attribute have and G's attempts lack, while the real
+    # head learns from real faces alone. Shown the translations instead (losses.attribute_fake_in_d), the one head
+    # stopped preferring G's band to real glasses by doubting real glasses too (P 0.87 -> 0.31;
+    # docs/dev/issue26.md, fifteenth session). `train --init` from an export without it starts the twin fresh.
+    disc_twin_attribute_head: bool = False
 
     @field_validator("attributes")
     @classmethod

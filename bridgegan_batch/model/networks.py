@@ -191,13 +191,14 @@ class Discriminator(nn.Module):
     """
 
     def __init__(self, num_attributes: int, image_size: int, channels: int, max_channels: int,
-                 separate_attribute_trunk: bool = False, projection: bool = False):
+                 separate_attribute_trunk: bool = False, projection: bool = False, twin_attribute_head: bool = False):
         super().__init__()
         self.trunk, c = _down_trunk(image_size, channels, max_channels, group_norm=False)
         self.adv = nn.Conv2d(c, 1, 4)
         self.attribute_trunk = (_down_trunk(image_size, channels, max_channels, group_norm=True)[0]
                                 if separate_attribute_trunk else None)
         self.cls = nn.Conv2d(c, num_attributes, 4)
+        self.twin = nn.Conv2d(c, num_attributes, 4) if twin_attribute_head else None
         self.embed = nn.Linear(num_attributes, c, bias=False) if projection else None
         if self.embed is not None:
             nn.init.zeros_(self.embed.weight)
@@ -215,9 +216,18 @@ class Discriminator(nn.Module):
     def critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self._score(self.trunk(x), labels)  # [B]
 
+    def _attribute_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.trunk(x) if self.attribute_trunk is None else self.attribute_trunk(x)  # [B, C, 4, 4]
+
     def classify(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.trunk(x) if self.attribute_trunk is None else self.attribute_trunk(x)  # [B, C, 4, 4]
-        return _head_in_fp32(self.cls, h).flatten(1)  # [B, N]
+        return _head_in_fp32(self.cls, self._attribute_features(x)).flatten(1)  # [B, N]
+
+    def classify_with_twin(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The attribute head's logits and the twin head's, from one pass of the trunk. -> [B, N], [B, N]"""
+        if self.twin is None:
+            raise ValueError("this discriminator has no twin attribute head (model.disc_twin_attribute_head)")
+        h = self._attribute_features(x)
+        return _head_in_fp32(self.cls, h).flatten(1), _head_in_fp32(self.twin, h).flatten(1)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if self.attribute_trunk is not None:

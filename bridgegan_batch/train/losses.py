@@ -309,6 +309,10 @@ class BridgeGANLoss:
                  "d/real_score": real_s.detach().mean()}  # the mean real score shows the offset's drift
         if self.w.critic_drift:
             loss = loss + self.w.critic_drift * self.drift(real_s)
+        if self.D.twin is not None:  # the twin head learns G's translations as their targets (TAC-GAN)
+            twin = self.attr(self.D.classify_with_twin(fakes)[1], target_k)
+            loss = loss + self.w.attribute_real * twin
+            stats["d/attr_twin"] = twin.detach()
         if self.w.attribute_fake_in_d:  # the changed attributes of each translation read as the source's
             changed = (batch.d != 0).repeat(k, 1)  # [kB, N]
             attr_fake = self.attr(self.D.classify(fakes), batch.labels.repeat(k, 1), changed)
@@ -428,9 +432,14 @@ class BridgeGANLoss:
 
         target_k = batch.target.repeat(k, 1)
         # A different draw from D's phase on the same batch (seed + 1).
-        scores, logits = self.D(self._seen_by_d(fakes, batch.augment_seed + 1), target_k)  # [kB], [kB, N]
+        seen = self._seen_by_d(fakes, batch.augment_seed + 1)
+        if self.D.twin is None:
+            scores, logits = self.D(seen, target_k)  # [kB], [kB, N]
+            attr = self.attr(logits, target_k)
+        else:  # what the real head calls the target, less what the twin finds of it in G's own translations
+            scores, (logits, twin_logits) = self.D.critic(seen, target_k), self.D.classify_with_twin(seen)
+            attr = self.attr(logits, target_k) - self.attr(twin_logits, target_k)
         adv = self.gan.generator(scores)  # the mean over the step's translations
-        attr = self.attr(logits, target_k)
         rec = self.rec(recs, x.repeat(len(recs) // b, 1, 1, 1))
         with_cross = ref is not None and self.w.reference_cross_cycle > 0
         with_relative = ref is not None and self.w.reference_cycle_relative > 0

@@ -57,13 +57,19 @@ def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> di
         modules, model, info = parse_export(data, str(path))
     except CheckpointError as exc:
         raise UserError(f"--init: {exc}") from None
+    grows_twin = not model.disc_twin_attribute_head and config.model.disc_twin_attribute_head
+    if grows_twin:  # D gains a fresh twin head; everything else must match
+        model = model.model_copy(update={"disc_twin_attribute_head": True})
     _check_model(model, config, path, "export")
     parts.generator.load_state_dict(modules["bridge"])
     parts.ema.load_state_dict(modules["bridge"])
     has_d = "discriminator" in modules
     if has_d:
-        parts.discriminator.load_state_dict(modules["discriminator"])
-    return {"kind": "export", "source_step": info.get("step"), "discriminator": "from the export" if has_d else "new"}
+        missing, unexpected = parts.discriminator.load_state_dict(modules["discriminator"], strict=not grows_twin)
+        if unexpected or any(not key.startswith("twin.") for key in missing):
+            raise UserError(f"--init: {path}: its discriminator does not fit the config ({missing + unexpected})")
+    d_record = ("from the export, its twin attribute head new" if grows_twin else "from the export") if has_d else "new"
+    return {"kind": "export", "source_step": info.get("step"), "discriminator": d_record}
 
 
 def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:

@@ -132,3 +132,17 @@ def test_generator_keep_mask_starts_near_the_plain_generator_and_can_keep_the_so
     image, keep = masked.draw(x, code)  # what the loss sees: G's own image and the mask, apart
     assert keep.shape == (2, 1, 32, 32) and torch.equal(masked(x, code), keep * x + (1 - keep) * image)
     assert plain.draw(x, code)[1] is None and torch.equal(plain.draw(x, code)[0], plain(x, code))
+
+
+def test_twin_attribute_head_shares_the_attribute_trunk():
+    torch.manual_seed(0)
+    d = build_discriminator(ModelConfig(**TINY, disc_separate_attribute_trunk=True, disc_twin_attribute_head=True))
+    x = torch.rand(4, 3, 32, 32) * 2 - 1
+    logits, twin = d.classify_with_twin(x)
+    assert logits.shape == twin.shape == (4, 3) and torch.equal(logits, d.classify(x))
+    assert not torch.allclose(logits, twin)  # a head of its own
+    twin.sum().backward()
+    assert d.cls.weight.grad is None and d.twin.weight.grad is not None
+    assert any(p.grad is not None for p in d.attribute_trunk.parameters())  # on the attribute trunk, like the head
+    with pytest.raises(ValueError, match="no twin attribute head"):
+        build_discriminator(ModelConfig(**TINY)).classify_with_twin(x)

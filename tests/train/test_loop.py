@@ -310,6 +310,27 @@ def test_init_from_a_resume_state_forks_the_run_with_its_optimisers(tmp_path):
     assert not list((tmp_path / "c").glob("*")) and not list((tmp_path / "d").glob("*"))
 
 
+def test_init_from_an_export_grows_a_fresh_twin_attribute_head(tmp_path):
+    from bridgegan_batch.model.checkpoint import load_export, load_state
+
+    first = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "a", progress=False,
+                  max_steps_this_call=1)
+    twin = {**TINY64, "model": {**TINY64["model"], "disc_twin_attribute_head": True},
+            "train": {**TINY64["train"], "steps": 1}}
+    run = train(RunConfig.model_validate(twin), data="synth", out=tmp_path / "b", progress=False,
+                init=first / EXPORT_FILE)
+    assert json.loads((run / "init.json").read_text())["discriminator"] == \
+        "from the export, its twin attribute head new"
+    exported, _, _ = load_export(first / EXPORT_FILE)
+    state = load_state(run / STATE_FILE)["discriminator"]
+    assert {k for k in state if k not in exported["discriminator"]} == {"twin.weight", "twin.bias"}
+    # The other way, a twin head the config does not have, is another model.
+    twin_export = run / EXPORT_FILE
+    with pytest.raises(UserError, match=r"another model config.*disc_twin_attribute_head"):
+        train(RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "steps": 1}}), data="synth",
+              out=tmp_path / "c", progress=False, init=twin_export)
+
+
 def test_init_starts_a_new_run_from_an_export_and_refuses_another_model(tmp_path):
     from bridgegan_batch.model.checkpoint import load_export, load_state
 

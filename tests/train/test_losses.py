@@ -251,6 +251,34 @@ def test_reference_from_label_reads_one_sources_label_drawing_for_another():
     assert weighted._reference_from_label(lonely, torch.zeros(3, 3, 32, 32), torch.zeros(3, 4, 8, 8)).item() == 0
 
 
+def test_twin_head_learns_the_translations_and_g_is_paid_the_difference():
+    twin_model = {"disc_twin_attribute_head": True}
+    g, d, batch, loss = _setup(LossWeights(attribute_real=2.0), model=twin_model)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        fakes = loss.fakes(batch)  # [3B, 3, H, W]
+    torch.manual_seed(1)
+    value, stats = loss.discriminator_phase(batch)
+    target3 = batch.target.repeat(3, 1)
+    expected = AttributeLoss()(d.classify_with_twin(fakes)[1], target3).item()
+    assert stats["d/attr_twin"].item() == pytest.approx(expected, rel=1e-4)
+    _, _, _, plain = _setup(LossWeights(attribute_real=2.0))  # the same networks but the twin head
+    torch.manual_seed(1)
+    assert value.item() == pytest.approx(plain.discriminator_phase(batch)[0].item() + 2.0 * expected, rel=1e-4)
+    value.backward()
+    assert d.twin.weight.grad.abs().sum() > 0 and not _grads(g)
+    # G: the real head's cross-entropy toward the target less the twin's, on the same translations.
+    _, _, _, loss = _setup(model=twin_model)
+    torch.manual_seed(1)
+    _, g_stats = loss.generator_phase(batch)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        fakes = loss.fakes(batch)
+        logits, twin = loss.D.classify_with_twin(fakes)
+    expected = (AttributeLoss()(logits, target3) - AttributeLoss()(twin, target3)).item()
+    assert g_stats["g/attr_fake"].item() == pytest.approx(expected, rel=1e-4, abs=1e-5)
+
+
 def test_relative_latent_cycle_is_in_units_of_the_codes_spread_and_ignores_their_scale():
     code = torch.tensor([0.0, 1.0, 3.0]).view(3, 1, 1, 1)  # spread: mean |code - rolled| = (3 + 1 + 2) / 3 = 2
     reencoded = code + torch.tensor([1.0, 0.0, -1.0]).view(3, 1, 1, 1)  # mean error 2 / 3
