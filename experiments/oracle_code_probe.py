@@ -219,14 +219,8 @@ def main() -> None:
                                  directions=["remove" if args.pairs == "bare" else "add"],
                                  styles=16 if args.read == "truth" else 1, seed=TRAIN_SOURCE_SEED,
                                  reference_seed=TRAIN_REFERENCE_SEED)
-    if args.pairs == "true":
-        pool = pairs(train_sets, args.read)
-    elif args.pairs == "restored":
-        pool = restored_pairs(train_sets, args.init)
-    elif args.pairs == "label":
-        pool = label_pairs(train_sets, args.init)
-    else:
-        pool = bare_pairs(train_sets)
+    pool = {"true": lambda: pairs(train_sets, args.read), "restored": lambda: restored_pairs(train_sets, args.init),
+            "label": lambda: label_pairs(train_sets, args.init), "bare": lambda: bare_pairs(train_sets)}[args.pairs]()
     held_out = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"{len(pool['x'])} training pairs, held-out cases ready in {time.time() - started:.0f} s", flush=True)
     params = list({id(p): p for p in [*generator.parameters(), *encoder.parameters()]}.values())  # E's bridge holds G
