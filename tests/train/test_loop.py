@@ -331,6 +331,39 @@ def test_init_from_an_export_grows_a_fresh_twin_attribute_head(tmp_path):
               out=tmp_path / "c", progress=False, init=twin_export)
 
 
+def test_init_from_a_resume_state_grows_a_twin_head_and_moves_d_moments_by_name(tmp_path):
+    from bridgegan_batch.model.bridge import build_discriminator
+    from bridgegan_batch.model.checkpoint import load_state
+    from bridgegan_batch.train.warm_start import write_initial_state
+
+    projected = {**TINY64, "model": {**TINY64["model"], "disc_projection": True}}
+    first = train(RunConfig.model_validate(projected), data="synth", out=tmp_path / "a", progress=False,
+                  max_steps_this_call=2)
+    parent = load_state(first / STATE_FILE)
+    twin = RunConfig.model_validate({**projected, "model": {**projected["model"], "disc_twin_attribute_head": True},
+                                     "train": {**TINY64["train"], "steps": 1}})
+    (tmp_path / "fork").mkdir()
+    record = write_initial_state(tmp_path / "fork", twin, first / STATE_FILE)
+    assert record["discriminator"] == "from the resume state, its twin attribute head new"
+    forked = load_state(tmp_path / "fork" / STATE_FILE)
+    assert {k for k in forked["discriminator"] if k not in parent["discriminator"]} == {"twin.weight", "twin.bias"}
+    for k, v in parent["discriminator"].items():
+        assert torch.equal(forked["discriminator"][k], v), k
+    # The projection's embedding comes after the twin head in D's parameters, so a moment kept by position would
+    # land on the wrong tensor: each must follow its parameter's name, and the twin's start empty.
+    old = [n for n, _ in build_discriminator(RunConfig.model_validate(projected).model).named_parameters()]
+    new = [n for n, _ in build_discriminator(twin.model).named_parameters()]
+    assert new.index("embed.weight") > new.index("twin.weight")
+    for i, name in enumerate(new):
+        if name.startswith("twin."):
+            assert i not in forked["opt_d"]["state"]
+            continue
+        for k, v in parent["opt_d"]["state"][old.index(name)].items():
+            assert torch.equal(torch.as_tensor(forked["opt_d"]["state"][i][k]), torch.as_tensor(v)), (name, k)
+    run = train(twin, data="synth", out=tmp_path / "b", progress=False, init=first / STATE_FILE)
+    assert [r["step"] for r in _losses(run)] == [1] and "d/attr_twin" in _losses(run)[0]
+
+
 def test_init_starts_a_new_run_from_an_export_and_refuses_another_model(tmp_path):
     from bridgegan_batch.model.checkpoint import load_export, load_state
 
