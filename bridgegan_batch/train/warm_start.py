@@ -16,6 +16,9 @@ from bridgegan_batch.train.loop import STATE_FILE, Parts, build_parts, restore_s
 
 INIT_FILE = "init.json"  # in the run folder: which export or resume state the run started from
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip; an export starts with its header length (this = 67 MB)
+# D's optional heads a run may add to what it starts from: config field -> (their parameters' prefix, name)
+GROWABLE_HEADS = {"disc_twin_attribute_head": ("twin.", "twin attribute head"),
+                  "disc_projection": ("embed.", "projection embedding")}
 
 
 def _differing_fields(a: ModelConfig, b: ModelConfig) -> list[str]:
@@ -30,7 +33,8 @@ def write_initial_state(run: Path, config: RunConfig, source: str | Path) -> dic
     holds (raw and EMA weights, D, both optimisers' moments), so the run forks that one without a restart: on the
     demo model, 500 steps after an export's restart lost 0.03-0.06 of mean label fraction where resuming its state
     lost nothing (docs/dev/issue26.md, twelfth session). The run then continues it as it would its own state.
-    Either source may lack the twin attribute head the config asks for: D grows one, new, and keeps the rest.
+    Either source may lack D's optional heads the config asks for (GROWABLE_HEADS): D grows them, new (the
+    projection's embedding at zero, so the critic starts as it was), and keeps the rest.
     Returns what it recorded in INIT_FILE. UserError names the file and any model field that differs."""
     path = Path(source)
     try:
@@ -54,13 +58,15 @@ def _check_model(model: ModelConfig, config: RunConfig, path: Path, what: str) -
                         f"{_differing_fields(model, config.model)} differ); train it with the {what}'s model fields")
 
 
-def _grows_twin(model: ModelConfig, config: RunConfig, path: Path, what: str) -> bool:
-    """Check `model` against the config, allowing one difference: D gains a fresh twin attribute head."""
-    grows = not model.disc_twin_attribute_head and config.model.disc_twin_attribute_head
-    if grows:
-        model = model.model_copy(update={"disc_twin_attribute_head": True})
-    _check_model(model, config, path, what)
-    return grows
+def _grown_heads(model: ModelConfig, config: RunConfig, path: Path, what: str) -> list[str]:
+    """Check `model` against the config, allowing D to gain heads it lacks; returns their GROWABLE_HEADS fields."""
+    grown = [f for f in GROWABLE_HEADS if not getattr(model, f) and getattr(config.model, f)]
+    _check_model(model.model_copy(update=dict.fromkeys(grown, True)), config, path, what)
+    return grown
+
+
+def _grown_record(grown: list[str]) -> str:
+    return f", its {' and '.join(GROWABLE_HEADS[f][1] for f in grown)} new" if grown else ""
 
 
 def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> dict:
@@ -68,15 +74,16 @@ def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> di
         modules, model, info = parse_export(data, str(path))
     except CheckpointError as exc:
         raise UserError(f"--init: {exc}") from None
-    grows_twin = _grows_twin(model, config, path, "export")
+    grown = _grown_heads(model, config, path, "export")
     parts.generator.load_state_dict(modules["bridge"])
     parts.ema.load_state_dict(modules["bridge"])
     has_d = "discriminator" in modules
     if has_d:
-        missing, unexpected = parts.discriminator.load_state_dict(modules["discriminator"], strict=not grows_twin)
-        if unexpected or any(not key.startswith("twin.") for key in missing):
+        missing, unexpected = parts.discriminator.load_state_dict(modules["discriminator"], strict=not grown)
+        new = tuple(GROWABLE_HEADS[f][0] for f in grown)
+        if unexpected or any(not key.startswith(new) for key in missing):
             raise UserError(f"--init: {path}: its discriminator does not fit the config ({missing + unexpected})")
-    d_record = ("from the export, its twin attribute head new" if grows_twin else "from the export") if has_d else "new"
+    d_record = "from the export" + _grown_record(grown) if has_d else "new"
     return {"kind": "export", "source_step": info.get("step"), "discriminator": d_record}
 
 
@@ -88,24 +95,24 @@ def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:
         saved = RunConfig.model_validate_json(state["config"])
     except (CheckpointError, KeyError, ValueError, TypeError, IndexError) as exc:
         raise UserError(f"--init: {path}: not a resume state ({type(exc).__name__}: {exc})") from None
-    grows_twin = _grows_twin(saved.model, config, path, "resume state")
+    grown = _grown_heads(saved.model, config, path, "resume state")
     try:
-        if grows_twin:
-            state = _with_fresh_twin(state, saved.model, parts)
+        if grown:
+            state = _with_grown_heads(state, saved.model, parts)
         step = restore_state(parts, state)
     except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise UserError(f"--init: {path}: not a complete resume state ({type(exc).__name__}: {exc})") from None
     for opt in (parts.opt_g, parts.opt_d):
         for group in opt.param_groups:  # the moments carry over; the new config's betas apply from here
             group["betas"] = (config.train.beta1, config.train.beta2)
-    d_record = "from the resume state, its twin attribute head new" if grows_twin else "from the resume state"
+    d_record = "from the resume state" + _grown_record(grown)
     return {"kind": "resume state", "source_step": step, "discriminator": d_record}
 
 
-def _with_fresh_twin(state: dict, saved: ModelConfig, parts: Parts) -> dict:
-    """`state` with D grown by `parts`' new twin head. Adam keeps its moments by position, and the twin's
-    parameters sit between others in D's list, so D's moments are moved to their parameters' new positions by
-    name; the twin's start empty, as a new Adam's would."""
+def _with_grown_heads(state: dict, saved: ModelConfig, parts: Parts) -> dict:
+    """`state` with D grown by `parts`' new heads. Adam keeps its moments by position, and a new head's
+    parameters may sit between others in D's list, so D's moments are moved to their parameters' new positions by
+    name; the new heads' start empty, as a new Adam's would."""
     old_names = [name for name, _ in build_discriminator(saved).named_parameters()]
     new_names = [name for name, _ in parts.discriminator.named_parameters()]
     opt = state["opt_d"]
@@ -114,5 +121,5 @@ def _with_fresh_twin(state: dict, saved: ModelConfig, parts: Parts) -> dict:
     moments = {old_names[index]: value for index, value in opt["state"].items()}
     grown_opt = {"state": {i: moments[name] for i, name in enumerate(new_names) if name in moments},
                  "param_groups": [{**opt["param_groups"][0], "params": list(range(len(new_names)))}]}
-    grown_d = {**parts.discriminator.state_dict(), **state["discriminator"]}  # the twin's new weights, D's own
+    grown_d = {**parts.discriminator.state_dict(), **state["discriminator"]}  # the new heads' weights, D's own
     return {**state, "discriminator": grown_d, "opt_d": grown_opt}
