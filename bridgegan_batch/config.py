@@ -239,7 +239,8 @@ class ModelConfig(StrictModel):
     # minus the twin's: it pays for what real faces with the attribute have and G's attempts lack, while the real
     # head learns from real faces alone. Shown the translations instead (losses.attribute_fake_in_d), the one head
     # stopped preferring G's band to real glasses by doubting real glasses too (P 0.87 -> 0.31;
-    # docs/dev/issue26.md, fifteenth session). `train --init` from an export without it starts the twin fresh.
+    # docs/dev/issue26.md, fifteenth session). `train --init` from an export or a resume state
+    # without it grows the twin fresh (train/warm_start.py). On the demo model it did not ship (sixteenth session).
     disc_twin_attribute_head: bool = False
 
     @field_validator("attributes")

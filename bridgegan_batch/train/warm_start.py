@@ -10,7 +10,6 @@ import torch
 
 from bridgegan_batch.config import ModelConfig, RunConfig
 from bridgegan_batch.errors import UserError
-from bridgegan_batch.model.bridge import build_discriminator
 from bridgegan_batch.model.checkpoint import CheckpointError, load_state, parse_export, save_state
 from bridgegan_batch.train.loop import STATE_FILE, Parts, build_parts, restore_state, resume_state
 
@@ -65,6 +64,10 @@ def _grown_heads(model: ModelConfig, config: RunConfig, path: Path, what: str) -
     return grown
 
 
+def _grown_prefixes(grown: list[str]) -> tuple[str, ...]:
+    return tuple(GROWABLE_HEADS[f][0] for f in grown)
+
+
 def _grown_record(grown: list[str]) -> str:
     return f", its {' and '.join(GROWABLE_HEADS[f][1] for f in grown)} new" if grown else ""
 
@@ -80,8 +83,7 @@ def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> di
     has_d = "discriminator" in modules
     if has_d:
         missing, unexpected = parts.discriminator.load_state_dict(modules["discriminator"], strict=not grown)
-        new = tuple(GROWABLE_HEADS[f][0] for f in grown)
-        if unexpected or any(not key.startswith(new) for key in missing):
+        if unexpected or any(not key.startswith(_grown_prefixes(grown)) for key in missing):
             raise UserError(f"--init: {path}: its discriminator does not fit the config ({missing + unexpected})")
     d_record = "from the export" + _grown_record(grown) if has_d else "new"
     return {"kind": "export", "source_step": info.get("step"), "discriminator": d_record}
@@ -98,7 +100,7 @@ def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:
     grown = _grown_heads(saved.model, config, path, "resume state")
     try:
         if grown:
-            state = _with_grown_heads(state, saved.model, parts)
+            state = _with_grown_heads(state, grown, parts)
         step = restore_state(parts, state)
     except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise UserError(f"--init: {path}: not a complete resume state ({type(exc).__name__}: {exc})") from None
@@ -109,12 +111,12 @@ def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:
     return {"kind": "resume state", "source_step": step, "discriminator": d_record}
 
 
-def _with_grown_heads(state: dict, saved: ModelConfig, parts: Parts) -> dict:
+def _with_grown_heads(state: dict, grown: list[str], parts: Parts) -> dict:
     """`state` with D grown by `parts`' new heads. Adam keeps its moments by position, and a new head's
     parameters may sit between others in D's list, so D's moments are moved to their parameters' new positions by
     name; the new heads' start empty, as a new Adam's would."""
-    old_names = [name for name, _ in build_discriminator(saved).named_parameters()]
     new_names = [name for name, _ in parts.discriminator.named_parameters()]
+    old_names = [name for name in new_names if not name.startswith(_grown_prefixes(grown))]  # the state's D
     opt = state["opt_d"]
     if len(opt["param_groups"]) != 1:
         raise ValueError(f"D's optimiser has {len(opt['param_groups'])} parameter groups; one expected")
