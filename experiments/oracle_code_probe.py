@@ -12,7 +12,8 @@ patch encoder by the export's own E, warm, as the reference path uses it: E(x, -
 `--pairs restored` trains on the pairs restoration makes without a truth: the reference stripped of the attribute
 by the export's own label path is the source, and the reference itself is both what the encoder reads and the
 answer (scored, as always, on true held-out pairs): how much of the true pairs' lesson survives the model's
-imperfect removals. `--pairs bare` makes the same same-face pairs from SynthFaces' true removal instead.
+imperfect removals; `--removals` takes the removals from another export's label path (G and E still from
+--init). `--pairs bare` makes the same same-face pairs from SynthFaces' true removal instead.
 `--pairs label` makes cross-face pairs from the export's label path: one noise's attribute drawn on two faces,
 one the reference and the other the answer (the pixel-level bridge from the label path to the reference path).
 
@@ -197,6 +198,8 @@ def main() -> None:
                         help="what the encoder reads beside the source")
     parser.add_argument("--encoder", choices=("patch", "model"), default="patch",
                         help="a new patch encoder, or the export's own E (warm)")
+    parser.add_argument("--removals", help="export whose label path strips the references for --pairs restored "
+                             "(default: --init)")
     parser.add_argument("--pairs", choices=("true", "restored", "bare", "label"), default="true",
                         help="true counterfactuals; or a face wearing the attribute as reference and answer, the "
                              "source that face stripped by the export (restored) or rendered without it (bare); "
@@ -219,7 +222,8 @@ def main() -> None:
                                  directions=["remove" if args.pairs == "bare" else "add"],
                                  styles=16 if args.read == "truth" else 1, seed=TRAIN_SOURCE_SEED,
                                  reference_seed=TRAIN_REFERENCE_SEED)
-    pool = {"true": lambda: pairs(train_sets, args.read), "restored": lambda: restored_pairs(train_sets, args.init),
+    removals = args.removals or args.init
+    pool = {"true": lambda: pairs(train_sets, args.read), "restored": lambda: restored_pairs(train_sets, removals),
             "label": lambda: label_pairs(train_sets, args.init), "bare": lambda: bare_pairs(train_sets)}[args.pairs]()
     held_out = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"{len(pool['x'])} training pairs, held-out cases ready in {time.time() - started:.0f} s", flush=True)
