@@ -19,12 +19,10 @@ share of the commonest class (what a read-out that learned nothing scores).
 
 from __future__ import annotations
 
-import argparse
-import json
-
 import numpy as np
 import torch
 import torch.nn.functional as F
+from lab_cli import probe_models_main
 
 from bridgegan_batch.data.synthfaces import render, sample_record, with_attributes, with_styles_from
 from bridgegan_batch.model.pixels import to_tensor
@@ -119,17 +117,5 @@ def probe(path: str, n: int) -> dict:
     return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("models", nargs="+")
-    parser.add_argument("--n", type=int, default=700)
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
-    results = {path: probe(path, args.n) for path in args.models}
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=1)
-
-
 if __name__ == "__main__":
-    main()
+    probe_models_main(__doc__, probe, default_n=700)
