@@ -242,6 +242,11 @@ class ModelConfig(StrictModel):
     # docs/dev/issue26.md, fifteenth session). `train --init` from an export or a resume state
     # without it grows the twin fresh (train/warm_start.py). On the demo model it did not ship (sixteenth session).
     disc_twin_attribute_head: bool = False
+    # The critic adds the mean of a patch map read at H/2, each cell seeing about 16 pixels (ours; pix2pix's and
+    # SPADE's discriminators judge patches): a small edit that no real face has (a band across the eyes) is judged
+    # by features of its own neighbourhood, not only by the whole face's. Its last layer starts at zero, so
+    # `train --init` grows it into a model without one and the critic starts as it was.
+    disc_patch_critic: bool = False
 
     @field_validator("attributes")
     @classmethod

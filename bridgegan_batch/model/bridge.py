@@ -47,4 +47,5 @@ class BridgeGenerator(nn.Module):
 
 def build_discriminator(config: ModelConfig) -> Discriminator:
     return Discriminator(len(config.attributes), config.image_size, config.disc_channels, config.disc_max_channels,
-                         config.disc_separate_attribute_trunk, config.disc_projection, config.disc_twin_attribute_head)
+                         config.disc_separate_attribute_trunk, config.disc_projection, config.disc_twin_attribute_head,
+                         config.disc_patch_critic)

@@ -179,6 +179,14 @@ def _head_in_fp32(head: nn.Conv2d, h: torch.Tensor) -> torch.Tensor:
         return head(h.float())
 
 
+def _patch_head(channels: int) -> nn.Sequential:
+    """A 3x3 convolution and a 1x1 one to a score per cell, the last at zero. [B, C, h, w] -> [B, 1, h, w]"""
+    last = nn.Conv2d(channels, 1, 1)
+    nn.init.zeros_(last.weight)
+    nn.init.zeros_(last.bias)
+    return nn.Sequential(nn.LeakyReLU(SLOPE), nn.Conv2d(channels, channels, 3, padding=1), nn.LeakyReLU(SLOPE), last)
+
+
 class Discriminator(nn.Module):
     """D(x): residual down-sampling trunk, a WGAN real/fake head and an N-attribute head.
 
@@ -187,13 +195,20 @@ class Discriminator(nn.Module):
     attributes quickly. With `projection`, the critic also scores an (image, labels) pair: it adds
     <embed(2y - 1), the trunk's pooled features> / sqrt(C) (a projection discriminator), so a fake must look like
     a real face *with* its target attributes, not only please the attribute head. The embedding starts
-    at zero: the critic starts unconditional. [B,3,H,W] (+ [B,N] labels) -> ([B] scores, [B, N] logits)
+    at zero: the critic starts unconditional. With `patch_critic`, the critic adds the mean of a patch map read
+    from the trunk at H/2 (each cell sees about 16 pixels: one lens and its frame at 64 px), so that a small fake
+    edit (a band across the eyes) is judged by features of its own neighbourhood; its last layer starts at zero, so
+    the critic starts as it was. [B,3,H,W] (+ [B,N] labels) -> ([B] scores, [B, N] logits)
     """
 
+    patch_downs = 1  # the patch map is read after this many down blocks: H/2 x W/2 cells
+
     def __init__(self, num_attributes: int, image_size: int, channels: int, max_channels: int,
-                 separate_attribute_trunk: bool = False, projection: bool = False, twin_attribute_head: bool = False):
+                 separate_attribute_trunk: bool = False, projection: bool = False, twin_attribute_head: bool = False,
+                 patch_critic: bool = False):
         super().__init__()
         self.trunk, c = _down_trunk(image_size, channels, max_channels, group_norm=False)
+        self.patch = _patch_head(self.trunk[self.patch_downs].conv2.out_channels) if patch_critic else None
         self.adv = nn.Conv2d(c, 1, 4)
         self.attribute_trunk = (_down_trunk(image_size, channels, max_channels, group_norm=True)[0]
                                 if separate_attribute_trunk else None)
@@ -213,8 +228,22 @@ class Discriminator(nn.Module):
             # to 190 000 within 200 D steps of a warm restart (docs/dev/training_log.md).
             return score + (self.embed(2 * labels.float() - 1) * pooled).sum(dim=1) / pooled.shape[1] ** 0.5
 
+    def _critic_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The trunk's [B, C, 4, 4] features, and the patch critic's mean score ([B]; None without one)."""
+        if self.patch is None:
+            return self.trunk(x), None
+        mid = self.trunk[: self.patch_downs + 1](x)  # [B, C', H/2, W/2]: the stem and one down block
+        with torch.autocast(mid.device.type, enabled=False):
+            patch = self.patch(mid.float()).mean(dim=(1, 2, 3))  # [B]
+        return self.trunk[self.patch_downs + 1 :](mid), patch
+
+    def _critic_score(self, x: torch.Tensor, labels: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+        h, patch = self._critic_features(x)
+        score = self._score(h, labels)
+        return (score if patch is None else score + patch), h  # [B], [B, C, 4, 4]
+
     def critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self._score(self.trunk(x), labels)  # [B]
+        return self._critic_score(x, labels)[0]  # [B]
 
     def _attribute_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.trunk(x) if self.attribute_trunk is None else self.attribute_trunk(x)  # [B, C, 4, 4]
@@ -232,5 +261,5 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if self.attribute_trunk is not None:
             return self.critic(x, labels), self.classify(x)
-        h = self.trunk(x)  # [B, C, 4, 4]: one pass for both heads
-        return self._score(h, labels), _head_in_fp32(self.cls, h).flatten(1)
+        score, h = self._critic_score(x, labels)  # one pass of the trunk for both heads
+        return score, _head_in_fp32(self.cls, h).flatten(1)

@@ -17,7 +17,8 @@ INIT_FILE = "init.json"  # in the run folder: which export or resume state the r
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip; an export starts with its header length (this = 67 MB)
 # D's optional heads a run may add to what it starts from: config field -> (their parameters' prefix, name)
 GROWABLE_HEADS = {"disc_twin_attribute_head": ("twin.", "twin attribute head"),
-                  "disc_projection": ("embed.", "projection embedding")}
+                  "disc_projection": ("embed.", "projection embedding"),
+                  "disc_patch_critic": ("patch.", "patch critic")}
 
 
 def _differing_fields(a: ModelConfig, b: ModelConfig) -> list[str]:
@@ -69,7 +70,8 @@ def _grown_prefixes(grown: list[str]) -> tuple[str, ...]:
 
 
 def _grown_record(grown: list[str]) -> str:
-    return f", its {' and '.join(GROWABLE_HEADS[f][1] for f in grown)} new" if grown else ""
+    names = [GROWABLE_HEADS[f][1] for f in grown]
+    return f", its {' and '.join([', '.join(names[:-1]), names[-1]] if len(names) > 1 else names)} new" if grown else ""
 
 
 def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> dict:

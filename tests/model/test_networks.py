@@ -99,6 +99,30 @@ def test_projection_critic_starts_unconditional_and_then_reads_the_labels():
     assert plain.embed is None and torch.equal(plain.critic(x, labels), plain.critic(x))
 
 
+def test_patch_critic_starts_as_the_critic_and_judges_each_patch_by_its_neighbourhood():
+    torch.manual_seed(0)
+    plain, patched = build_discriminator(ModelConfig(**TINY)), build_discriminator(ModelConfig(**TINY,
+                                                                                              disc_patch_critic=True))
+    missing, unexpected = patched.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("patch.") for k in missing)
+    x = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert torch.equal(patched.critic(x), plain.critic(x))  # its last layer at zero
+    assert torch.equal(patched(x)[0], patched.critic(x)) and torch.equal(patched(x)[1], plain(x)[1])
+    with torch.no_grad():
+        patched.patch[-1].weight.normal_()
+    patched.critic(x).sum().backward()
+    assert patched.patch[1].weight.grad.abs().sum() > 0 and patched.trunk[0].weight.grad.abs().sum() > 0
+
+    def patch_map(images: torch.Tensor) -> torch.Tensor:  # [B, 1, H/2, W/2]
+        return patched.patch(patched.trunk[: patched.patch_downs + 1](images)).detach()
+
+    corner = x.clone()
+    corner[:, :, :4, :4] = 1.0  # the top-left 4 x 4 pixels
+    changed = (patch_map(corner) - patch_map(x)).abs()[:, 0] > 0  # [B, 16, 16]
+    assert changed[:, 0, 0].all() and not changed[:, 8:].any() and not changed[:, :, 8:].any()  # nor far cells
+    assert not torch.equal(patched.critic(corner), patched.critic(x))
+
+
 def gained_from_plain(option: str, prefix: str):
     """A plain G and one with `option`, loaded from it: only `prefix` keys are new. -> (plain, gained, x, code)"""
     torch.manual_seed(0)

@@ -364,7 +364,7 @@ def test_init_from_a_resume_state_grows_a_twin_head_and_moves_d_moments_by_name(
     assert [r["step"] for r in _losses(run)] == [1] and "d/attr_twin" in _losses(run)[0]
 
 
-def test_init_grows_a_projection_critic_that_starts_as_the_critic_it_grew_from(tmp_path):
+def test_init_grows_a_projection_and_a_patch_critic_that_start_as_the_critic_they_grew_from(tmp_path):
     from bridgegan_batch.model.bridge import build_discriminator
     from bridgegan_batch.model.checkpoint import load_state
     from bridgegan_batch.train.warm_start import write_initial_state
@@ -372,18 +372,18 @@ def test_init_grows_a_projection_critic_that_starts_as_the_critic_it_grew_from(t
     first = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "a", progress=False,
                   max_steps_this_call=2)
     both = RunConfig.model_validate({**TINY64, "model": {**TINY64["model"], "disc_projection": True,
-                                                         "disc_twin_attribute_head": True},
+                                                         "disc_twin_attribute_head": True, "disc_patch_critic": True},
                                      "train": {**TINY64["train"], "steps": 1}})
     for source in (first / STATE_FILE, first / EXPORT_FILE):
         run = tmp_path / source.name
         run.mkdir()
         record = write_initial_state(run, both, source)
-        assert record["discriminator"].endswith(", its twin attribute head and projection embedding new")
+        assert record["discriminator"].endswith(", its twin attribute head, projection embedding and patch critic new")
         grown, plain = build_discriminator(both.model), build_discriminator(RunConfig.model_validate(TINY64).model)
         grown.load_state_dict(load_state(run / STATE_FILE)["discriminator"])
         plain.load_state_dict(load_state(first / STATE_FILE)["discriminator"])
         faces, labels = torch.rand(3, 3, 64, 64) * 2 - 1, torch.tensor([[1.0, 0, 0, 1], [0, 1, 0, 0], [0, 0, 1, 1]])
-        with torch.no_grad():  # the embedding starts at zero: the critic scores every label as before
+        with torch.no_grad():  # the embedding and the patch map start at zero: the critic scores as before
             torch.testing.assert_close(grown.critic(faces, labels), plain.critic(faces))
 
 
