@@ -4,7 +4,8 @@ For unseen SynthFaces, the head's P(Eyeglasses) on four renderings of the same f
 tinted lenses, frames alone (clear lenses), and the tint alone (the tinted lenses without their frames: the
 frames-and-tint rendering minus the frames-alone one, added to the face without glasses). And on the model's own
 translations adding Eyeglasses (label and reference path, its d scales). A head that passes the tint alone
-leaves G a frameless band as the cheapest way to "glasses".
+leaves G a frameless band as the cheapest way to "glasses". Beside it, D's critic on each, less its score on the
+faces without glasses: a critic that scores G's glasses as real as real ones does not object to the band.
 
     python experiments/head_probe.py MODEL.safetensors [MODEL ...] [--n 128] [--json OUT]
 """
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     images, attributes = renderings(args.n)
-    results = {}
+    results, realism = {}, {}
     for path in args.models:
         t = Translator.load(path, device="cpu")
         k = t.attributes.index("Eyeglasses")
@@ -62,20 +63,29 @@ def main() -> None:
             with torch.inference_mode():
                 return torch.sigmoid(head.classify(x)[:, k]).mean().item()
 
-        row = {name: p_glasses(to_tensor(batch)) for name, batch in images.items()}
+        def critic(x: torch.Tensor, head=head) -> float:
+            with torch.inference_mode():
+                return head.critic(x).mean().item()
+
         x = to_tensor(images["none"])
         labels = torch.tensor([[face[a] for a in t.attributes] for face in attributes], dtype=torch.float32)
         target = t.targets(labels, {"Eyeglasses": 1})
-        row["translation_label"] = p_glasses(t.label(x, labels, target, seeds=range(args.n)))
         ref = to_tensor(images["frames_and_tint"])
         ref_labels = target.clone()  # the references are these faces wearing glasses
-        row["translation_reference"] = p_glasses(t.reference(x, labels, ref.roll(1, 0), ref_labels.roll(1, 0),
-                                                               target))
+        batches = {name: to_tensor(batch) for name, batch in images.items()}
+        batches["translation_label"] = t.label(x, labels, target, seeds=range(args.n))
+        batches["translation_reference"] = t.reference(x, labels, ref.roll(1, 0), ref_labels.roll(1, 0), target)
+        row = {name: p_glasses(batch) for name, batch in batches.items()}
+        # The critic's mean score less its score on the faces without glasses (the WGAN offset is free).
+        scores = {name: critic(batch) for name, batch in batches.items()}
+        realism[path] = {name: score - scores["none"] for name, score in scores.items() if name != "none"}
         results[path] = row
         print(path, json.dumps({key: round(v, 3) for key, v in row.items()}), flush=True)
+        print(path, "critic - none:", json.dumps({key: round(v, 3) for key, v in realism[path].items()}), flush=True)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"n": args.n, "tint": TINT, "seed": HELD_OUT_SEED, "p_eyeglasses": results}, f, indent=1)
+            json.dump({"n": args.n, "tint": TINT, "seed": HELD_OUT_SEED, "p_eyeglasses": results,
+                       "critic_minus_none": realism}, f, indent=1)
 
 
 if __name__ == "__main__":
