@@ -245,7 +245,8 @@ class ModelConfig(StrictModel):
     # The critic adds the mean of a patch map read at H/2, each cell seeing about 16 pixels (ours; pix2pix's and
     # SPADE's discriminators judge patches): a small edit that no real face has (a band across the eyes) is judged
     # by features of its own neighbourhood, not only by the whole face's. Its last layer starts at zero, so
-    # `train --init` grows it into a model without one and the critic starts as it was.
+    # `train --init` grows it into a model without one and the critic starts as it was. On the demo model it did
+    # not ship (seventeenth session).
     disc_patch_critic: bool = False
 
     @field_validator("attributes")
