@@ -377,6 +377,11 @@ class TrainConfig(StrictModel):
     # The adversarial loss: the authors' WGAN with a gradient penalty, or (ours, as StarGAN v2 trains) the
     # non-saturating logistic loss with an R1 penalty on reals, usually at one D step per G step.
     adversarial: Literal["wgan_gp", "nonsaturating_r1"] = "wgan_gp"
+    # The faces D's phase takes as real (ours; sources = the authors'): each step's sources, or its references,
+    # real faces chosen to have the targets the fakes were made for. From the sources, glasses (6.5 % of faces)
+    # are rarer among reals than among fakes, and the critics measured score real clear frames as unreal as G's
+    # band (docs/dev/issue26.md, seventeenth session): from the references, wearing them is not itself a tell.
+    d_reals: Literal["sources", "references"] = "sources"
     # Ramp the closeness and latent-cycle weights up from 0 over this many steps (ours; 0 = the
     # authors'). At full weight from step 0 they pull every code to one constant before the codes
     # carry any information, and G learns to ignore them.

@@ -56,7 +56,7 @@ def step_inputs(images: torch.Tensor, labels: torch.Tensor, *, batch_index: int,
     x = to_tensor(images.numpy())  # [B, 3, H, W]
     target, ref_index = sample_targets(labels, gen, single_flip_fraction, groups)
     b = x.shape[0]
-    fields = dict(x=x, labels=labels, target=target, x_ref=x[ref_index],
+    fields = dict(x=x, labels=labels, target=target, x_ref=x[ref_index], ref_labels=labels[ref_index],
                   r1=torch.randn(b, noise_dim, generator=gen), r2=torch.randn(b, noise_dim, generator=gen),
                   alpha=torch.rand(b, generator=gen), eps=torch.rand(3 * b, generator=gen))
     augment_seed = int(torch.randint(0, 2**62, (1,), generator=gen))

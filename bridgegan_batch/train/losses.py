@@ -196,6 +196,7 @@ class Batch:
     # [B, 3, H, W]: a second reference sharing x_ref's values on the changed attributes (x_ref itself where none
     # does); for the reference path's mode seeking
     x_ref2: torch.Tensor | None = None
+    ref_labels: torch.Tensor | None = None  # [B, N]: x_ref's own labels (D's reals when train.d_reals is references)
 
     @property
     def d(self) -> torch.Tensor:
@@ -220,6 +221,7 @@ def partners(labels: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch
 
 
 PATHS = ("both", "label", "reference")
+D_REALS = ("sources", "references")
 ADVERSARIAL = ("wgan_gp", "nonsaturating_r1")
 
 
@@ -231,9 +233,13 @@ class BridgeGANLoss:
     """
 
     def __init__(self, generator: BridgeGenerator, discriminator: Discriminator, weights: LossWeights,
-                 paths: str = "both", augment: Sequence[str] = (), adversarial: str = "wgan_gp"):
+                 paths: str = "both", augment: Sequence[str] = (), adversarial: str = "wgan_gp",
+                 d_reals: str = "sources"):
         if paths not in PATHS:
             raise ValueError(f"paths must be one of {PATHS}, got {paths!r}")
+        if d_reals not in D_REALS:
+            raise ValueError(f"d_reals must be one of {D_REALS}, got {d_reals!r}")
+        self.d_reals = d_reals
         if adversarial not in ADVERSARIAL:
             raise ValueError(f"adversarial must be one of {ADVERSARIAL}, got {adversarial!r}")
         self.G, self.D, self.w, self.paths = generator, discriminator, weights, paths
@@ -250,7 +256,8 @@ class BridgeGANLoss:
     def for_training(cls, generator: BridgeGenerator, discriminator: Discriminator,
                      train: TrainConfig) -> BridgeGANLoss:
         """The loss a training config asks for: its weights, paths, augmentation and adversarial form."""
-        return cls(generator, discriminator, train.losses, train.paths, train.diff_augment, train.adversarial)
+        return cls(generator, discriminator, train.losses, train.paths, train.diff_augment, train.adversarial,
+                   train.d_reals)
 
     @property
     def kinds(self) -> int:
@@ -272,6 +279,16 @@ class BridgeGANLoss:
         lab, ref = self.G.label_code(batch.r1, d), self.G.reference_code(batch.x_ref, d)
         return torch.cat([src + lab, src + ref, src + _mix(lab, ref, batch.alpha)])  # [3B, ...]
 
+    def _reals(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The faces D's phase takes as real, with their labels: the sources (the authors'), or the references,
+        whose attributes are the targets the fakes were made for, so that an attribute rare among the sources
+        (glasses on 6.5 % of faces) is not itself evidence of a fake. -> [B, 3, H, W], [B, N]"""
+        if self.d_reals == "sources":
+            return batch.x, batch.labels
+        if batch.ref_labels is None:
+            raise ValueError("train.d_reals: references needs batches with the references' labels (ref_labels)")
+        return batch.x_ref, batch.ref_labels
+
     def _seen_by_d(self, images: torch.Tensor, seed: int) -> torch.Tensor:
         """Images as D sees them: augmented when the loss has a policy (DiffAugment), else as they are."""
         if not self.augment:
@@ -285,7 +302,7 @@ class BridgeGANLoss:
         with torch.no_grad():
             fakes = self.fakes(batch)  # [kB, 3, H, W]
         b, k = batch.x.shape[0], self.kinds
-        real = batch.x
+        real, real_labels = self._reals(batch)
         if self.augment:  # one draw for reals and fakes together
             real, fakes = self._seen_by_d(torch.cat([real, fakes]), batch.augment_seed).split([b, k * b])
         # Each image is scored with its labels: the real ones for reals, the target for fakes and x_hat
@@ -294,16 +311,16 @@ class BridgeGANLoss:
         if self.adversarial == "wgan_gp":
             x_hat = self.gp.interpolate(real.repeat(k, 1, 1, 1), fakes, batch.eps[: k * b])
             scores = self.D.critic(torch.cat([real, fakes, x_hat]),
-                                   torch.cat([batch.labels, target_k, target_k]))  # [(1 + 2k)B]
+                                   torch.cat([real_labels, target_k, target_k]))  # [(1 + 2k)B]
             real_s, fake_s, hat_s = scores[:b], scores[b : (1 + k) * b], scores[(1 + k) * b :]
             penalty, penalty_name, penalty_weight = self.gp(hat_s, x_hat), "d/gp", self.w.gradient_penalty
         else:
             real = real.detach().requires_grad_(True)
-            scores = self.D.critic(torch.cat([real, fakes]), torch.cat([batch.labels, target_k]))  # [(1 + k)B]
+            scores = self.D.critic(torch.cat([real, fakes]), torch.cat([real_labels, target_k]))  # [(1 + k)B]
             real_s, fake_s = scores[:b], scores[b:]
             penalty, penalty_name, penalty_weight = self.r1(real_s, real), "d/r1", self.w.r1
         adv = self.gan.critic(real_s, fake_s)
-        attr = self.attr(self.D.classify(real), batch.labels)
+        attr = self.attr(self.D.classify(real), real_labels)
         loss = adv + penalty_weight * penalty + self.w.attribute_real * attr
         stats = {"d/adv": adv.detach(), penalty_name: penalty.detach(), "d/attr_real": attr.detach(),
                  "d/real_score": real_s.detach().mean()}  # the mean real score shows the offset's drift

@@ -63,6 +63,9 @@ def test_a_second_reference_is_drawn_only_when_asked_and_leaves_the_other_draws_
     plain = step_inputs(images, labels, **common)
     with_second = step_inputs(images, labels, **common, second_reference=True)
     assert plain.x_ref2 is None and with_second.x_ref2 is not None
+    for ref, ref_labels in zip(plain.x_ref, plain.ref_labels, strict=True):  # each reference with its own labels
+        same_face = [torch.equal(ref, face) for face in plain.x]
+        assert torch.equal(ref_labels, labels[same_face.index(True)])
     for name in ("x", "target", "x_ref", "r1", "r2", "alpha", "eps", "augment_seed"):
         assert torch.equal(torch.as_tensor(getattr(plain, name)), torch.as_tensor(getattr(with_second, name))), name
     # The run asks for it when the term is weighted, and logs the term each step.

@@ -43,6 +43,23 @@ def test_gradient_penalty_of_a_linear_critic(norm, expected):
     assert gp(critic(x_hat), x_hat).item() == pytest.approx(expected, abs=1e-5)
 
 
+def test_d_can_take_the_references_as_its_reals():
+    _, _, batch, from_sources = _setup()
+    batch = Batch(**{**batch.__dict__, "ref_labels": batch.target})
+    _, stats = from_sources.discriminator_phase(batch)
+    assert stats["d/real_score"].item() == pytest.approx(from_sources.D.critic(batch.x).mean().item(), abs=1e-5)
+    from_references = BridgeGANLoss(from_sources.G, from_sources.D, LossWeights(), d_reals="references")
+    _, stats = from_references.discriminator_phase(batch)
+    real = from_references.D.critic(batch.x_ref)
+    assert stats["d/real_score"].item() == pytest.approx(real.mean().item(), abs=1e-5)
+    assert stats["d/attr_real"].item() == pytest.approx(
+        AttributeLoss()(from_references.D.classify(batch.x_ref), batch.target).item(), abs=1e-5)
+    with pytest.raises(ValueError, match="ref_labels"):
+        from_references.discriminator_phase(Batch(**{**batch.__dict__, "ref_labels": None}))
+    with pytest.raises(ValueError, match="d_reals"):
+        BridgeGANLoss(from_sources.G, from_sources.D, LossWeights(), d_reals="targets")
+
+
 def test_critic_drift_is_the_mean_square_score():
     assert CriticDrift()(torch.tensor([3.0, -1.0])).item() == pytest.approx(5.0)
 
