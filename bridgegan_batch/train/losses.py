@@ -239,10 +239,9 @@ class BridgeGANLoss:
             raise ValueError(f"paths must be one of {PATHS}, got {paths!r}")
         if d_reals not in D_REALS:
             raise ValueError(f"d_reals must be one of {D_REALS}, got {d_reals!r}")
-        self.d_reals = d_reals
         if adversarial not in ADVERSARIAL:
             raise ValueError(f"adversarial must be one of {ADVERSARIAL}, got {adversarial!r}")
-        self.G, self.D, self.w, self.paths = generator, discriminator, weights, paths
+        self.G, self.D, self.w, self.paths, self.d_reals = generator, discriminator, weights, paths, d_reals
         self.augment = check_policy(augment)
         self.adversarial = adversarial
         self.gan = WassersteinLoss() if adversarial == "wgan_gp" else NonSaturatingLoss()

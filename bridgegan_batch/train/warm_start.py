@@ -70,8 +70,11 @@ def _grown_prefixes(grown: list[str]) -> tuple[str, ...]:
 
 
 def _grown_record(grown: list[str]) -> str:
+    if not grown:
+        return ""
     names = [GROWABLE_HEADS[f][1] for f in grown]
-    return f", its {' and '.join([', '.join(names[:-1]), names[-1]] if len(names) > 1 else names)} new" if grown else ""
+    listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+    return f", its {listed} new"
 
 
 def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> dict:
