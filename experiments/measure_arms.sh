@@ -16,6 +16,7 @@ bgb=${BGB:-$root/.venv/bin/bridgegan-batch}
 n_eval=${N_EVAL:-128} n_noise=${N_NOISE:-256} n_style=${N_STYLE:-48} n_head=${N_HEAD:-64}  # smaller for a dry run
 shipped=$root/bridgegan_batch/models/synth64.safetensors
 nojudge=$(mktemp -d)  # eval looks for a judge in the working folder; an empty one has none
+trap 'rm -rf "$nojudge"' EXIT
 mkdir -p "$out"
 names=() scaled=() exports=()
 for run in "$@"; do
