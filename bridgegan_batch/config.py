@@ -248,6 +248,12 @@ class ModelConfig(StrictModel):
     # `train --init` grows it into a model without one and the critic starts as it was. On the demo model it did
     # not ship (seventeenth session).
     disc_patch_critic: bool = False
+    # The reference's part of S_ref, E(x_ref, d), averaged over the code's grid and spread back over it (ours; False =
+    # the authors' spatial code, made for CelebA's aligned crops): what the reference wears, not where on its face,
+    # which in a posed face is not where the source's is. Wherever E(x, d) stands for a reference (the source itself
+    # in the reference path's self-reconstruction and in the way back), it is pooled the same way. No parameters, so
+    # `train --init` takes any state.
+    reference_code_pooled: bool = False
 
     @field_validator("attributes")
     @classmethod

@@ -16,6 +16,7 @@ class BridgeGenerator(nn.Module):
         super().__init__()
         n = len(config.attributes)
         self.noise_dim = config.noise_dim
+        self.reference_code_pooled = config.reference_code_pooled
         self.encoder = Encoder(n, config.image_size, config.code_size, config.code_channels,
                                config.encoder_channels, config.encoder_blocks)
         self.mapping = Mapping(n, config.noise_dim, config.code_size, config.code_channels,
@@ -34,7 +35,14 @@ class BridgeGenerator(nn.Module):
 
     def reference_code(self, x_ref: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
         """E(x_ref, d): what must come, from a reference face. -> [B,Cs,Hs,Ws]"""
-        return self.encoder(x_ref, d)
+        return self.as_reference(self.encoder(x_ref, d))
+
+    def as_reference(self, code: torch.Tensor) -> torch.Tensor:
+        """An encoder code in the reference's role: with `model.reference_code_pooled`, its mean over the grid,
+        spread back over it; else itself. [B,Cs,Hs,Ws] -> [B,Cs,Hs,Ws]"""
+        if not self.reference_code_pooled:
+            return code
+        return code.mean(dim=(2, 3), keepdim=True).expand_as(code)
 
     def forward(self, x: torch.Tensor, code: torch.Tensor) -> torch.Tensor:
         """G(x, S). [B,3,H,W],[B,Cs,Hs,Ws] -> [B,3,H,W]"""

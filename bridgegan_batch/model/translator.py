@@ -175,7 +175,7 @@ class Translator:
         target = ref_labels if target_labels is None else target_labels
         x, d = x.to(self.device), self.scaled_d(src_labels, target)
         code = self.model.source_code(x, d) + self.model.reference_code(ref_x.to(self.device), d)
-        return self._render(x, code, lambda src0: src0 + src0)  # not E(x_ref, 0): trained as E(x, 0) twice
+        return self._render(x, code, lambda src0: src0 + self.model.as_reference(src0))  # x as its own reference
 
     @_translation
     def interpolate(self, x: torch.Tensor, src_labels: torch.Tensor, ref_x: torch.Tensor,
@@ -190,13 +190,14 @@ class Translator:
         ref = self.model.reference_code(ref_x.to(self.device), d)
         a = torch.as_tensor(alpha, dtype=x.dtype, device=self.device).reshape(-1, 1, 1, 1)
         return self._render(x, src + a * lab + (1 - a) * ref,
-                            lambda src0: src0 + a * self.model.label_code(r, torch.zeros_like(d)) + (1 - a) * src0)
+                            lambda src0: src0 + a * self.model.label_code(r, torch.zeros_like(d))
+                            + (1 - a) * self.model.as_reference(src0))
 
     def _render(self, x: torch.Tensor, code: torch.Tensor, null_code) -> torch.Tensor:
         """G(x, code), or with `edit="residual"` x + (G(x, code) - G(x, S_null)), S_null = null_code(E(x, 0)):
         the path's code for d = 0, which for the label and reference paths is the code their
-        self-reconstruction is trained with (the reference path's: E(x, 0) + E(x, 0)); interpolate
-        mixes the two. [B,3,H,W],[B,Cs,Hs,Ws] -> [B,3,H,W]"""
+        self-reconstruction is trained with (the reference path's: E(x, 0) + E(x, 0), the second in the reference's
+        role); interpolate mixes the two. [B,3,H,W],[B,Cs,Hs,Ws] -> [B,3,H,W]"""
         if self.edit == "direct":
             return self.model(x, code)
         src0 = self.model.source_code(x, x.new_zeros(len(x), len(self.attributes)))

@@ -342,7 +342,7 @@ class BridgeGANLoss:
         x, zero = batch.x, torch.zeros_like(batch.d)
         src0 = self.G.source_code(x, zero)
         codes = ([src0 + self.G.label_code(batch.r1, zero)] if self.paths != "reference" else []) \
-            + ([src0 + src0] if self.paths != "label" else [])
+            + ([src0 + self.G.as_reference(src0)] if self.paths != "label" else [])
         recs = self.G(x.repeat(len(codes), 1, 1, 1), torch.cat(codes))  # [len(codes) B, 3, H, W]
         rec = self.rec(recs, x.repeat(len(codes), 1, 1, 1))
         return self.w.reconstruction * rec, {"g/rec": rec.detach()}
@@ -362,18 +362,19 @@ class BridgeGANLoss:
         back (as the image cycle pays it), so what y lacks must come from the reference code E(x, -d): x's own
         style of what changed. fakes, sources: [kB, 3, H, W]; src = E(x, -d): [B, Cs, Hs, Ws] -> 0-d"""
         held, k = fakes.detach(), fakes.shape[0] // src.shape[0]
-        restored = self.G(held, self.G.reference_code(held, d.repeat(k, 1)) + src.repeat(k, 1, 1, 1))
+        # y is the source of the way back (E(y, -d_back) = E(y, d)) and x its reference (E(x, d_back) = src)
+        restored = self.G(held, self.G.encoder(held, d.repeat(k, 1)) + self.G.as_reference(src).repeat(k, 1, 1, 1))
         return self.restore(restored, sources, held)
 
-    def _reference_cross_cycle(self, batch: Batch, src: torch.Tensor, ref: torch.Tensor,
+    def _reference_cross_cycle(self, batch: Batch, src: torch.Tensor, ref_raw: torch.Tensor,
                                output_code: torch.Tensor) -> torch.Tensor:
         """x_ref stripped of what d changed, G(x_ref, E(x_ref, d) + E(x, -d)) (the source as the reference), held
         fixed, then given it back with the reference path's output y as the reference, G(bare, E(bare, -d) +
-        E(y, d)), against x_ref where the stripping changed it. src = E(x, -d), ref = E(x_ref, d), output_code =
-        E(y, d): [B, Cs, Hs, Ws] -> 0-d"""
+        E(y, d)), against x_ref where the stripping changed it. src = E(x, -d), ref_raw = E(x_ref, d) (x_ref as the
+        source: not pooled), output_code = E(y, d): [B, Cs, Hs, Ws] -> 0-d"""
         with torch.no_grad():
-            bare = self.G(batch.x_ref, ref + src)  # [B, 3, H, W]
-        restored = self.G(bare, self.G.source_code(bare, batch.d) + output_code)
+            bare = self.G(batch.x_ref, ref_raw + self.G.as_reference(src))  # [B, 3, H, W]
+        restored = self.G(bare, self.G.source_code(bare, batch.d) + self.G.as_reference(output_code))
         return self.restore(restored, batch.x_ref, bare)
 
     def _reference_from_label(self, batch: Batch, label_out: torch.Tensor, lab: torch.Tensor) -> torch.Tensor:
@@ -388,6 +389,7 @@ class BridgeGANLoss:
         d, x = batch.d[rows], batch.x[partner[rows]]  # [P, N], [P, 3, H, W]
         codes = self.G.encoder(torch.cat([x, label_out[rows].detach()]), torch.cat([-d, d]))  # [2P, Cs, Hs, Ws]
         source, read = codes.chunk(2)
+        read = self.G.as_reference(read)
         with torch.no_grad():
             answer = self.G(x, source + lab[rows])  # [P, 3, H, W]
         return self.restore(self.G(x, source + read), answer, x)  # weighted where the answer differs from x
@@ -400,7 +402,7 @@ class BridgeGANLoss:
     def _reference_cycle_fixed_reader(self, output: torch.Tensor, d: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """The relative cycle of the reference path's output y, read by E's weights held fixed against E(x_ref, d)
         held fixed: only y's pixels can lower it. output: [B, 3, H, W]; ref = E(x_ref, d): [B, Cs, Hs, Ws] -> 0-d"""
-        return self.relative_cycle(self._read_by_fixed_encoder(output, d), ref.detach())
+        return self.relative_cycle(self.G.as_reference(self._read_by_fixed_encoder(output, d)), ref.detach())
 
     def _reference_style_contrast(self, batch: Batch, output: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         """The reference path's output y, read by E held fixed, placed between its reference's code E(x_ref, d) and
@@ -413,7 +415,8 @@ class BridgeGANLoss:
         # [B]: rows with two different references and something to change (with d = 0 the second reference is any
         # face, and the axis between the two codes is not a style)
         apart = ((batch.x_ref - batch.x_ref2).flatten(1).abs().amax(1) > 0) & (batch.d != 0).any(1)
-        return self.contrast(self._read_by_fixed_encoder(output, batch.d), ref.detach(), other, apart)
+        return self.contrast(self.G.as_reference(self._read_by_fixed_encoder(output, batch.d)), ref.detach(), other,
+                             apart)
 
     def generator_phase(self, batch: Batch,
                         latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -426,7 +429,8 @@ class BridgeGANLoss:
         enc = self.G.encoder(torch.cat([x, x, batch.x_ref] if with_ref else [x, x]),
                              torch.cat([-d, zero, d] if with_ref else [-d, zero]))
         src, src0 = enc[:b], enc[b : 2 * b]
-        ref = enc[2 * b :] if with_ref else None
+        ref_raw = enc[2 * b :] if with_ref else None
+        ref = self.G.as_reference(ref_raw) if with_ref else None
         if self.paths != "reference":
             lab, lab2 = self.G.label_code(torch.cat([batch.r1, batch.r2]), torch.cat([d, d])).chunk(2)
             lab0 = self.G.label_code(batch.r1, zero)
@@ -434,11 +438,11 @@ class BridgeGANLoss:
             mix = _mix(lab, ref, batch.alpha)
             codes = [src + lab, src + ref, src + mix,  # the three translations
                      src + lab2,  # a second noise, for mode seeking
-                     src0 + lab0, src0 + src0]  # self-reconstruction (d = 0), both paths
+                     src0 + lab0, src0 + self.G.as_reference(src0)]  # self-reconstruction (d = 0), both paths
         elif self.paths == "label":
             codes = [src + lab, src + lab2, src0 + lab0]
         else:
-            codes = [src + ref, src0 + src0]
+            codes = [src + ref, src0 + self.G.as_reference(src0)]
         sources = x.repeat(len(codes), 1, 1, 1)
         image, keep = self.G.draw(sources, torch.cat(codes))  # [len(codes) B, 3, H, W], [len(codes) B, 1, H, W]
         out = image if keep is None else keep_blend(sources, image, keep)
@@ -463,16 +467,17 @@ class BridgeGANLoss:
         with_contrast = ref is not None and self.w.reference_style_contrast > 0
         with_from_label = self.paths == "both" and self.w.reference_from_label > 0
         needs_reencoding = self.paths == "both" or self.w.image_cycle or with_cross or with_relative
-        # E(y, d): [kB, Cs, Hs, Ws]
-        reencoded = self.G.reference_code(fakes, d.repeat(k, 1)) if needs_reencoding else None
+        # E(y, d): [kB, Cs, Hs, Ws], y's code as a source of the way back; as_reference(E(y, d)), as a reference
+        reencoded = self.G.encoder(fakes, d.repeat(k, 1)) if needs_reencoding else None
+        reread = self.G.as_reference(reencoded) if needs_reencoding else None
         if self.paths == "both":  # the two links between the paths
-            cycle = self.cycle(reencoded, torch.cat([lab, ref, mix]))
+            cycle = self.cycle(reread, torch.cat([lab, ref, mix]))
             close = self.close(lab, ref)
         else:
             cycle = close = no_term
         # Each translation back to its source, the source as the reference: d_back = -d, so the code is
         # E(y, -d_back) + E(x, d_back) = E(y, d) + E(x, -d).
-        back = self.rec(self.G(fakes, reencoded + src.repeat(k, 1, 1, 1)), sources[: k * b]) \
+        back = self.rec(self.G(fakes, reencoded + self.G.as_reference(src).repeat(k, 1, 1, 1)), sources[: k * b]) \
             if self.w.image_cycle else no_term
         restore = self._reference_restoration(fakes, src, d, sources[: k * b]) \
             if self.w.reference_restoration else no_term
@@ -481,8 +486,8 @@ class BridgeGANLoss:
         with_ref_ms = ref is not None and self.w.reference_mode_seeking > 0
         ref_slot = slice(b, 2 * b) if self.paths == "both" else slice(0, b)  # the reference path's, in fakes
         ref_ms = self._reference_mode_seeking(batch, src, fakes[ref_slot]) if with_ref_ms else no_term
-        cross = self._reference_cross_cycle(batch, src, ref, reencoded[ref_slot]) if with_cross else no_term
-        relative = self.relative_cycle(reencoded[ref_slot], ref) if with_relative else no_term
+        cross = self._reference_cross_cycle(batch, src, ref_raw, reencoded[ref_slot]) if with_cross else no_term
+        relative = self.relative_cycle(reread[ref_slot], ref) if with_relative else no_term
         fixed_reader = self._reference_cycle_fixed_reader(fakes[ref_slot], d, ref) if with_fixed_reader else no_term
         contrast = self._reference_style_contrast(batch, fakes[ref_slot], ref) if with_contrast else no_term
         from_label = self._reference_from_label(batch, fakes[:b], lab) if with_from_label else no_term

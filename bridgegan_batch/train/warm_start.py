@@ -19,6 +19,9 @@ ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip; an export starts with its 
 GROWABLE_HEADS = {"disc_twin_attribute_head": ("twin.", "twin attribute head"),
                   "disc_projection": ("embed.", "projection embedding"),
                   "disc_patch_critic": ("patch.", "patch critic")}
+# Model fields that change what the networks compute and add no parameters: a run may set them either way, whatever
+# the state it starts from had.
+SWITCHABLE = ("reference_code_pooled",)
 
 
 def _differing_fields(a: ModelConfig, b: ModelConfig) -> list[str]:
@@ -34,7 +37,7 @@ def write_initial_state(run: Path, config: RunConfig, source: str | Path) -> dic
     demo model, 500 steps after an export's restart lost 0.03-0.06 of mean label fraction where resuming its state
     lost nothing (docs/dev/issue26.md, twelfth session). The run then continues it as it would its own state.
     Either source may lack D's optional heads the config asks for (GROWABLE_HEADS): D grows them, new (the
-    projection's embedding at zero, so the critic starts as it was), and keeps the rest.
+    projection's embedding at zero, so the critic starts as it was), and keeps the rest. SWITCHABLE fields may differ.
     Returns what it recorded in INIT_FILE. UserError names the file and any model field that differs."""
     path = Path(source)
     try:
@@ -59,10 +62,18 @@ def _check_model(model: ModelConfig, config: RunConfig, path: Path, what: str) -
 
 
 def _grown_heads(model: ModelConfig, config: RunConfig, path: Path, what: str) -> list[str]:
-    """Check `model` against the config, allowing D to gain heads it lacks; returns their GROWABLE_HEADS fields."""
+    """Check `model` against the config, allowing D to gain heads it lacks and SWITCHABLE fields to differ; returns
+    the GROWABLE_HEADS fields grown."""
     grown = [f for f in GROWABLE_HEADS if not getattr(model, f) and getattr(config.model, f)]
-    _check_model(model.model_copy(update=dict.fromkeys(grown, True)), config, path, what)
+    switched = {f: getattr(config.model, f) for f in SWITCHABLE}
+    _check_model(model.model_copy(update={**dict.fromkeys(grown, True), **switched}), config, path, what)
     return grown
+
+
+def _switched_record(model: ModelConfig, config: RunConfig) -> dict:
+    """The SWITCHABLE fields the run sets otherwise than its start did, with the run's values (for INIT_FILE)."""
+    switched = {f: getattr(config.model, f) for f in SWITCHABLE if getattr(model, f) != getattr(config.model, f)}
+    return {"switched": switched} if switched else {}
 
 
 def _grown_prefixes(grown: list[str]) -> tuple[str, ...]:
@@ -91,7 +102,8 @@ def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> di
         if unexpected or any(not key.startswith(_grown_prefixes(grown)) for key in missing):
             raise UserError(f"--init: {path}: its discriminator does not fit the config ({missing + unexpected})")
     d_record = "from the export" + _grown_record(grown) if has_d else "new"
-    return {"kind": "export", "source_step": info.get("step"), "discriminator": d_record}
+    return {"kind": "export", "source_step": info.get("step"), "discriminator": d_record,
+            **_switched_record(model, config)}
 
 
 def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:
@@ -113,7 +125,8 @@ def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:
         for group in opt.param_groups:  # the moments carry over; the new config's betas apply from here
             group["betas"] = (config.train.beta1, config.train.beta2)
     d_record = "from the resume state" + _grown_record(grown)
-    return {"kind": "resume state", "source_step": step, "discriminator": d_record}
+    return {"kind": "resume state", "source_step": step, "discriminator": d_record,
+            **_switched_record(saved.model, config)}
 
 
 def _with_grown_heads(state: dict, grown: list[str], parts: Parts) -> dict:

@@ -27,6 +27,21 @@ def test_shapes_through_both_paths(at_code_res):
     del labels
 
 
+
+def test_pooled_reference_code_keeps_what_the_reference_wears_not_where():
+    torch.manual_seed(0)
+    spatial = BridgeGenerator(ModelConfig(**TINY))
+    pooled = BridgeGenerator(ModelConfig(**TINY, reference_code_pooled=True))
+    pooled.load_state_dict(spatial.state_dict())  # no parameters of its own: any state loads
+    x, diff = torch.randn(2, 3, 32, 32), torch.tensor([[0.0, 1, -1], [1, 0, 0]])
+    raw = spatial.reference_code(x, diff)  # [2, Cs, Hs, Ws], E's spatial code
+    code = pooled.reference_code(x, diff)
+    assert code.shape == raw.shape and raw.std(dim=(2, 3)).min() > 1e-3
+    assert torch.allclose(code, raw.mean(dim=(2, 3), keepdim=True).expand_as(raw), atol=1e-6)
+    # The same features elsewhere on the grid give the same code; the source's code stays spatial.
+    assert torch.allclose(pooled.as_reference(raw.roll(3, dims=3)), code, atol=1e-6)
+    assert torch.equal(pooled.source_code(x, diff), spatial.source_code(x, diff))
+
 ROOT = Path(__file__).parents[2]
 EXPERIMENTS = ROOT / "docs" / "dev" / "configs"
 

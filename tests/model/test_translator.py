@@ -108,6 +108,24 @@ def test_residual_edit_is_the_change_g_makes_on_the_source(export_path):
     assert not torch.equal(direct.label(x, src, src, range(4)), x)
 
 
+def test_pooled_reference_path_subtracts_its_own_self_reconstruction(tmp_path):
+    torch.manual_seed(0)
+    config = ModelConfig(**{**TINY, "attributes": NAMES, "reference_code_pooled": True})
+    path = tmp_path / "pooled.safetensors"
+    save_export(path, {"bridge": BridgeGenerator(config), "discriminator": build_discriminator(config)}, config)
+    direct, residual = Translator.load(path, device="cpu"), Translator.load(path, device="cpu", edit="residual")
+    x, src = _inputs(4)
+    target = direct.targets(src, {"Eyeglasses": 1})
+    model, zero = direct.model, torch.zeros_like(src)
+    with torch.inference_mode():
+        src0 = model.source_code(x, zero)
+        rest = model(x, src0 + model.as_reference(src0))
+    expected = (x + direct.reference(x, src, x.roll(1, 0), target) - rest).clamp(-1, 1)
+    assert torch.allclose(residual.reference(x, src, x.roll(1, 0), target), expected, atol=1e-5)
+    assert torch.equal(residual.reference(x, src, x, src), x)
+    assert torch.equal(residual.interpolate(x, src, x, src, None, range(4), alpha=0.3), x)
+
+
 def test_unknown_edit_mode_is_refused(export_path):
     with pytest.raises(ValueError, match="edit: 'blend'"):
         Translator.load(export_path, device="cpu", edit="blend")

@@ -313,6 +313,29 @@ def test_init_from_a_resume_state_forks_the_run_with_its_optimisers(tmp_path):
     assert not list((tmp_path / "c").glob("*")) and not list((tmp_path / "d").glob("*"))
 
 
+def test_init_may_switch_the_reference_code_pooling_either_way(tmp_path):
+    from bridgegan_batch.model.checkpoint import load_export, load_state
+    from bridgegan_batch.train.warm_start import write_initial_state
+
+    first = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "a", progress=False,
+                  max_steps_this_call=1)
+    pooled = {**TINY64, "model": {**TINY64["model"], "reference_code_pooled": True},
+              "train": {**TINY64["train"], "steps": 1}}
+    for start, fork in ((first / EXPORT_FILE, tmp_path / "b"), (first / STATE_FILE, tmp_path / "c")):
+        fork.mkdir()
+        record = write_initial_state(fork, RunConfig.model_validate(pooled), start)
+        assert record["switched"] == {"reference_code_pooled": True}
+    exported, _, _ = load_export(first / EXPORT_FILE)
+    forked = load_state(tmp_path / "c" / STATE_FILE)["generator"]  # the resume state's raw G, unchanged
+    assert set(forked) == set(exported["bridge"])
+    run = train(RunConfig.model_validate(pooled), data="synth", out=tmp_path / "d", progress=False,
+                init=first / EXPORT_FILE)
+    assert Translator.load(run / EXPORT_FILE, device="cpu").model.reference_code_pooled
+    back = train(RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "steps": 1}}), data="synth",
+                 out=tmp_path / "e", progress=False, init=run / EXPORT_FILE)
+    assert json.loads((back / "init.json").read_text())["switched"] == {"reference_code_pooled": False}
+
+
 def test_init_from_an_export_grows_a_fresh_twin_attribute_head(tmp_path):
     from bridgegan_batch.model.checkpoint import load_export, load_state
 

@@ -148,6 +148,19 @@ def test_keep_mask_weights_add_their_terms_to_g_and_need_a_keep_mask():
         RunConfig.model_validate({"model": TINY, "train": {"losses": {"keep_area": 0.1}}})
 
 
+def test_pooled_reference_path_reconstructs_with_the_source_as_its_own_pooled_reference():
+    g, batch, _, _, (loss, stats) = _with_and_without(LossWeights(), {"reference_code_pooled": True})
+    with torch.no_grad():  # the two self-reconstructions (d = 0): label path, then the source as its own reference
+        zero = torch.zeros_like(batch.d)
+        src0 = g.source_code(batch.x, zero)
+        codes = torch.cat([src0 + g.label_code(batch.r1, zero), src0 + g.as_reference(src0)])
+        recs = g(batch.x.repeat(2, 1, 1, 1), codes)
+        spatial = g(batch.x, src0 + src0)
+    expected = (recs - batch.x.repeat(2, 1, 1, 1)).abs().mean().item()
+    assert stats["g/rec"].item() == pytest.approx(expected, rel=1e-4)
+    assert (spatial - recs[len(batch.x):]).abs().max() > 1e-4  # pooling changed what is reconstructed
+
+
 def test_raw_reconstruction_asks_gs_own_image_behind_the_mask_to_be_the_face():
     g, batch, _, (without, _), (with_term, stats) = _with_and_without(LossWeights(raw_reconstruction=3.0),
                                                                         {"generator_keep_mask": True})
@@ -162,8 +175,10 @@ def test_raw_reconstruction_asks_gs_own_image_behind_the_mask_to_be_the_face():
         RunConfig.model_validate({"model": TINY, "train": {"losses": {"raw_reconstruction": 1.0}}})
 
 
-def test_image_cycle_translates_each_translation_back_with_the_source_as_its_reference():
-    g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(LossWeights(image_cycle=2.0))
+@pytest.mark.parametrize("model", [None, {"reference_code_pooled": True}], ids=["spatial", "pooled"])
+def test_image_cycle_translates_each_translation_back_with_the_source_as_its_reference(model):
+    g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(LossWeights(image_cycle=2.0),
+                                                                                       model)
     assert "g/image_cycle" not in plain_stats
     fakes, x3, back = _translated_back(g, batch, weighted)
     expected = (back - x3).abs().mean().item()
@@ -187,9 +202,11 @@ def test_restoration_counts_only_where_the_translation_changed_the_source():
     assert restored.grad[1].abs().sum() == 0 and restored.grad[0, :, 3, 3].abs().sum() == 0  # unchanged pixels
 
 
-def test_reference_restoration_translates_each_translation_back_held_fixed():
+@pytest.mark.parametrize("model", [None, {"reference_code_pooled": True}], ids=["spatial", "pooled"])
+def test_reference_restoration_translates_each_translation_back_held_fixed(model):
+    # Pooled, the source x is the way back's reference, so its code is pooled and y's (the way back's source) not.
     g, batch, weighted, (without, plain_stats), (with_term, stats) = _with_and_without(
-        LossWeights(reference_restoration=2.0))
+        LossWeights(reference_restoration=2.0), model)
     assert "g/restore" not in plain_stats
     fakes, x3, back = _translated_back(g, batch, weighted)
     expected = RestorationLoss()(back, x3, fakes).item()
