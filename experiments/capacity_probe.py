@@ -13,6 +13,8 @@ against the outputs, and W times its non-saturating loss for E, M and G: the ans
     python experiments/capacity_probe.py --out runs/probe-synth64 --minutes 35
     python experiments/capacity_probe.py --out runs/probe-wide --minutes 35 \
         --model '{"generator_channels": [32, 64, 128], "code_channels": 32, "spade_hidden": 64}'
+    python experiments/capacity_probe.py --out runs/probe-wide-e --minutes 20 --edit-weight 4 \
+        --init bridgegan_batch/models/synth64.safetensors --fresh-encoder --model '{"encoder_channels": 64}'
 """
 
 from __future__ import annotations
@@ -141,6 +143,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (float32)")
     parser.add_argument("--workers", type=int, default=1, help="processes rendering the training pool")
     parser.add_argument("--init", default=None, help="start E, M and G from this export (its model config is used)")
+    parser.add_argument("--fresh-encoder", action="store_true",
+                        help="with --init, E starts new (so --model may change its width); M and G from the export")
     parser.add_argument("--edit-weight", type=float, default=0.0,
                         help="extra weight of the L1 inside the edit region (0: plain L1 over the image)")
     parser.add_argument("--adversarial", type=float, default=0.0,
@@ -164,8 +168,9 @@ def main() -> None:
     eval_sets = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"pool {len(pool['x'])} cases, eval cases ready in {time.time() - started:.0f} s", flush=True)
     model = BridgeGenerator(config)
-    if args.init:
-        model.load_state_dict(modules["bridge"])  # a G that already re-draws faces: only the edits are new
+    if args.init:  # a G that already re-draws faces: only the edits are new
+        keep = {k: v for k, v in modules["bridge"].items() if not (args.fresh_encoder and k.startswith("encoder."))}
+        model.load_state_dict(keep, strict=not args.fresh_encoder)
     model.to(device)
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
