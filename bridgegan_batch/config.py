@@ -252,7 +252,8 @@ class ModelConfig(StrictModel):
     # the authors' spatial code, made for CelebA's aligned crops): what the reference wears, not where on its face,
     # which in a posed face is not where the source's is. Wherever E(x, d) stands for a reference (the source itself
     # in the reference path's self-reconstruction and in the way back), it is pooled the same way. No parameters, so
-    # `train --init` takes any state.
+    # `train --init` takes any state. Shown the answers (capacity probe), it did not help glasses and lost hats' style
+    # (docs/dev/issue26.md, eighteenth session).
     reference_code_pooled: bool = False
 
     @field_validator("attributes")
