@@ -19,11 +19,9 @@ import json
 import numpy as np
 import torch
 
-from bridgegan_batch.config import SynthConfig
-from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
 from bridgegan_batch.data.drawing import pose_matrix
 from bridgegan_batch.data.synthfaces import FaceRecord, _layout, render, with_attributes, with_styles_from
-from bridgegan_batch.eval.ground_truth import REFERENCE_SEED, SOURCE_SEED, STYLES, _first_with, _labels, reductions
+from bridgegan_batch.eval.ground_truth import _labels, case_records, reductions
 from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import Translator
 
@@ -48,19 +46,15 @@ def aligned(reference: FaceRecord, source: FaceRecord) -> FaceRecord:
     return dataclasses.replace(reference, pose=source.pose, face=face)
 
 
-def pairs(name: str, n: int, config: SynthConfig) -> list[tuple[FaceRecord, FaceRecord]]:
-    """eval's own (source, reference) pairs for adding `name` (make_truth_cases' streams and slicing)."""
-    sources = _first_with(SOURCE_SEED, config, n, lambda r: r.attributes[name] != 1, f"{name}!=1")
-    per_case = STYLES + 3
-    references = _first_with(REFERENCE_SEED + 7_919 * (2 * SYNTH_ATTRIBUTES.index(name) + 1), config,
-                             n * per_case, lambda r: r.attributes[name] == 1, f"{name}=1")
-    return [(sources[i], references[i * per_case]) for i in range(n)]
+def pairs(name: str, n: int) -> list[tuple[FaceRecord, FaceRecord]]:
+    """eval's own (source, reference) pairs for adding `name`."""
+    return [(source, refs[0]) for source, refs in case_records(name, 1, n=n)]
 
 
 @torch.inference_mode()
 def score(translator: Translator, name: str, n: int) -> dict[str, np.ndarray]:
     """Per case: the reference path's reduction with the reference as it is and aligned, and the eyes' gap."""
-    rows = pairs(name, n, SynthConfig())
+    rows = pairs(name, n)
     attrs = translator.attributes
     source = to_tensor(np.stack([render(s, SIZE) for s, _ in rows]))
     truth = to_tensor(np.stack([render(with_styles_from(with_attributes(s, {name: 1}), r, [name]), SIZE)

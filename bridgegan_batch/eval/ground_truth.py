@@ -73,13 +73,7 @@ def make_truth_cases(name: str, value: int, attributes: Sequence[str], *, n: int
     """`n` sources from the stream `seed` that can take `name` to `value`, with every truth rendered."""
     attributes = tuple(attributes)
     check_changeable([name], attributes)
-    config = config or SynthConfig()
-    sources = _first_with(seed, config, n, lambda r: r.attributes[name] != value, f"{name}!={value}")
-    # Each case's references are its own slice of the reference stream: 2 for the reference path, K + 1 styles.
-    per_case = styles + 3
-    references = _first_with(reference_seed + 7_919 * (2 * SYNTH_ATTRIBUTES.index(name) + value), config,
-                             n * per_case, lambda r: r.attributes[name] == value, f"{name}={value}")
-    jobs = [(sources[i], references[i * per_case : (i + 1) * per_case]) for i in range(n)]
+    jobs = case_records(name, value, n=n, styles=styles, config=config, seed=seed, reference_seed=reference_seed)
     rows = list(ordered_map(partial(_render_case, name=name, value=value, size=size), jobs, workers, chunksize=4))
     column = {key: np.stack([row[key] for row in rows]) for key in rows[0]}
     return TruthCases(attributes=attributes, name=name, value=value,
@@ -88,6 +82,19 @@ def make_truth_cases(name: str, value: int, attributes: Sequence[str], *, n: int
                                               for s, _ in jobs]),
                       reference_labels=np.stack([_labels(refs[0].attributes, attributes) for _, refs in jobs]),
                       **column)
+
+
+def case_records(name: str, value: int, *, n: int, styles: int = STYLES, config: SynthConfig | None = None,
+                 seed: int = SOURCE_SEED, reference_seed: int = REFERENCE_SEED,
+                 ) -> list[tuple[FaceRecord, list[FaceRecord]]]:
+    """The records of `n` cases taking `name` to `value`: each source with its references (the reference path's,
+    a rival's, then K + 1 styles), each case its own slice of the reference stream."""
+    config = config or SynthConfig()
+    sources = _first_with(seed, config, n, lambda r: r.attributes[name] != value, f"{name}!={value}")
+    per_case = styles + 3
+    references = _first_with(reference_seed + 7_919 * (2 * SYNTH_ATTRIBUTES.index(name) + value), config,
+                             n * per_case, lambda r: r.attributes[name] == value, f"{name}={value}")
+    return [(sources[i], references[i * per_case : (i + 1) * per_case]) for i in range(n)]
 
 
 def check_changeable(names: Sequence[str], attributes: Sequence[str]) -> None:

@@ -429,8 +429,8 @@ class BridgeGANLoss:
         enc = self.G.encoder(torch.cat([x, x, batch.x_ref] if with_ref else [x, x]),
                              torch.cat([-d, zero, d] if with_ref else [-d, zero]))
         src, src0 = enc[:b], enc[b : 2 * b]
-        ref_raw = enc[2 * b :] if with_ref else None
-        ref = self.G.as_reference(ref_raw) if with_ref else None
+        ref_raw = enc[2 * b :] if with_ref else None  # E(x_ref, d), before as_reference
+        ref = None if ref_raw is None else self.G.as_reference(ref_raw)
         if self.paths != "reference":
             lab, lab2 = self.G.label_code(torch.cat([batch.r1, batch.r2]), torch.cat([d, d])).chunk(2)
             lab0 = self.G.label_code(batch.r1, zero)
