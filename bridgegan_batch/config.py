@@ -255,6 +255,10 @@ class ModelConfig(StrictModel):
     # `train --init` takes any state. Shown the answers (capacity probe), it did not help glasses and lost hats' style
     # (docs/dev/issue26.md, eighteenth session).
     reference_code_pooled: bool = False
+    # E also reads each code cell's raw pixels through one patch convolution with no normalisation, FiLM'd by d, and
+    # adds what it reads to its code (ours; networks.py, PixelBranch): instance norm gives a thin thing's colour only
+    # relative to the whole image's. Its output starts at zero, so `train --init` grows it into a model without one.
+    encoder_pixel_branch: bool = False
 
     @field_validator("attributes")
     @classmethod

@@ -15,6 +15,8 @@ against the outputs, and W times its non-saturating loss for E, M and G: the ans
         --model '{"generator_channels": [32, 64, 128], "code_channels": 32, "spade_hidden": 64}'
     python experiments/capacity_probe.py --out runs/probe-wide-e --minutes 20 --edit-weight 4 \
         --init bridgegan_batch/models/synth64.safetensors --fresh-encoder --model '{"encoder_channels": 64}'
+    python experiments/capacity_probe.py --out runs/probe-pixels --minutes 20 --edit-weight 4 \
+        --init bridgegan_batch/models/synth64.safetensors --model '{"encoder_pixel_branch": true}'
 """
 
 from __future__ import annotations
@@ -103,21 +105,24 @@ def probe_step(model: BridgeGenerator, batch: dict[str, torch.Tensor], r: torch.
     return losses, (torch.cat([x, x]), torch.cat([ref_out, label_out]), real)
 
 
-def train_timed(minutes: float, eval_every: float, train_step, evaluate, log_path: Path, print_every: int = 100) -> int:
-    """Calls train_step() until `minutes` of its own time have passed (evaluation's time not counted), and
-    evaluate() at the start, every `eval_every` of those minutes and at the end: each row, after the step and the
-    training seconds, appended to log_path as JSON and printed. train_step returns its losses, printed every
-    `print_every` steps. Returns the steps taken."""
+def train_timed(minutes: float, eval_every: float, train_step, evaluate, log_path: Path, print_every: int = 100,
+                max_steps: int | None = None) -> int:
+    """Calls train_step() until `minutes` of its own time have passed (evaluation's time not counted), or
+    `max_steps` steps when given (the same budget on a slower machine), and evaluate() at the start, every
+    `eval_every` of those minutes and at the end: each row, after the step and the training seconds, appended to
+    log_path as JSON and printed. train_step returns its losses, printed every `print_every` steps. Returns the
+    steps taken."""
     step, train_seconds, next_eval = 0, 0.0, 0.0
     with Path(log_path).open("a") as log:
         while True:
-            if train_seconds >= next_eval or train_seconds >= 60 * minutes:
+            done = step >= max_steps if max_steps else train_seconds >= 60 * minutes
+            if train_seconds >= next_eval or done:
                 row = {"step": step, "train_seconds": round(train_seconds), **evaluate()}
                 log.write(json.dumps(row) + "\n")
                 log.flush()
                 print(json.dumps(row), flush=True)
                 next_eval += 60 * eval_every
-                if train_seconds >= 60 * minutes:
+                if done:
                     return step
             tick = time.time()
             losses = train_step()
@@ -134,6 +139,7 @@ def main() -> None:
     parser.add_argument("--model", default="{}", help="JSON of model fields to override")
     parser.add_argument("--out", required=True)
     parser.add_argument("--minutes", type=float, default=35)
+    parser.add_argument("--steps", type=int, default=None, help="train this many steps instead of --minutes")
     parser.add_argument("--eval-every", type=float, default=5, help="minutes")
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=5e-4)
@@ -170,7 +176,10 @@ def main() -> None:
     model = BridgeGenerator(config)
     if args.init:  # a G that already re-draws faces: only the edits are new
         keep = {k: v for k, v in modules["bridge"].items() if not (args.fresh_encoder and k.startswith("encoder."))}
-        model.load_state_dict(keep, strict=not args.fresh_encoder)
+        missing, unexpected = model.load_state_dict(keep, strict=False)
+        new = ("encoder.",) if args.fresh_encoder else ("encoder.pixels.",)  # what --model may add to the export
+        if unexpected or any(not k.startswith(new) for k in missing):
+            raise SystemExit(f"--init {args.init} does not fit --model: {missing + unexpected}")
     model.to(device)
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))
@@ -207,7 +216,7 @@ def main() -> None:
             torch.cuda.synchronize()  # the timed loop counts the GPU's work, not the launches
         return losses
 
-    train_timed(args.minutes, args.eval_every, train_step, evaluate, out / "log.jsonl")
+    train_timed(args.minutes, args.eval_every, train_step, evaluate, out / "log.jsonl", max_steps=args.steps)
     torch.save(model.state_dict(), out / "probe.pt")
     save_grid(model, config, eval_sets, out / "grid.png", device)
 

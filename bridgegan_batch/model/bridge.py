@@ -18,7 +18,7 @@ class BridgeGenerator(nn.Module):
         self.noise_dim = config.noise_dim
         self.reference_code_pooled = config.reference_code_pooled
         self.encoder = Encoder(n, config.image_size, config.code_size, config.code_channels,
-                               config.encoder_channels, config.encoder_blocks)
+                               config.encoder_channels, config.encoder_blocks, config.encoder_pixel_branch)
         self.mapping = Mapping(n, config.noise_dim, config.code_size, config.code_channels,
                                config.mapping_channels)
         self.generator = Generator(tuple(config.generator_channels), config.code_channels, config.spade_hidden,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from bridgegan_batch.model.blocks import SLOPE, ResBlock, SPADEResBlock, tile
@@ -31,9 +32,11 @@ class Encoder(nn.Module):
     """
 
     def __init__(self, num_attributes: int, image_size: int, code_size: int, code_channels: int,
-                 channels: int, blocks: int):
+                 channels: int, blocks: int, pixel_branch: bool = False):
         super().__init__()
         downs = _log2(image_size // code_size, "image_size / code_size")
+        self.pixels = PixelBranch(num_attributes, image_size // code_size, 4 * channels, code_channels) \
+            if pixel_branch else None
         self.stem = nn.Conv2d(3 + num_attributes, channels, 3, padding=1)
         layers: list[nn.Module] = []
         c = channels
@@ -48,7 +51,35 @@ class Encoder(nn.Module):
         h = self.stem(torch.cat([x, tile(d, *x.shape[-2:])], dim=1))  # [B, C, H, W]
         for block in self.blocks:
             h = block(h, d)  # d also drives every norm: see ConditionalInstanceNorm
-        return self.out(h)  # [B, Cs, Hs, Ws]
+        code = self.out(h)  # [B, Cs, Hs, Ws]
+        return code if self.pixels is None else code + self.pixels(x, d)
+
+
+class PixelBranch(nn.Module):
+    """Each code cell's raw pixels, read by one patch convolution with no normalisation, scaled and shifted by d:
+    colours as they are. [B,3,H,W],[B,N] -> [B,Cs,Hs,Ws]
+
+    Instance norm re-expresses every colour against the whole image's statistics, so the colour of a thin thing
+    (a glasses frame, a few pixels of a 64 px face) reaches the code only relative to the skin, hair and
+    background around it. The oracle probe's patch encoder (docs/dev/issue26.md, fourteenth session) read cells
+    this way. The last convolution starts at zero, so the branch adds nothing until training gives it a use and
+    `train --init` grows it into a model without one.
+    """
+
+    def __init__(self, num_attributes: int, cell: int, hidden: int, code_channels: int):
+        super().__init__()
+        self.patch = nn.Conv2d(3, hidden, cell, stride=cell)
+        self.film = nn.Linear(num_attributes, 2 * hidden)  # which change is asked for: ConditionalInstanceNorm's way
+        nn.init.zeros_(self.film.weight)
+        nn.init.zeros_(self.film.bias)
+        self.out = nn.Conv2d(hidden, code_channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        gamma, beta = self.film(d)[:, :, None, None].chunk(2, dim=1)  # [B, C, 1, 1] each
+        h = F.leaky_relu(self.patch(x), SLOPE) * (1 + gamma) + beta  # [B, C, Hs, Ws]
+        return self.out(F.leaky_relu(h, SLOPE))
 
 
 class Mapping(nn.Module):

@@ -15,10 +15,14 @@ from bridgegan_batch.train.loop import STATE_FILE, Parts, build_parts, restore_s
 
 INIT_FILE = "init.json"  # in the run folder: which export or resume state the run started from
 ZIP_MAGIC = b"PK\x03\x04"  # torch.save writes a zip; an export starts with its header length (this = 67 MB)
-# D's optional heads a run may add to what it starts from: config field -> (their parameters' prefix, name)
-GROWABLE_HEADS = {"disc_twin_attribute_head": ("twin.", "twin attribute head"),
-                  "disc_projection": ("embed.", "projection embedding"),
-                  "disc_patch_critic": ("patch.", "patch critic")}
+# Optional parts a run may add to what it starts from, each starting silent: config field -> (the network that holds
+# them, their parameters' prefix in it, their name)
+GROWABLE = {"disc_twin_attribute_head": ("discriminator", "twin.", "twin attribute head"),
+            "disc_projection": ("discriminator", "embed.", "projection embedding"),
+            "disc_patch_critic": ("discriminator", "patch.", "patch critic"),
+            "encoder_pixel_branch": ("generator", "encoder.pixels.", "encoder's pixel branch")}
+# Each network of a resume state, with its optimiser's entry (the EMA shares the generator's parameter names)
+_NETWORKS = {"generator": "opt_g", "discriminator": "opt_d"}
 # Model fields that change what the networks compute and add no parameters: a run may set them either way, whatever
 # the state it starts from had.
 SWITCHABLE = ("reference_code_pooled",)
@@ -36,9 +40,10 @@ def write_initial_state(run: Path, config: RunConfig, source: str | Path) -> dic
     holds (raw and EMA weights, D, both optimisers' moments), so the run forks that one without a restart: on the
     demo model, 500 steps after an export's restart lost 0.03-0.06 of mean label fraction where resuming its state
     lost nothing (docs/dev/issue26.md, twelfth session). The run then continues it as it would its own state.
-    Either source may lack D's optional heads the config asks for (GROWABLE_HEADS): D grows them, new (the
-    projection's embedding at zero, so the critic starts as it was), and keeps the rest. SWITCHABLE fields may differ.
-    Returns what it recorded in INIT_FILE. UserError names the file and any model field that differs."""
+    Either source may lack optional parts the config asks for (GROWABLE: D's extra heads, E's pixel branch): they
+    are grown new, each starting silent (so the networks compute what they did), and the rest kept. SWITCHABLE
+    fields may differ. Returns what it recorded in INIT_FILE. UserError names the file and any model field that
+    differs."""
     path = Path(source)
     try:
         data = path.read_bytes()
@@ -61,10 +66,10 @@ def _check_model(model: ModelConfig, config: RunConfig, path: Path, what: str) -
                         f"{_differing_fields(model, config.model)} differ); train it with the {what}'s model fields")
 
 
-def _grown_heads(model: ModelConfig, config: RunConfig, path: Path, what: str) -> list[str]:
-    """Check `model` against the config, allowing D to gain heads it lacks and SWITCHABLE fields to differ; returns
-    the GROWABLE_HEADS fields grown."""
-    grown = [f for f in GROWABLE_HEADS if not getattr(model, f) and getattr(config.model, f)]
+def _grown_parts(model: ModelConfig, config: RunConfig, path: Path, what: str) -> list[str]:
+    """Check `model` against the config, allowing the GROWABLE parts it lacks and SWITCHABLE fields to differ;
+    returns the GROWABLE fields grown."""
+    grown = [f for f in GROWABLE if not getattr(model, f) and getattr(config.model, f)]
     switched = {f: getattr(config.model, f) for f in SWITCHABLE}
     _check_model(model.model_copy(update={**dict.fromkeys(grown, True), **switched}), config, path, what)
     return grown
@@ -76,16 +81,23 @@ def _switched_record(model: ModelConfig, config: RunConfig) -> dict:
     return {"switched": switched} if switched else {}
 
 
-def _grown_prefixes(grown: list[str]) -> tuple[str, ...]:
-    return tuple(GROWABLE_HEADS[f][0] for f in grown)
+def _grown_prefixes(grown: list[str], network: str) -> tuple[str, ...]:
+    return tuple(GROWABLE[f][1] for f in grown if GROWABLE[f][0] == network)
 
 
-def _grown_record(grown: list[str]) -> str:
-    if not grown:
+def _grown_record(grown: list[str], network: str) -> str:
+    names = [GROWABLE[f][2] for f in grown if GROWABLE[f][0] == network]
+    if not names:
         return ""
-    names = [GROWABLE_HEADS[f][1] for f in grown]
     listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
     return f", its {listed} new"
+
+
+def _load_grown(module: torch.nn.Module, weights: dict, grown: list[str], network: str, path: Path) -> None:
+    """Load `weights` into `module`, which may hold the grown parts' parameters beyond them (kept as built)."""
+    missing, unexpected = module.load_state_dict(weights, strict=False)
+    if unexpected or any(not key.startswith(_grown_prefixes(grown, network)) for key in missing):
+        raise UserError(f"--init: {path}: its {network} does not fit the config ({missing + unexpected})")
 
 
 def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> dict:
@@ -93,17 +105,21 @@ def _from_export(parts: Parts, config: RunConfig, path: Path, data: bytes) -> di
         modules, model, info = parse_export(data, str(path))
     except CheckpointError as exc:
         raise UserError(f"--init: {exc}") from None
-    grown = _grown_heads(model, config, path, "export")
-    parts.generator.load_state_dict(modules["bridge"])
-    parts.ema.load_state_dict(modules["bridge"])
+    grown = _grown_parts(model, config, path, "export")
+    for module in (parts.generator, parts.ema):
+        _load_grown(module, modules["bridge"], grown, "generator", path)
     has_d = "discriminator" in modules
     if has_d:
-        missing, unexpected = parts.discriminator.load_state_dict(modules["discriminator"], strict=not grown)
-        if unexpected or any(not key.startswith(_grown_prefixes(grown)) for key in missing):
-            raise UserError(f"--init: {path}: its discriminator does not fit the config ({missing + unexpected})")
-    d_record = "from the export" + _grown_record(grown) if has_d else "new"
-    return {"kind": "export", "source_step": info.get("step"), "discriminator": d_record,
-            **_switched_record(model, config)}
+        _load_grown(parts.discriminator, modules["discriminator"], grown, "discriminator", path)
+    record = {"kind": "export", "source_step": info.get("step"),
+              "discriminator": "from the export" + _grown_record(grown, "discriminator") if has_d else "new"}
+    return {**record, **_generator_record(grown, "export"), **_switched_record(model, config)}
+
+
+def _generator_record(grown: list[str], kind: str) -> dict:
+    """INIT_FILE's note of E, M and G, only when the run grew a part of them."""
+    record = _grown_record(grown, "generator")
+    return {"generator": f"from the {kind}{record}"} if record else {}
 
 
 def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:
@@ -114,32 +130,40 @@ def _from_resume_state(parts: Parts, config: RunConfig, path: Path) -> dict:
         saved = RunConfig.model_validate_json(state["config"])
     except (CheckpointError, KeyError, ValueError, TypeError, IndexError) as exc:
         raise UserError(f"--init: {path}: not a resume state ({type(exc).__name__}: {exc})") from None
-    grown = _grown_heads(saved.model, config, path, "resume state")
+    grown = _grown_parts(saved.model, config, path, "resume state")
     try:
         if grown:
-            state = _with_grown_heads(state, grown, parts)
+            state = _with_grown_parts(state, grown, parts)
         step = restore_state(parts, state)
     except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
         raise UserError(f"--init: {path}: not a complete resume state ({type(exc).__name__}: {exc})") from None
     for opt in (parts.opt_g, parts.opt_d):
         for group in opt.param_groups:  # the moments carry over; the new config's betas apply from here
             group["betas"] = (config.train.beta1, config.train.beta2)
-    d_record = "from the resume state" + _grown_record(grown)
+    d_record = "from the resume state" + _grown_record(grown, "discriminator")
     return {"kind": "resume state", "source_step": step, "discriminator": d_record,
-            **_switched_record(saved.model, config)}
+            **_generator_record(grown, "resume state"), **_switched_record(saved.model, config)}
 
 
-def _with_grown_heads(state: dict, grown: list[str], parts: Parts) -> dict:
-    """`state` with D grown by `parts`' new heads. Adam keeps its moments by position, and a new head's
-    parameters may sit between others in D's list, so D's moments are moved to their parameters' new positions by
-    name; the new heads' start empty, as a new Adam's would."""
-    new_names = [name for name, _ in parts.discriminator.named_parameters()]
-    old_names = [name for name in new_names if not name.startswith(_grown_prefixes(grown))]  # the state's D
-    opt = state["opt_d"]
-    if len(opt["param_groups"]) != 1:
-        raise ValueError(f"D's optimiser has {len(opt['param_groups'])} parameter groups; one expected")
-    moments = {old_names[index]: value for index, value in opt["state"].items()}
-    grown_opt = {"state": {i: moments[name] for i, name in enumerate(new_names) if name in moments},
-                 "param_groups": [{**opt["param_groups"][0], "params": list(range(len(new_names)))}]}
-    grown_d = {**parts.discriminator.state_dict(), **state["discriminator"]}  # the new heads' weights, D's own
-    return {**state, "discriminator": grown_d, "opt_d": grown_opt}
+def _with_grown_parts(state: dict, grown: list[str], parts: Parts) -> dict:
+    """`state` with each network grown by `parts`' new parts. Adam keeps its moments by position, and a new part's
+    parameters may sit between others in its network's list, so the moments are moved to their parameters' new
+    positions by name; the new parts' start empty, as a new Adam's would."""
+    state = dict(state)
+    for network, opt_key in _NETWORKS.items():
+        prefixes = _grown_prefixes(grown, network)
+        if not prefixes:
+            continue
+        module = getattr(parts, network)
+        new_names = [name for name, _ in module.named_parameters()]
+        old_names = [name for name in new_names if not name.startswith(prefixes)]  # the state's own list
+        opt = state[opt_key]
+        if len(opt["param_groups"]) != 1:
+            raise ValueError(f"the {network}'s optimiser has {len(opt['param_groups'])} parameter groups; one expected")
+        moments = {old_names[index]: value for index, value in opt["state"].items()}
+        state[opt_key] = {"state": {i: moments[name] for i, name in enumerate(new_names) if name in moments},
+                          "param_groups": [{**opt["param_groups"][0], "params": list(range(len(new_names)))}]}
+        state[network] = {**module.state_dict(), **state[network]}  # the new parts' weights, the rest the state's
+        if network == "generator":
+            state["ema"] = {**parts.ema.state_dict(), **state["ema"]}
+    return state

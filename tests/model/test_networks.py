@@ -42,6 +42,33 @@ def test_pooled_reference_code_keeps_what_the_reference_wears_not_where():
     assert torch.allclose(pooled.as_reference(raw.roll(3, dims=3)), code, atol=1e-6)
     assert torch.equal(pooled.source_code(x, diff), spatial.source_code(x, diff))
 
+
+def test_pixel_branch_starts_silent_then_reads_raw_colour_per_cell_and_d():
+    torch.manual_seed(0)
+    plain = BridgeGenerator(ModelConfig(**TINY))
+    branched = BridgeGenerator(ModelConfig(**TINY, encoder_pixel_branch=True))
+    missing, unexpected = branched.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("encoder.pixels.") for k in missing)
+    x, diff = torch.randn(2, 3, 32, 32), torch.tensor([[0.0, 1, -1], [1, 0, 0]])
+    assert torch.equal(branched.reference_code(x, diff), plain.reference_code(x, diff))  # grown in: no change
+    # Trained, it reads absolute colour: instance norm leaves E nearly blind to a uniform shift of the image (all
+    # but zero padding's part), the branch not.
+    for p in branched.encoder.pixels.parameters():
+        torch.nn.init.normal_(p, std=0.5)
+    shift = 0.3 * torch.ones(1, 3, 1, 1)
+    code = plain.encoder(x, diff)  # [2, Cs, Hs, Ws]
+    blind = (plain.encoder(x + shift, diff) - code).abs().mean()
+    assert blind < 0.2 * code.abs().mean()
+    assert (branched.encoder(x + shift, diff) - branched.encoder(x, diff)).abs().mean() > 5 * blind
+    # Each cell reads its own pixels only, and d changes what it writes.
+    poked = x.clone()
+    poked[:, :, :4, :4] += 1.0  # the top-left cell of a 32 -> 8 code
+    pixels = branched.encoder.pixels
+    change = (pixels(poked, diff) - pixels(x, diff)).abs().sum(dim=(0, 1))  # [Hs, Ws]
+    assert change[0, 0] > 0.1 and change.flatten()[1:].max() == 0
+    assert not torch.allclose(branched.encoder.pixels(x, diff), branched.encoder.pixels(x, -diff))
+
+
 ROOT = Path(__file__).parents[2]
 EXPERIMENTS = ROOT / "docs" / "dev" / "configs"
 

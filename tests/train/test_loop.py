@@ -413,6 +413,44 @@ def test_init_grows_a_projection_and_a_patch_critic_that_start_as_the_critic_the
             torch.testing.assert_close(grown.critic(faces, labels), plain.critic(faces))
 
 
+def test_init_grows_the_encoders_pixel_branch_silent_and_moves_g_moments_by_name(tmp_path):
+    from bridgegan_batch.model.bridge import BridgeGenerator
+    from bridgegan_batch.model.checkpoint import load_state
+    from bridgegan_batch.train.warm_start import write_initial_state
+
+    first = train(RunConfig.model_validate(TINY64), data="synth", out=tmp_path / "a", progress=False,
+                  max_steps_this_call=2)
+    parent = load_state(first / STATE_FILE)
+    branched = RunConfig.model_validate({**TINY64, "model": {**TINY64["model"], "encoder_pixel_branch": True},
+                                         "train": {**TINY64["train"], "steps": 1}})
+    old = [n for n, _ in BridgeGenerator(RunConfig.model_validate(TINY64).model).named_parameters()]
+    new = [n for n, _ in BridgeGenerator(branched.model).named_parameters()]
+    assert new.index("encoder.pixels.patch.weight") < new.index("encoder.stem.weight")  # positions move
+    faces, diff = torch.rand(2, 3, 64, 64) * 2 - 1, torch.tensor([[1.0, 0, 0, -1], [0, 1, -1, 0]])
+    for source in (first / STATE_FILE, first / EXPORT_FILE):
+        run = tmp_path / source.name
+        run.mkdir()
+        record = write_initial_state(run, branched, source)
+        kind = "resume state" if source.name == STATE_FILE else "export"
+        assert record["generator"] == f"from the {kind}, its encoder's pixel branch new"
+        forked = load_state(run / STATE_FILE)
+        for key in ("generator", "ema"):  # the branch starts silent: E writes the codes it wrote
+            grown, plain = BridgeGenerator(branched.model), BridgeGenerator(RunConfig.model_validate(TINY64).model)
+            grown.load_state_dict(forked[key])
+            plain.load_state_dict(parent[key] if kind == "resume state" else forked[key], strict=False)
+            with torch.no_grad():
+                torch.testing.assert_close(grown.reference_code(faces, diff), plain.reference_code(faces, diff))
+    forked = load_state(tmp_path / STATE_FILE / STATE_FILE)
+    for i, name in enumerate(new):
+        if name.startswith("encoder.pixels."):
+            assert i not in forked["opt_g"]["state"]
+            continue
+        for k, v in parent["opt_g"]["state"][old.index(name)].items():
+            assert torch.equal(torch.as_tensor(forked["opt_g"]["state"][i][k]), torch.as_tensor(v)), (name, k)
+    run = train(branched, data="synth", out=tmp_path / "b", progress=False, init=first / STATE_FILE)
+    assert Translator.load(run / EXPORT_FILE, device="cpu").model.encoder.pixels is not None
+
+
 def test_init_starts_a_new_run_from_an_export_and_refuses_another_model(tmp_path):
     from bridgegan_batch.model.checkpoint import load_export, load_state
 
