@@ -258,6 +258,8 @@ class ModelConfig(StrictModel):
     # E also reads each code cell's raw pixels through one patch convolution with no normalisation, FiLM'd by d, and
     # adds what it reads to its code (ours; networks.py, PixelBranch): instance norm gives a thin thing's colour only
     # relative to the whole image's. Its output starts at zero, so `train --init` grows it into a model without one.
+    # Shown the answers (capacity probe) it taught the reference path no more glasses than E alone
+    # (docs/dev/issue26.md, nineteenth session).
     encoder_pixel_branch: bool = False
 
     @field_validator("attributes")
