@@ -85,6 +85,35 @@ class PatchDiscriminator(torch.nn.Module):
         return self.net(torch.cat([source, image], dim=1))
 
 
+class BesideSource(torch.nn.Module):
+    """E's stem, reading the source beside each image: stem([x, tile(d)]) + conv(x_s), the conv from zero, so E starts
+    as it was. x_s is the source of the last SourceAwareBridge.source_code call. [B, 3+N, H, W] -> [B, C, H, W]"""
+
+    def __init__(self, stem: torch.nn.Conv2d):
+        super().__init__()
+        self.stem = stem
+        self.source = torch.nn.Conv2d(3, stem.out_channels, stem.kernel_size, padding=stem.padding)
+        torch.nn.init.zeros_(self.source.weight)
+        torch.nn.init.zeros_(self.source.bias)
+        self.current: torch.Tensor | None = None
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.stem(inputs) + self.source(self.current)
+
+
+class SourceAwareBridge(BridgeGenerator):
+    """`--beside-source`: E reads every image, the reference's included, beside the source it will be drawn on (a
+    departure from the authors' E, probed before it is built). Both the probe and the Translator encode the source
+    before its reference, so source_code holds the source for the reference_code call after it."""
+
+    def beside_source(self) -> None:
+        self.encoder.stem = BesideSource(self.encoder.stem)
+
+    def source_code(self, x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
+        self.encoder.stem.current = x
+        return super().source_code(x, d)
+
+
 def probe_step(model: BridgeGenerator, batch: dict[str, torch.Tensor], r: torch.Tensor,
                edit_weight: float = 0.0) -> tuple[dict[str, torch.Tensor], tuple[torch.Tensor, ...]]:
     """The losses, and (sources, outputs, their truths) of both paths for a discriminator."""
@@ -151,6 +180,8 @@ def main() -> None:
     parser.add_argument("--init", default=None, help="start E, M and G from this export (its model config is used)")
     parser.add_argument("--fresh-encoder", action="store_true",
                         help="with --init, E starts new (so --model may change its width); M and G from the export")
+    parser.add_argument("--beside-source", action="store_true",
+                        help="E reads each image beside the source (its stem gains the source's channels, from zero)")
     parser.add_argument("--edit-weight", type=float, default=0.0,
                         help="extra weight of the L1 inside the edit region (0: plain L1 over the image)")
     parser.add_argument("--adversarial", type=float, default=0.0,
@@ -173,13 +204,15 @@ def main() -> None:
     pool = {k: v.to(device) for k, v in pool.items()}
     eval_sets = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
     print(f"pool {len(pool['x'])} cases, eval cases ready in {time.time() - started:.0f} s", flush=True)
-    model = BridgeGenerator(config)
+    model = SourceAwareBridge(config) if args.beside_source else BridgeGenerator(config)
     if args.init:  # a G that already re-draws faces: only the edits are new
         keep = {k: v for k, v in modules["bridge"].items() if not (args.fresh_encoder and k.startswith("encoder."))}
         missing, unexpected = model.load_state_dict(keep, strict=False)
         new = ("encoder.",) if args.fresh_encoder else ("encoder.pixels.",)  # what --model may add to the export
         if unexpected or any(not k.startswith(new) for k in missing):
             raise SystemExit(f"--init {args.init} does not fit --model: {missing + unexpected}")
+    if args.beside_source:
+        model.beside_source()
     model.to(device)
     params = sum(p.numel() for p in model.parameters())
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, betas=(0.9, 0.99))

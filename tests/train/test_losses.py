@@ -358,9 +358,9 @@ def test_reference_cycle_fixed_reader_pays_only_the_output_pixels():
         _alone(reference_cycle_fixed_reader=1.0), batch,
         lambda read, g: RelativeLatentCycleLoss()(read, g.reference_code(batch.x_ref, batch.d).detach()))
 
-    def same_as_term() -> bool:
+    def same_as_term() -> bool:  # float32 sums in another order differ by ~2e-7 on some CPUs; the other loss by ~0.2
         pairs = zip(term_grads, g.encoder.parameters(), strict=True)
-        return all(torch.allclose(a, p.grad, atol=1e-7) for a, p in pairs)
+        return all(torch.allclose(a, p.grad, atol=1e-6) for a, p in pairs)
 
     assert same_as_term()
     g.zero_grad()
