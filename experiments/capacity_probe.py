@@ -38,6 +38,7 @@ from bridgegan_batch.model.bridge import BridgeGenerator
 from bridgegan_batch.model.checkpoint import load_export
 from bridgegan_batch.model.pixels import to_pixels, to_tensor
 from bridgegan_batch.model.translator import Translator
+from bridgegan_batch.train.warm_start import GROWABLE
 
 TRAIN_SOURCE_SEED, TRAIN_REFERENCE_SEED = 0, 3_030_303  # the trainer's own stream; references apart from eval's
 GOAL = ("Eyeglasses", "Smiling", "Blond_Hair", "Wearing_Hat", "Male")
@@ -208,7 +209,7 @@ def main() -> None:
     if args.init:  # a G that already re-draws faces: only the edits are new
         keep = {k: v for k, v in modules["bridge"].items() if not (args.fresh_encoder and k.startswith("encoder."))}
         missing, unexpected = model.load_state_dict(keep, strict=False)
-        new = ("encoder.",) if args.fresh_encoder else ("encoder.pixels.",)  # what --model may add to the export
+        new = ("encoder.",) if args.fresh_encoder else (GROWABLE["encoder_pixel_branch"][1],)  # what --model adds
         if unexpected or any(not k.startswith(new) for k in missing):
             raise SystemExit(f"--init {args.init} does not fit --model: {missing + unexpected}")
     if args.beside_source:

@@ -21,8 +21,9 @@ GROWABLE = {"disc_twin_attribute_head": ("discriminator", "twin.", "twin attribu
             "disc_projection": ("discriminator", "embed.", "projection embedding"),
             "disc_patch_critic": ("discriminator", "patch.", "patch critic"),
             "encoder_pixel_branch": ("generator", "encoder.pixels.", "encoder's pixel branch")}
-# Each network of a resume state, with its optimiser's entry (the EMA shares the generator's parameter names)
-_NETWORKS = {"generator": "opt_g", "discriminator": "opt_d"}
+# Each network of a resume state: its optimiser's entry, and the entries holding its weights (the EMA is the
+# generator's average, with the same parameter names)
+_NETWORKS = {"generator": ("opt_g", ("generator", "ema")), "discriminator": ("opt_d", ("discriminator",))}
 # Model fields that change what the networks compute and add no parameters: a run may set them either way, whatever
 # the state it starts from had.
 SWITCHABLE = ("reference_code_pooled",)
@@ -150,7 +151,7 @@ def _with_grown_parts(state: dict, grown: list[str], parts: Parts) -> dict:
     parameters may sit between others in its network's list, so the moments are moved to their parameters' new
     positions by name; the new parts' start empty, as a new Adam's would."""
     state = dict(state)
-    for network, opt_key in _NETWORKS.items():
+    for network, (opt_key, weight_keys) in _NETWORKS.items():
         prefixes = _grown_prefixes(grown, network)
         if not prefixes:
             continue
@@ -163,7 +164,6 @@ def _with_grown_parts(state: dict, grown: list[str], parts: Parts) -> dict:
         moments = {old_names[index]: value for index, value in opt["state"].items()}
         state[opt_key] = {"state": {i: moments[name] for i, name in enumerate(new_names) if name in moments},
                           "param_groups": [{**opt["param_groups"][0], "params": list(range(len(new_names)))}]}
-        state[network] = {**module.state_dict(), **state[network]}  # the new parts' weights, the rest the state's
-        if network == "generator":
-            state["ema"] = {**parts.ema.state_dict(), **state["ema"]}
+        for key in weight_keys:  # the new parts' weights as built, the rest the state's
+            state[key] = {**getattr(parts, key).state_dict(), **state[key]}
     return state

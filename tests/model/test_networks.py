@@ -66,7 +66,7 @@ def test_pixel_branch_starts_silent_then_reads_raw_colour_per_cell_and_d():
     pixels = branched.encoder.pixels
     change = (pixels(poked, diff) - pixels(x, diff)).abs().sum(dim=(0, 1))  # [Hs, Ws]
     assert change[0, 0] > 0.1 and change.flatten()[1:].max() == 0
-    assert not torch.allclose(branched.encoder.pixels(x, diff), branched.encoder.pixels(x, -diff))
+    assert not torch.allclose(pixels(x, diff), pixels(x, -diff))
 
 
 ROOT = Path(__file__).parents[2]

@@ -357,6 +357,17 @@ def test_init_from_an_export_grows_a_fresh_twin_attribute_head(tmp_path):
               out=tmp_path / "c", progress=False, init=twin_export)
 
 
+def _assert_moments_follow_names(parent_opt: dict, forked_opt: dict, old: list[str], new: list[str], grown: str):
+    """Each parameter's Adam moments in the fork are the parent's for the same name, at its new position; the grown
+    parameters (names starting with `grown`) have none."""
+    for i, name in enumerate(new):
+        if name.startswith(grown):
+            assert i not in forked_opt["state"]
+            continue
+        for k, v in parent_opt["state"][old.index(name)].items():
+            assert torch.equal(torch.as_tensor(forked_opt["state"][i][k]), torch.as_tensor(v)), (name, k)
+
+
 def test_init_from_a_resume_state_grows_a_twin_head_and_moves_d_moments_by_name(tmp_path):
     from bridgegan_batch.model.bridge import build_discriminator
     from bridgegan_batch.model.checkpoint import load_state
@@ -380,12 +391,7 @@ def test_init_from_a_resume_state_grows_a_twin_head_and_moves_d_moments_by_name(
     old = [n for n, _ in build_discriminator(RunConfig.model_validate(projected).model).named_parameters()]
     new = [n for n, _ in build_discriminator(twin.model).named_parameters()]
     assert new.index("embed.weight") > new.index("twin.weight")
-    for i, name in enumerate(new):
-        if name.startswith("twin."):
-            assert i not in forked["opt_d"]["state"]
-            continue
-        for k, v in parent["opt_d"]["state"][old.index(name)].items():
-            assert torch.equal(torch.as_tensor(forked["opt_d"]["state"][i][k]), torch.as_tensor(v)), (name, k)
+    _assert_moments_follow_names(parent["opt_d"], forked["opt_d"], old, new, grown="twin.")
     run = train(twin, data="synth", out=tmp_path / "b", progress=False, init=first / STATE_FILE)
     assert [r["step"] for r in _losses(run)] == [1] and "d/attr_twin" in _losses(run)[0]
 
@@ -441,12 +447,7 @@ def test_init_grows_the_encoders_pixel_branch_silent_and_moves_g_moments_by_name
             with torch.no_grad():
                 torch.testing.assert_close(grown.reference_code(faces, diff), plain.reference_code(faces, diff))
     forked = load_state(tmp_path / STATE_FILE / STATE_FILE)
-    for i, name in enumerate(new):
-        if name.startswith("encoder.pixels."):
-            assert i not in forked["opt_g"]["state"]
-            continue
-        for k, v in parent["opt_g"]["state"][old.index(name)].items():
-            assert torch.equal(torch.as_tensor(forked["opt_g"]["state"][i][k]), torch.as_tensor(v)), (name, k)
+    _assert_moments_follow_names(parent["opt_g"], forked["opt_g"], old, new, grown="encoder.pixels.")
     run = train(branched, data="synth", out=tmp_path / "b", progress=False, init=first / STATE_FILE)
     assert Translator.load(run / EXPORT_FILE, device="cpu").model.encoder.pixels is not None
 
