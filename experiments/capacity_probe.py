@@ -17,11 +17,14 @@ against the outputs, and W times its non-saturating loss for E, M and G: the ans
         --init bridgegan_batch/models/synth64.safetensors --fresh-encoder --model '{"encoder_channels": 64}'
     python experiments/capacity_probe.py --out runs/probe-pixels --minutes 20 --edit-weight 4 \
         --init bridgegan_batch/models/synth64.safetensors --model '{"encoder_pixel_branch": true}'
+    python experiments/capacity_probe.py --out runs/probe-aligned --steps 2400 --edit-weight 4 \
+        --init bridgegan_batch/models/synth64.safetensors --aligned-references
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -29,11 +32,21 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
+from alignment_probe import aligned
 from PIL import Image
 
 from bridgegan_batch.config import RunConfig, load_yaml
+from bridgegan_batch.data.synthfaces import render
 from bridgegan_batch.eval.distances import changed_pixels, masked_l1
-from bridgegan_batch.eval.ground_truth import evaluate_ground_truth, truth_case_sets
+from bridgegan_batch.eval.ground_truth import (
+    REFERENCE_SEED,
+    SOURCE_SEED,
+    STYLES,
+    TruthCases,
+    case_records,
+    evaluate_ground_truth,
+    truth_case_sets,
+)
 from bridgegan_batch.model.bridge import BridgeGenerator
 from bridgegan_batch.model.checkpoint import load_export
 from bridgegan_batch.model.pixels import to_pixels, to_tensor
@@ -44,10 +57,23 @@ TRAIN_SOURCE_SEED, TRAIN_REFERENCE_SEED = 0, 3_030_303  # the trainer's own stre
 GOAL = ("Eyeglasses", "Smiling", "Blond_Hair", "Wearing_Hat", "Male")
 
 
-def training_pool(attributes, n: int, size: int, workers: int) -> dict[str, torch.Tensor]:
-    """Every attribute both ways, `n` cases each: sources, d, references and their truths."""
+def with_aligned_references(cases: TruthCases, styles: int, seed: int, reference_seed: int) -> TruthCases:
+    """The same cases with each reference re-rendered in its source's pose and face size (alignment_probe.py): the
+    truth is the same, so only where the reference's face sits differs. The arguments are those that made them."""
+    records = case_records(cases.name, cases.value, n=len(cases), styles=styles, seed=seed,
+                           reference_seed=reference_seed)
+    size = cases.source.shape[1]
+    return dataclasses.replace(cases, reference=np.stack([render(aligned(refs[0], source), size)
+                                                          for source, refs in records]))
+
+
+def training_pool(attributes, n: int, size: int, workers: int, align: bool = False) -> dict[str, torch.Tensor]:
+    """Every attribute both ways, `n` cases each: sources, d, references (`align`: in their sources' pose) and
+    their truths."""
     sets = truth_case_sets(list(attributes), attributes, n=n, size=size, styles=2, seed=TRAIN_SOURCE_SEED,
                            reference_seed=TRAIN_REFERENCE_SEED, workers=workers)
+    if align:
+        sets = [with_aligned_references(c, 2, TRAIN_SOURCE_SEED, TRAIN_REFERENCE_SEED) for c in sets]
     cat = {key: np.concatenate([getattr(c, key) for c in sets]) for key in
            ("source", "source_labels", "target_labels", "reference", "reference_truth", "rival_truth",
             "style_truths", "unseen_truth")}
@@ -183,6 +209,9 @@ def main() -> None:
                         help="with --init, E starts new (so --model may change its width); M and G from the export")
     parser.add_argument("--beside-source", action="store_true",
                         help="E reads each image beside the source (its stem gains the source's channels, from zero)")
+    parser.add_argument("--aligned-references", action="store_true",
+                        help="train on references re-rendered in their sources' pose; eval reads the reference path "
+                             "both as is and aligned (ref_aligned, style_aligned)")
     parser.add_argument("--edit-weight", type=float, default=0.0,
                         help="extra weight of the L1 inside the edit region (0: plain L1 over the image)")
     parser.add_argument("--adversarial", type=float, default=0.0,
@@ -201,9 +230,12 @@ def main() -> None:
     (out / "model_config.json").write_text(config.model_dump_json(indent=1))
     started = time.time()
     device = torch.device(args.device)
-    pool = training_pool(config.attributes, args.pool, config.image_size, workers=args.workers)
+    pool = training_pool(config.attributes, args.pool, config.image_size, workers=args.workers,
+                         align=args.aligned_references)
     pool = {k: v.to(device) for k, v in pool.items()}
     eval_sets = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
+    aligned_sets = [with_aligned_references(c, STYLES, SOURCE_SEED, REFERENCE_SEED) for c in eval_sets] \
+        if args.aligned_references else []
     print(f"pool {len(pool['x'])} cases, eval cases ready in {time.time() - started:.0f} s", flush=True)
     model = SourceAwareBridge(config) if args.beside_source else BridgeGenerator(config)
     if args.init:  # a G that already re-draws faces: only the edits are new
@@ -223,13 +255,19 @@ def main() -> None:
 
     def evaluate() -> dict:
         model.eval()
-        result = evaluate_ground_truth(Translator(model, config, device=device, d_scale=1.0), eval_sets)
+        translator = Translator(model, config, device=device, d_scale=1.0)
+        result = evaluate_ground_truth(translator, eval_sets)
+        row = {"params": params,
+               **{f"{name}/{k}": round(e["add"][path][key], 3) for name, e in result["attributes"].items()
+                  for k, path, key in (("label", "label", "relative"), ("ref", "reference", "reduction"),
+                                       ("style", "reference", "style_match"), ("outside", "label", "outside_l1"),
+                                       ("detail", "label", "detail"), ("ref_detail", "reference", "detail"))}}
+        if aligned_sets:
+            result = evaluate_ground_truth(translator, aligned_sets, kinds=("reference",))
+            row.update({f"{name}/{k}": round(e["add"]["reference"][key], 3) for name, e in result["attributes"].items()
+                        for k, key in (("ref_aligned", "reduction"), ("style_aligned", "style_match"))})
         model.train().requires_grad_(True)  # the translator froze it
-        return {"params": params,
-                **{f"{name}/{k}": round(e["add"][path][key], 3) for name, e in result["attributes"].items()
-                   for k, path, key in (("label", "label", "relative"), ("ref", "reference", "reduction"),
-                                        ("style", "reference", "style_match"), ("outside", "label", "outside_l1"),
-                                        ("detail", "label", "detail"), ("ref_detail", "reference", "detail"))}}
+        return row
 
     def train_step() -> dict[str, torch.Tensor]:
         idx = torch.randint(len(pool["x"]), (args.batch,), generator=gen).to(device)

@@ -309,3 +309,22 @@ def test_oracle_code_probe_trains_g_from_codes_of_the_answer(tmp_path):
     assert rows[-1]["step"] > 0 and rows[-1]["read"] == "reference" and rows[-1]["encoder"] == "model"
     assert all(-10 < rows[-1][f"{name}/reduction"] <= 1 for name in probe.GOAL)
     assert Image.open(out / "grid.png").size == (2 * 64, 4 * len(probe.GOAL) * 64)
+
+
+def test_capacity_probe_aligns_each_reference_to_its_source_and_keeps_the_truths():
+    """experiments/capacity_probe.py --aligned-references: each reference is re-rendered with its source's eyes,
+    its own styles; every truth, and so the score, is as it was."""
+    import capacity_probe as probe
+    from alignment_probe import eyes
+
+    from bridgegan_batch.eval.ground_truth import case_records, make_truth_cases
+
+    attributes = ("Eyeglasses", "Smiling", "Male")
+    cases = make_truth_cases("Eyeglasses", 1, attributes, n=3, styles=2, seed=5, reference_seed=7)
+    moved = probe.with_aligned_references(cases, 2, 5, 7)
+    for key in ("source", "reference_truth", "rival_truth", "style_truths", "unseen_truth", "target_labels"):
+        assert np.array_equal(getattr(moved, key), getattr(cases, key))
+    assert not np.array_equal(moved.reference, cases.reference)
+    for source, refs in case_records("Eyeglasses", 1, n=3, styles=2, seed=5, reference_seed=7):
+        assert np.abs(eyes(probe.aligned(refs[0], source)) - eyes(source)).max() < 1e-6  # the source's eyes
+        assert np.abs(eyes(refs[0]) - eyes(source)).max() > 0.5  # not where they were
