@@ -41,7 +41,6 @@ from bridgegan_batch.eval.distances import changed_pixels, masked_l1
 from bridgegan_batch.eval.ground_truth import (
     REFERENCE_SEED,
     SOURCE_SEED,
-    STYLES,
     TruthCases,
     case_records,
     evaluate_ground_truth,
@@ -57,12 +56,15 @@ TRAIN_SOURCE_SEED, TRAIN_REFERENCE_SEED = 0, 3_030_303  # the trainer's own stre
 GOAL = ("Eyeglasses", "Smiling", "Blond_Hair", "Wearing_Hat", "Male")
 
 
-def with_aligned_references(cases: TruthCases, styles: int, seed: int, reference_seed: int) -> TruthCases:
+def with_aligned_references(cases: TruthCases, seed: int, reference_seed: int) -> TruthCases:
     """The same cases with each reference re-rendered in its source's pose and face size (alignment_probe.py): the
-    truth is the same, so only where the reference's face sits differs. The arguments are those that made them."""
-    records = case_records(cases.name, cases.value, n=len(cases), styles=styles, seed=seed,
+    truth is the same, so only where the reference's face sits differs. The seeds are those that made the cases."""
+    records = case_records(cases.name, cases.value, n=len(cases), styles=cases.style_truths.shape[1], seed=seed,
                            reference_seed=reference_seed)
     size = cases.source.shape[1]
+    for i in (0, len(cases) - 1):  # other seeds would re-render other faces' references, silently
+        if not np.array_equal(render(records[i][0], size), cases.source[i]):
+            raise ValueError(f"seeds {seed}, {reference_seed} did not make these {cases.name} cases")
     return dataclasses.replace(cases, reference=np.stack([render(aligned(refs[0], source), size)
                                                           for source, refs in records]))
 
@@ -73,7 +75,7 @@ def training_pool(attributes, n: int, size: int, workers: int, align: bool = Fal
     sets = truth_case_sets(list(attributes), attributes, n=n, size=size, styles=2, seed=TRAIN_SOURCE_SEED,
                            reference_seed=TRAIN_REFERENCE_SEED, workers=workers)
     if align:
-        sets = [with_aligned_references(c, 2, TRAIN_SOURCE_SEED, TRAIN_REFERENCE_SEED) for c in sets]
+        sets = [with_aligned_references(c, TRAIN_SOURCE_SEED, TRAIN_REFERENCE_SEED) for c in sets]
     cat = {key: np.concatenate([getattr(c, key) for c in sets]) for key in
            ("source", "source_labels", "target_labels", "reference", "reference_truth", "rival_truth",
             "style_truths", "unseen_truth")}
@@ -234,7 +236,7 @@ def main() -> None:
                          align=args.aligned_references)
     pool = {k: v.to(device) for k, v in pool.items()}
     eval_sets = truth_case_sets(GOAL, config.attributes, n=args.eval_n, size=config.image_size, directions=["add"])
-    aligned_sets = [with_aligned_references(c, STYLES, SOURCE_SEED, REFERENCE_SEED) for c in eval_sets] \
+    aligned_sets = [with_aligned_references(c, SOURCE_SEED, REFERENCE_SEED) for c in eval_sets] \
         if args.aligned_references else []
     print(f"pool {len(pool['x'])} cases, eval cases ready in {time.time() - started:.0f} s", flush=True)
     model = SourceAwareBridge(config) if args.beside_source else BridgeGenerator(config)

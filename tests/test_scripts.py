@@ -317,14 +317,19 @@ def test_capacity_probe_aligns_each_reference_to_its_source_and_keeps_the_truths
     import capacity_probe as probe
     from alignment_probe import eyes
 
+    from bridgegan_batch.data.synthfaces import render
     from bridgegan_batch.eval.ground_truth import case_records, make_truth_cases
 
     attributes = ("Eyeglasses", "Smiling", "Male")
     cases = make_truth_cases("Eyeglasses", 1, attributes, n=3, styles=2, seed=5, reference_seed=7)
-    moved = probe.with_aligned_references(cases, 2, 5, 7)
+    moved = probe.with_aligned_references(cases, 5, 7)
     for key in ("source", "reference_truth", "rival_truth", "style_truths", "unseen_truth", "target_labels"):
         assert np.array_equal(getattr(moved, key), getattr(cases, key))
-    assert not np.array_equal(moved.reference, cases.reference)
-    for source, refs in case_records("Eyeglasses", 1, n=3, styles=2, seed=5, reference_seed=7):
+    records = case_records("Eyeglasses", 1, n=3, styles=2, seed=5, reference_seed=7)
+    for i, (source, refs) in enumerate(records):
+        assert np.array_equal(moved.reference[i], render(probe.aligned(refs[0], source), 64))
+        assert not np.array_equal(moved.reference[i], cases.reference[i])
         assert np.abs(eyes(probe.aligned(refs[0], source)) - eyes(source)).max() < 1e-6  # the source's eyes
         assert np.abs(eyes(refs[0]) - eyes(source)).max() > 0.5  # not where they were
+    with pytest.raises(ValueError, match="did not make these Eyeglasses cases"):
+        probe.with_aligned_references(cases, 6, 7)
