@@ -238,10 +238,13 @@ def train(config_path, data, out, steps, overrides, minutes, resume, init, devic
 @click.option("--degraded", type=click.FloatRange(0, 1), default=0.0, show_default=True,
               help="Fraction of training faces blurred, noised, JPEG-compressed, resampled or sharpened "
                    "(0: flips only, the docs' judge; docs/dev/training_log.md says why).")
+@click.option("--adversarial-eps", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Train adversarially: each face moved within this L2 distance ([-1, 1] scale) to fool the "
+                   "judge (PGD). A robust classifier, to guide training (train.guide), not to judge it.")
 @click.option("--out", default="runs/judge-synth64.safetensors", show_default=True, help="Judge file to write.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes rendering faces.")
 @_user_errors
-def train_judge_cmd(data, attributes, n, val_n, epochs, size, degraded, seed, out, workers):
+def train_judge_cmd(data, attributes, n, val_n, epochs, size, degraded, adversarial_eps, seed, out, workers):
     """Train a small CNN attribute classifier and report its held-out accuracy per attribute."""
     from bridgegan_batch.data.attributes import SYNTH_ATTRIBUTES
     from bridgegan_batch.data.reader import DatasetReader
@@ -257,7 +260,8 @@ def train_judge_cmd(data, attributes, n, val_n, epochs, size, degraded, seed, ou
         if not names:
             raise click.UsageError("the shards have no dataset.json; pass --attributes")
     judge, report = fit_judge(source, attributes=names, n=n, val_n=val_n, epochs=epochs, size=size,
-                              degraded=degraded, seed=seed, workers=_workers(workers))
+                              degraded=degraded, adversarial_eps=adversarial_eps, seed=seed,
+                              workers=_workers(workers))
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     judge.save(out, {**report, "data": data})
     for name, acc in report["val_accuracy"].items():
@@ -267,6 +271,10 @@ def train_judge_cmd(data, attributes, n, val_n, epochs, size, degraded, seed, ou
         mark = " *" if r["held_out"] else ""
         click.echo(f"{name + mark:<20}{100 * r['all_correct']:6.2f} %   most wrong: {r['worst']} "
                    f"{100 * r['worst_error']:.1f} %")
+    if adversarial_eps:
+        click.echo(f"\nHeld-out accuracy with each face moved within L2 {adversarial_eps:g} to fool it:")
+        for name, acc in report["val_accuracy_under_attack"].items():
+            click.echo(f"{name:<20}{100 * acc:6.2f} %")
     click.echo(f"wrote {out}")
 
 

@@ -110,3 +110,17 @@ def test_train_judge_reports_robustness_and_saves_it(tmp_path):
     assert set(info["robustness"]) >= {"clean", "jpeg 50", "median 3"}
     bad = CliRunner().invoke(main, ["train-judge", "--degraded", "1.5", "--out", str(out)])
     assert bad.exit_code == 2 and "--degraded" in bad.output
+
+
+def test_train_judge_can_train_a_robust_guide_and_reports_it_under_attack(tmp_path):
+    out = tmp_path / "guide.safetensors"
+    result = CliRunner().invoke(main, ["train-judge", "--attributes", "Pale_Skin,Blond_Hair", "--n", "64",
+                                       "--val-n", "32", "--epochs", "1", "--adversarial-eps", "0.5",
+                                       "--workers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "within L2 0.5 to fool it" in result.output
+    from bridgegan_batch.config import JudgeConfig
+    from bridgegan_batch.model.checkpoint import load_export
+
+    _, _, info = load_export(out, JudgeConfig)
+    assert info["adversarial_eps"] == 0.5 and set(info["val_accuracy_under_attack"]) == {"Pale_Skin", "Blond_Hair"}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,8 @@ from bridgegan_batch.eval import degrade
 from bridgegan_batch.model.checkpoint import CheckpointError, load_export, save_export
 from bridgegan_batch.model.pixels import to_tensor
 
+# (net, images [B, 3, H, W], labels [B, N]) -> images the net is trained on in their place
+Perturb = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 HELD_OUT_SEED = 2000  # SynthFaces held out from a judge: seed + this (training faces: seed + 1000)
 
 
@@ -76,9 +78,10 @@ class Judge:
 
 def train_judge(config: JudgeConfig, images: np.ndarray, labels: np.ndarray, *, epochs: int = 4,
                 batch_size: int = 64, lr: float = 2e-3, degraded: float = 0.0, seed: int = 0,
-                progress: bool = True) -> Judge:
+                progress: bool = True, perturb: Perturb | None = None) -> Judge:
     """Fit a judge on uint8 images [M, H, W, 3] with labels [M, N] (one-cycle lr, horizontal flips; a
-    `degraded` fraction of each batch through eval.degrade's trained families)."""
+    `degraded` fraction of each batch through eval.degrade's trained families; `perturb(net, x, y)`, if given,
+    replaces each batch before the step: adversarial training)."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     net = JudgeNet(len(config.attributes), config.channels)
@@ -97,6 +100,8 @@ def train_judge(config: JudgeConfig, images: np.ndarray, labels: np.ndarray, *, 
             x = to_tensor(degrade.degrade_randomly(batch, rng, degraded) if degraded else batch)  # [B, 3, H, W]
             flip = torch.rand(len(idx), generator=gen) < 0.5
             x[flip] = x[flip].flip(-1)  # faces are left-right symmetric in their labels
+            if perturb is not None:
+                x = perturb(net, x, y_all[idx])
             loss = F.binary_cross_entropy_with_logits(net(x), y_all[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -106,6 +111,33 @@ def train_judge(config: JudgeConfig, images: np.ndarray, labels: np.ndarray, *, 
             bar.set_postfix(loss=f"{loss.item():.3f}")
     bar.close()
     return Judge(net, config)
+
+
+def unit_l2(g: torch.Tensor) -> torch.Tensor:
+    """Each sample scaled to L2 norm 1. [B, ...] -> [B, ...]"""
+    return g / g.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *[1] * (g.dim() - 1))
+
+
+def into_l2_ball(delta: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Each sample's change shrunk into its L2 ball. [B, 3, H, W], [B] -> [B, 3, H, W]"""
+    norm = delta.flatten(1).norm(dim=1).clamp_min(1e-12)
+    return delta * (radius / norm).clamp(max=1).view(-1, 1, 1, 1)
+
+
+def worst_within(eps: float, steps: int = 3) -> Perturb:
+    """The perturb hook of adversarial training (PGD, Madry et al. 2018): each face moved, within L2 `eps` on the
+    [-1, 1] scale, to where the judge's loss is highest. A judge trained on these keeps its answer near every face,
+    so its gradient asks for what the attribute looks like rather than for noise (Santurkar et al. 2019), which is
+    what a generator trained against it needs (docs/dev/issue26.md, twenty-first session)."""
+    def perturb(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        delta, radius = torch.zeros_like(x), torch.full((len(x),), eps, device=x.device)
+        for _ in range(steps):
+            delta.requires_grad_(True)
+            loss = F.binary_cross_entropy_with_logits(net((x + delta).clamp(-1, 1)), y)
+            (grad,) = torch.autograd.grad(loss, delta)
+            delta = into_l2_ball(delta.detach() + 2.5 * eps / steps * unit_l2(grad), radius)
+        return (x + delta).clamp(-1, 1).detach()
+    return perturb
 
 
 def accuracy(judge: Judge, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -135,9 +167,10 @@ def balanced_synth_config() -> SynthConfig:
 
 
 def fit_judge(data: str | Sequence[str], *, attributes: Sequence[str], n: int, val_n: int, epochs: int,
-              size: int = 64, degraded: float = 0.0, seed: int = 0, workers: int = 1,
+              size: int = 64, degraded: float = 0.0, adversarial_eps: float = 0.0, seed: int = 0, workers: int = 1,
               progress: bool = True) -> tuple[Judge, dict]:
-    """Train a judge on `data` ('synth' or shard patterns) and measure it on held-out faces.
+    """Train a judge on `data` ('synth' or shard patterns) and measure it on held-out faces; with
+    `adversarial_eps`, adversarially (worst_within), and measured under that attack too.
 
     SynthFaces: trains on balanced faces (stream seed+1000), reports accuracy on held-out faces at
     the default priors (seed+2000). Shards: the last `val_n` of the first n+val_n faces are held out.
@@ -153,7 +186,21 @@ def fit_judge(data: str | Sequence[str], *, attributes: Sequence[str], n: int, v
         if len(x) <= val_n:
             raise DataError(f"{data}: {len(x)} labelled faces, need more than --val-n {val_n}")
         x, y, xv, yv = x[:-val_n], y[:-val_n], x[-val_n:], y[-val_n:]
-    judge = train_judge(config, x, y, epochs=epochs, degraded=degraded, seed=seed, progress=progress)
+    perturb = worst_within(adversarial_eps) if adversarial_eps else None
+    judge = train_judge(config, x, y, epochs=epochs, degraded=degraded, seed=seed, progress=progress,
+                        perturb=perturb)
     report = {"train_samples": len(x), "val_samples": len(xv), "epochs": epochs, "degraded": degraded,
-              "val_accuracy": accuracy(judge, xv, yv), "robustness": robustness(judge, xv, yv)}
+              "adversarial_eps": adversarial_eps, "val_accuracy": accuracy(judge, xv, yv),
+              "robustness": robustness(judge, xv, yv)}
+    if adversarial_eps:
+        report["val_accuracy_under_attack"] = accuracy_under_attack(judge, xv[:512], yv[:512], adversarial_eps)
     return judge, report
+
+
+def accuracy_under_attack(judge: Judge, images: np.ndarray, labels: np.ndarray, eps: float,
+                          steps: int = 10) -> dict[str, float]:
+    """Held-out accuracy per attribute on faces each moved within L2 `eps` to fool the judge (PGD, `steps`)."""
+    attacked = worst_within(eps, steps)(judge.net, to_tensor(images).to(judge.device),
+                                        torch.from_numpy(labels.astype(np.float32)).to(judge.device))
+    predicted = judge.predict(attacked).numpy()
+    return {name: float((predicted[:, k] == labels[:, k]).mean()) for k, name in enumerate(judge.config.attributes)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import time
@@ -199,6 +200,13 @@ RESUMABLE_CHANGES = {"steps", "log_every", "sample_every", "checkpoint_every", "
                      "decay_start", "batch_size", "d_steps_per_g_step", "precision"}
 
 
+def _file_sha256(path: str | Path) -> str:
+    try:
+        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+    except OSError as exc:
+        raise UserError(f"train.guide {path}: cannot be read ({exc.strerror or exc})") from None
+
+
 def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: bool) -> Path:
     """The run folder: a new numbered one, or the newest one when resuming (same model and method)."""
     root = Path(out)
@@ -215,7 +223,10 @@ def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: 
                             f"only {sorted(RESUMABLE_CHANGES)} may change on resume")
     else:
         run = new_run_dir(root, name)
-    (run / CONFIG_FILE).write_text(json.dumps({"data": data, **config.model_dump(mode="json")}, indent=2))
+    record = {"data": data, **config.model_dump(mode="json")}
+    if config.train.guide:  # the path alone would not say which classifier guided the run
+        record["guide_sha256"] = _file_sha256(config.train.guide)
+    (run / CONFIG_FILE).write_text(json.dumps(record, indent=2))
     (run / "samples").mkdir(exist_ok=True)
     return run
 
@@ -236,7 +247,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
     del state  # its tensors are in `parts` now
     writer = rank == 0
     groups = group_indices(config.model.attributes, EXCLUSIVE_GROUPS)
-    loss = BridgeGANLoss.for_training(parts.generator, parts.discriminator, t)
+    loss = BridgeGANLoss.for_training(parts.generator, parts.discriminator, t, config.model.attributes)
     per_step = t.d_steps_per_g_step
     stream = batches(data, batch_size=t.batch_size, size=config.model.image_size,
                      attributes=config.model.attributes, seed=t.seed, synth=t.synth,

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.func import functional_call
 
 from bridgegan_batch.config import LossWeights, TrainConfig
+from bridgegan_batch.errors import ConfigError
+from bridgegan_batch.eval.judge import Judge
 from bridgegan_batch.model.bridge import BridgeGenerator
 from bridgegan_batch.model.networks import Discriminator, keep_blend
 from bridgegan_batch.train.diff_augment import check_policy, diff_augment
@@ -76,6 +80,29 @@ class AttributeLoss:
         if mask is None:
             return bce.mean()
         return (bce * mask).sum() / mask.sum().clamp(min=1)
+
+
+class GuideLoss:
+    """BCE toward the targets of a fixed classifier's logits on the translations (train.guide), over the model's
+    attributes in its order. Its weights never train: the gradient reaches the images alone."""
+
+    def __init__(self, net: nn.Module, columns: Sequence[int]):
+        self.net = net.eval().requires_grad_(False)
+        self.columns = list(columns)  # the guide's column of each model attribute
+
+    @classmethod
+    def load(cls, path: str | Path, attributes: Sequence[str], device: torch.device) -> GuideLoss:
+        """The guide in judge file `path`, read for the model's `attributes` (each of which it must know)."""
+        judge = Judge.load(path, device=str(device))
+        missing = [a for a in attributes if a not in judge.config.attributes]
+        if missing:
+            raise ConfigError(f"train.guide {path}: the classifier does not know the model's attributes {missing} "
+                              f"(it knows {list(judge.config.attributes)})")
+        return cls(judge.net, [judge.config.attributes.index(a) for a in attributes])
+
+    def __call__(self, images: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        # images: [B, 3, H, W]; target: [B, N] in the model's attribute order
+        return F.binary_cross_entropy_with_logits(self.net(images)[:, self.columns].float(), target)
 
 
 class ReconstructionLoss:
@@ -234,14 +261,17 @@ class BridgeGANLoss:
 
     def __init__(self, generator: BridgeGenerator, discriminator: Discriminator, weights: LossWeights,
                  paths: str = "both", augment: Sequence[str] = (), adversarial: str = "wgan_gp",
-                 d_reals: str = "sources"):
+                 d_reals: str = "sources", guide: GuideLoss | None = None):
         if paths not in PATHS:
             raise ValueError(f"paths must be one of {PATHS}, got {paths!r}")
         if d_reals not in D_REALS:
             raise ValueError(f"d_reals must be one of {D_REALS}, got {d_reals!r}")
         if adversarial not in ADVERSARIAL:
             raise ValueError(f"adversarial must be one of {ADVERSARIAL}, got {adversarial!r}")
+        if bool(guide) != bool(weights.attribute_guide):
+            raise ValueError("losses.attribute_guide needs a guide classifier, and a guide needs its weight")
         self.G, self.D, self.w, self.paths, self.d_reals = generator, discriminator, weights, paths, d_reals
+        self.guide = guide
         self.augment = check_policy(augment)
         self.adversarial = adversarial
         self.gan = WassersteinLoss() if adversarial == "wgan_gp" else NonSaturatingLoss()
@@ -252,11 +282,15 @@ class BridgeGANLoss:
         self.contrast = StyleContrastLoss()
 
     @classmethod
-    def for_training(cls, generator: BridgeGenerator, discriminator: Discriminator,
-                     train: TrainConfig) -> BridgeGANLoss:
-        """The loss a training config asks for: its weights, paths, augmentation and adversarial form."""
+    def for_training(cls, generator: BridgeGenerator, discriminator: Discriminator, train: TrainConfig,
+                     attributes: Sequence[str] = ()) -> BridgeGANLoss:
+        """The loss a training config asks for: its weights, paths, augmentation, adversarial form and guide (read
+        for the model's `attributes`)."""
+        guide = None
+        if train.guide:
+            guide = GuideLoss.load(train.guide, attributes, next(generator.parameters()).device)
         return cls(generator, discriminator, train.losses, train.paths, train.diff_augment, train.adversarial,
-                   train.d_reals)
+                   train.d_reals, guide)
 
     @property
     def kinds(self) -> int:
@@ -460,6 +494,7 @@ class BridgeGANLoss:
             scores, (logits, twin_logits) = self.D.critic(seen, target_k), self.D.classify_with_twin(seen)
             attr = self.attr(logits, target_k) - self.attr(twin_logits, target_k)
         adv = self.gan.generator(scores)  # the mean over the step's translations
+        guided = self.guide(fakes, target_k) if self.guide is not None else no_term
         rec = self.rec(recs, x.repeat(len(recs) // b, 1, 1, 1))
         with_cross = ref is not None and self.w.reference_cross_cycle > 0
         with_relative = ref is not None and self.w.reference_cycle_relative > 0
@@ -506,10 +541,13 @@ class BridgeGANLoss:
                 + w.raw_reconstruction * raw_rec + w.image_cycle * back + w.reference_mode_seeking * ref_ms
                 + w.reference_restoration * restore + w.reference_cross_cycle * cross
                 + w.reference_cycle_relative * relative + w.reference_cycle_fixed_reader * fixed_reader
-                + w.reference_style_contrast * contrast + w.reference_from_label * from_label)
+                + w.reference_style_contrast * contrast + w.reference_from_label * from_label
+                + w.attribute_guide * guided)
         stats = {"g/adv": adv.detach(), "g/attr_fake": attr.detach(), "g/rec": rec.detach(),
                  "g/cycle": cycle.detach(), "g/close": close.detach(), "g/ms": ms.detach(),
                  "g/change": change.detach()}
+        if self.guide is not None:
+            stats["g/attr_guide"] = guided.detach()
         if w.image_cycle:
             stats["g/image_cycle"] = back.detach()
         if with_ref_ms:

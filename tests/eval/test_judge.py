@@ -40,3 +40,24 @@ def test_degraded_training_and_the_robustness_report(faces):
     assert [name for name, r in report.items() if r["held_out"]] == list(degrade.HELD_OUT)
     clean = judge.predict(to_tensor(xv)).numpy()
     assert report["clean"]["all_correct"] == pytest.approx((clean == yv).all(axis=1).mean())
+
+
+def test_worst_within_stays_in_its_ball_and_raises_the_loss(faces):
+    import torch
+    import torch.nn.functional as F
+
+    from bridgegan_batch.eval.judge import accuracy_under_attack, worst_within
+
+    (x, y), (xv, yv) = faces
+    config = JudgeConfig(attributes=NAMES, channels=(8, 16, 32, 32))
+    judge = train_judge(config, x, y, epochs=1, batch_size=32, progress=False, perturb=worst_within(0.5))
+    images, labels = to_tensor(xv[:64]), torch.from_numpy(yv[:64])
+    moved = worst_within(2.0, steps=5)(judge.net, images, labels)
+    assert (moved - images).flatten(1).norm(dim=1).max().item() <= 2.0 + 1e-4
+    assert moved.abs().max() <= 1
+    with torch.no_grad():
+        assert F.binary_cross_entropy_with_logits(judge.net(moved), labels) > \
+            F.binary_cross_entropy_with_logits(judge.net(images), labels)
+    attacked = accuracy_under_attack(judge, xv[:64], yv[:64], 2.0)
+    assert set(attacked) == set(NAMES) and all(0 <= a <= 1 for a in attacked.values())
+    assert sum(attacked.values()) <= sum(accuracy(judge, xv[:64], yv[:64]).values())

@@ -493,3 +493,23 @@ def test_init_starts_a_new_run_from_an_export_and_refuses_another_model(tmp_path
         train(config, data="synth", out=tmp_path / "b", progress=False, init=first / EXPORT_FILE, resume=True)
     with pytest.raises(UserError, match="--init: .*missing.safetensors"):
         train(config, data="synth", out=tmp_path / "e", progress=False, init=tmp_path / "missing.safetensors")
+
+
+def test_a_guided_run_logs_its_term_and_records_which_guide(tmp_path):
+    import hashlib
+
+    from bridgegan_batch.config import JudgeConfig
+    from bridgegan_batch.eval.judge import Judge, JudgeNet
+
+    names = ("Wearing_Hat", *TINY64["model"]["attributes"])  # a superset, in another order
+    config = JudgeConfig(attributes=names, channels=(4, 8))
+    path = Judge(JudgeNet(len(names), config.channels), config).save(tmp_path / "guide.safetensors")
+    train_settings = {**TINY64["train"], "steps": 2, "guide": str(path), "losses": {"attribute_guide": 3.0}}
+    run = train(RunConfig.model_validate({**TINY64, "train": train_settings}), data="synth", out=tmp_path / "run",
+                progress=False)
+    assert all(r["g/attr_guide"] > 0 for r in _losses(run))
+    recorded = json.loads((run / "config.json").read_text())
+    assert recorded["guide_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    missing = RunConfig.model_validate({**TINY64, "train": {**train_settings, "guide": str(tmp_path / "gone")}})
+    with pytest.raises(UserError, match="gone"):
+        train(missing, data="synth", out=tmp_path / "run2", progress=False)

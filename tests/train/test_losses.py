@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from bridgegan_batch.config import LossWeights, ModelConfig, RunConfig, TrainConfig
+from bridgegan_batch.errors import ConfigError
 from bridgegan_batch.model.bridge import BridgeGenerator, build_discriminator
 from bridgegan_batch.train.losses import (
     AttributeLoss,
@@ -690,3 +691,59 @@ def test_attribute_fake_in_d_reads_the_changed_attributes_of_translations_as_the
     with_term.backward()
     assert all(p.grad is None for p in negative.G.parameters())
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in negative.D.parameters())
+
+
+def _guide(tmp_path, attributes=("C", "X", "A", "B")):
+    """A small judge file knowing `attributes` (untrained: the term's plumbing is what is tested)."""
+    from bridgegan_batch.config import JudgeConfig
+    from bridgegan_batch.eval.judge import Judge, JudgeNet
+
+    torch.manual_seed(3)
+    config = JudgeConfig(attributes=attributes, image_size=32, channels=(4, 8))
+    return Judge(JudgeNet(len(attributes), config.channels), config).save(tmp_path / "guide.safetensors")
+
+
+def test_the_guide_reads_the_model_attributes_in_order_and_only_images_learn(tmp_path):
+    from bridgegan_batch.train.losses import GuideLoss
+
+    path = _guide(tmp_path)
+    guide = GuideLoss.load(path, ("A", "B", "C"), torch.device("cpu"))
+    assert guide.columns == [2, 3, 0]
+    images, target = torch.rand(2, 3, 32, 32, requires_grad=True), torch.tensor([[1.0, 0, 1], [0, 1, 0]])
+    value = guide(images, target)
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(guide.net(images)[:, [2, 3, 0]], target)
+    assert value.item() == pytest.approx(expected.item())
+    value.backward()
+    assert images.grad.abs().sum() > 0 and not any(p.requires_grad for p in guide.net.parameters())
+    with pytest.raises(ConfigError, match=r"\['D'\]"):
+        GuideLoss.load(path, ("A", "D"), torch.device("cpu"))
+
+
+def test_the_guide_term_adds_its_weighted_bce_on_the_translations(tmp_path):
+    from bridgegan_batch.train.losses import GuideLoss
+
+    g, d, batch, plain = _setup()
+    guide = GuideLoss.load(_guide(tmp_path), ("A", "B", "C"), torch.device("cpu"))
+    guided = BridgeGANLoss(g, d, LossWeights(attribute_guide=2.0), guide=guide)
+    torch.manual_seed(5)
+    without, stats = plain.generator_phase(batch)
+    torch.manual_seed(5)
+    with_guide, guided_stats = guided.generator_phase(batch)
+    assert "g/attr_guide" not in stats
+    with torch.no_grad():
+        fakes = guided.fakes(batch)  # rand, ref, interp
+    expected = guide(fakes, batch.target.repeat(3, 1))
+    assert guided_stats["g/attr_guide"].item() == pytest.approx(expected.item(), rel=1e-4)
+    assert (with_guide - without).item() == pytest.approx(2 * expected.item(), rel=1e-3, abs=1e-5)
+    with pytest.raises(ValueError, match="attribute_guide"):
+        BridgeGANLoss(g, d, LossWeights(), guide=guide)
+    with pytest.raises(ValueError, match="attribute_guide"):
+        BridgeGANLoss(g, d, LossWeights(attribute_guide=1.0))
+
+
+def test_a_guide_file_and_its_weight_go_together():
+    with pytest.raises(ValueError, match="go together"):
+        TrainConfig(guide="guide.safetensors")
+    with pytest.raises(ValueError, match="go together"):
+        TrainConfig(losses=LossWeights(attribute_guide=1.0))
+    assert TrainConfig(guide="g.safetensors", losses=LossWeights(attribute_guide=1.0)).guide == "g.safetensors"
