@@ -7,7 +7,9 @@ translations adding Eyeglasses (label and reference path, its d scales). A head 
 leaves G a frameless band as the cheapest way to "glasses". Beside it, D's critic on each, less its score on the
 faces without glasses: a critic that scores G's glasses as real as real ones does not object to the band.
 
-    python experiments/head_probe.py MODEL.safetensors [MODEL ...] [--n 128] [--json OUT]
+    python experiments/head_probe.py MODEL.safetensors [MODEL ...] [--n 128] [--json OUT] [--reader JUDGE]
+
+With --reader, a judge file (a guide: train-judge --adversarial-eps) reads P(Eyeglasses) of the same batches too.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import numpy as np
 import torch
 
 from bridgegan_batch.data.synthfaces import render, sample_record, with_attributes
+from bridgegan_batch.eval.judge import Judge
 from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import Translator
 
@@ -51,7 +54,10 @@ def main() -> None:
     parser.add_argument("models", nargs="+")
     parser.add_argument("--n", type=int, default=128)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--reader", default=None, help="a judge file whose P(Eyeglasses) is read beside the head's")
     args = parser.parse_args()
+    reader = Judge.load(args.reader) if args.reader else None
+    by_reader = {}
     images, attributes = renderings(args.n)
     results, realism = {}, {}
     for path in args.models:
@@ -80,12 +86,18 @@ def main() -> None:
         scores = {name: critic(batch) for name, batch in batches.items()}
         realism[path] = {name: score - scores["none"] for name, score in scores.items() if name != "none"}
         results[path] = row
+        if reader is not None:
+            column = reader.config.attributes.index("Eyeglasses")
+            by_reader[path] = {name: torch.sigmoid(reader.logits(batch)[:, column]).mean().item()
+                               for name, batch in batches.items()}
+            print(path, "reader:", json.dumps({key: round(v, 3) for key, v in by_reader[path].items()}), flush=True)
         print(path, json.dumps({key: round(v, 3) for key, v in row.items()}), flush=True)
         print(path, "critic - none:", json.dumps({key: round(v, 3) for key, v in realism[path].items()}), flush=True)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"n": args.n, "tint": TINT, "seed": HELD_OUT_SEED, "p_eyeglasses": results,
-                       "critic_minus_none": realism}, f, indent=1)
+                       "critic_minus_none": realism, "reader": args.reader, "p_eyeglasses_by_reader": by_reader},
+                      f, indent=1)
 
 
 if __name__ == "__main__":
