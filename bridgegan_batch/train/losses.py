@@ -17,8 +17,8 @@ from torch.func import functional_call
 
 from bridgegan_batch.config import LossWeights, TrainConfig
 from bridgegan_batch.errors import ConfigError
-from bridgegan_batch.eval.judge import Judge
 from bridgegan_batch.model.bridge import BridgeGenerator
+from bridgegan_batch.model.classifier import Judge
 from bridgegan_batch.model.networks import Discriminator, keep_blend
 from bridgegan_batch.train.diff_augment import check_policy, diff_augment
 
