@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from bridgegan_batch.data.synthfaces import render, sample_record, with_attributes
-from bridgegan_batch.eval.judge import Judge
+from bridgegan_batch.model.classifier import Judge
 from bridgegan_batch.model.pixels import to_tensor
 from bridgegan_batch.model.translator import Translator
 

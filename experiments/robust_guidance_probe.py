@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
@@ -38,9 +37,8 @@ from bridgegan_batch.eval.judge import (
     accuracy,
     accuracy_under_attack,
     balanced_synth_config,
-    into_l2_ball,
     train_judge,
-    unit_l2,
+    walk_in_l2_ball,
     worst_within,
 )
 from bridgegan_batch.model.pixels import to_pixels, to_tensor
@@ -54,14 +52,7 @@ def climb(net: nn.Module, source: torch.Tensor, target: torch.Tensor, radius: to
           steps: int = 60) -> torch.Tensor:
     """Normalised gradient descent on the loss toward `target` labels, from `source`, inside each sample's L2
     ball. [B, 3, H, W], [B, N], [B] -> [B, 3, H, W]"""
-    x = source.clone()
-    for _ in range(steps):
-        x.requires_grad_(True)
-        loss = F.binary_cross_entropy_with_logits(net(x), target, reduction="sum")
-        (grad,) = torch.autograd.grad(loss, x)
-        x = x.detach() - 2.5 * radius.view(-1, 1, 1, 1) / steps * unit_l2(grad)
-        x = (source + into_l2_ball(x - source, radius)).clamp(-1, 1)
-    return x.detach()
+    return walk_in_l2_ball(net, source, target, radius, steps, sign=-1.0)
 
 
 def band_negatives(model: str, x: np.ndarray, y: np.ndarray, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -160,11 +151,11 @@ def main() -> None:
                              "classifier": name, **_scores(out, cases, classifiers, k)})
                 print(json.dumps(rows[-1]), flush=True)
                 if scale == radii[-1]:
-                    _grid_row(args.out, addition, name, out[:8])
-        _grid_row(args.out, addition, "source", source[:8])
-        _grid_row(args.out, addition, "truth", to_tensor(cases.unseen_truth[:8]))
+                    _grid_row(addition, name, out[:8])
+        _grid_row(addition, "source", source[:8])
+        _grid_row(addition, "truth", to_tensor(cases.unseen_truth[:8]))
         if start_model is not None:
-            _grid_row(args.out, addition, "start", start[:8])
+            _grid_row(addition, "start", start[:8])
     report["climbs"] = rows
     (args.out / f"report{args.tag}.json").write_text(json.dumps(report, indent=1))
     _save_grids(args.out, ["source", "truth", "start", *names], args.tag)
@@ -182,7 +173,7 @@ def _scores(out: torch.Tensor, cases, classifiers: dict, k: int) -> dict:
 _ROWS: dict[str, dict[str, np.ndarray]] = {}
 
 
-def _grid_row(out: Path, addition: str, name: str, images: torch.Tensor) -> None:
+def _grid_row(addition: str, name: str, images: torch.Tensor) -> None:
     _ROWS.setdefault(addition, {})[name] = np.concatenate(list(to_pixels(images)), axis=1)  # [H, 8W, 3]
 
 

@@ -71,25 +71,38 @@ def into_l2_ball(delta: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     return delta * (radius / norm).clamp(max=1).view(-1, 1, 1, 1)
 
 
+def walk_in_l2_ball(net: nn.Module, x: torch.Tensor, y: torch.Tensor, radius: torch.Tensor, steps: int,
+                    sign: float) -> torch.Tensor:
+    """`steps` normalised gradient steps of 2.5 radius / steps on the net's BCE toward labels y, up (sign +1: the
+    faces that fool it most, PGD) or down (-1: the faces it finds most like y), each face kept within its L2 ball
+    (the net sees them clipped to [-1, 1]). x: [B, 3, H, W], y: [B, N], radius: [B] -> [B, 3, H, W]"""
+    delta, size = torch.zeros_like(x), 2.5 * radius.view(-1, 1, 1, 1) / steps
+    for _ in range(steps):
+        delta.requires_grad_(True)
+        loss = F.binary_cross_entropy_with_logits(net((x + delta).clamp(-1, 1)), y)
+        (grad,) = torch.autograd.grad(loss, delta)
+        delta = into_l2_ball(delta.detach() + sign * size * unit_l2(grad), radius)
+    return (x + delta).clamp(-1, 1).detach()
+
+
 def worst_within(eps: float, steps: int = 3) -> Perturb:
     """The perturb hook of adversarial training (PGD, Madry et al. 2018): each face moved, within L2 `eps` on the
     [-1, 1] scale, to where the judge's loss is highest. A judge trained on these keeps its answer near every face,
     so its gradient asks for what the attribute looks like rather than for noise (Santurkar et al. 2019), which is
     what a generator trained against it needs (docs/dev/issue26.md, twenty-first session)."""
     def perturb(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        delta, radius = torch.zeros_like(x), torch.full((len(x),), eps, device=x.device)
-        for _ in range(steps):
-            delta.requires_grad_(True)
-            loss = F.binary_cross_entropy_with_logits(net((x + delta).clamp(-1, 1)), y)
-            (grad,) = torch.autograd.grad(loss, delta)
-            delta = into_l2_ball(delta.detach() + 2.5 * eps / steps * unit_l2(grad), radius)
-        return (x + delta).clamp(-1, 1).detach()
+        return walk_in_l2_ball(net, x, y, torch.full((len(x),), eps, device=x.device), steps, sign=1.0)
     return perturb
 
 
 def accuracy(judge: Judge, images: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Held-out accuracy per attribute."""
-    predicted = judge.predict(to_tensor(images)).numpy()
+    return _accuracy_of(judge, to_tensor(images), labels)
+
+
+def _accuracy_of(judge: Judge, x: torch.Tensor, labels: np.ndarray) -> dict[str, float]:
+    """Accuracy per attribute of the judge on images x [M, 3, H, W] in [-1, 1] with labels [M, N]."""
+    predicted = judge.predict(x).numpy()
     return {name: float((predicted[:, k] == labels[:, k]).mean()) for k, name in enumerate(judge.config.attributes)}
 
 
@@ -149,5 +162,4 @@ def accuracy_under_attack(judge: Judge, images: np.ndarray, labels: np.ndarray, 
     """Held-out accuracy per attribute on faces each moved within L2 `eps` to fool the judge (PGD, `steps`)."""
     attacked = worst_within(eps, steps)(judge.net, to_tensor(images).to(judge.device),
                                         torch.from_numpy(labels.astype(np.float32)).to(judge.device))
-    predicted = judge.predict(attacked).numpy()
-    return {name: float((predicted[:, k] == labels[:, k]).mean()) for k, name in enumerate(judge.config.attributes)}
+    return _accuracy_of(judge, attacked, labels)

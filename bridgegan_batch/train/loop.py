@@ -200,13 +200,6 @@ RESUMABLE_CHANGES = {"steps", "log_every", "sample_every", "checkpoint_every", "
                      "decay_start", "batch_size", "d_steps_per_g_step", "precision"}
 
 
-def _file_sha256(path: str | Path) -> str:
-    try:
-        return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    except OSError as exc:
-        raise UserError(f"train.guide {path}: cannot be read ({exc.strerror or exc})") from None
-
-
 def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: bool) -> Path:
     """The run folder: a new numbered one, or the newest one when resuming (same model and method)."""
     root = Path(out)
@@ -224,8 +217,8 @@ def prepare_run(config: RunConfig, *, data, out: str | Path, name: str, resume: 
     else:
         run = new_run_dir(root, name)
     record = {"data": data, **config.model_dump(mode="json")}
-    if config.train.guide:  # the path alone would not say which classifier guided the run
-        record["guide_sha256"] = _file_sha256(config.train.guide)
+    if config.train.guide:  # the path alone would not say which classifier guided the run (train() checked it)
+        record["guide_sha256"] = hashlib.sha256(Path(config.train.guide).read_bytes()).hexdigest()
     (run / CONFIG_FILE).write_text(json.dumps(record, indent=2))
     (run / "samples").mkdir(exist_ok=True)
     return run

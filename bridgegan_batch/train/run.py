@@ -6,11 +6,14 @@ import shutil
 import time
 from pathlib import Path
 
+import torch
+
 from bridgegan_batch.config import RunConfig
 from bridgegan_batch.data.arrays import check_data
 from bridgegan_batch.errors import UserError
 from bridgegan_batch.train.distributed import train_on_ray
 from bridgegan_batch.train.loop import pick_device, prepare_run, run_loop
+from bridgegan_batch.train.losses import GuideLoss
 from bridgegan_batch.train.warm_start import write_initial_state
 
 
@@ -29,6 +32,8 @@ def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume
         raise UserError("--init starts a new run and --resume continues one: pass one of them")
     deadline = None if minutes is None else time.monotonic() + 60 * minutes
     check_data(data, config.model.attributes)  # before a run folder exists
+    if config.train.guide:  # likewise: the guide file is a judge that knows every model attribute
+        GuideLoss.load(config.train.guide, config.model.attributes, torch.device("cpu"))
     run = prepare_run(config, data=data, out=out, name=name, resume=resume)
     if init is not None:
         try:

@@ -513,3 +513,9 @@ def test_a_guided_run_logs_its_term_and_records_which_guide(tmp_path):
     missing = RunConfig.model_validate({**TINY64, "train": {**train_settings, "guide": str(tmp_path / "gone")}})
     with pytest.raises(UserError, match="gone"):
         train(missing, data="synth", out=tmp_path / "run2", progress=False)
+    narrow = JudgeConfig(attributes=names[:2], channels=(4, 8))
+    short = Judge(JudgeNet(2, narrow.channels), narrow).save(tmp_path / "short.safetensors")
+    lacking = RunConfig.model_validate({**TINY64, "train": {**train_settings, "guide": str(short)}})
+    with pytest.raises(UserError, match=r"short.safetensors.*\['Black_Hair', 'Blond_Hair', 'Smiling'\]"):
+        train(lacking, data="synth", out=tmp_path / "run2", progress=False)
+    assert not (tmp_path / "run2").exists()  # both refused before a run folder was made
