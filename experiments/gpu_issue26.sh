@@ -5,6 +5,9 @@
 #      benchmarks (item 5), into OUT/a;
 #   B. the bundled model fine-tuned with CONFIG_B (default CONFIG) at batch 64 (train --init), into OUT/b: a CPU
 #      session fine-tunes a few thousand steps at batch 8; does a GPU's tens of thousands turn the bands into glasses?
+#      With GUIDE=FILE (a judge file from `train-judge --adversarial-eps 1`, carried with the tree), B is instead
+#      CONFIG_B from scratch with that guide at weight GUIDE_WEIGHT (default 10), at A's batch: the twenty-second
+#      session's SG, which from scratch on the CPU reached the bundled model's label numbers in 3 800 steps as blurs.
 #   C. the supervised capacity probe from the bundled model (experiments/capacity_probe.py, into OUT/c): shown the
 #      answers for tens of thousands of steps, does the reference path ever draw another face's glasses? (CPU
 #      sessions reached 0.13 at 1 387 steps; docs/dev/issue26.md, nineteenth and twentieth sessions.)
@@ -26,8 +29,14 @@ session=$!
   --eval-n "${PROBE_EVAL_N:-64}" --batch "${PROBE_BATCH:-64}" --pool "${PROBE_POOL:-600}" --workers 3 --threads 2 \
   > "$out/c/probe.log" 2>&1 &
 probe=$!
-INIT=bridgegan_batch/models/synth64.safetensors NO_STATE=1 SKIP_BENCH=1 LOADER_WORKERS=${WARM_WORKERS:-5} \
-  scripts/gpu_session.sh "$config_b" "$out/b" "$minutes" "${WARM_BATCH:-64}" > "$out/b/session.log" 2>&1
+if [ -n "${GUIDE:-}" ]; then
+  TRAIN_SET="train.guide=$GUIDE train.losses.attribute_guide=${GUIDE_WEIGHT:-10}" NO_STATE=1 SKIP_BENCH=1 \
+    LOADER_WORKERS=${WARM_WORKERS:-5} scripts/gpu_session.sh "$config_b" "$out/b" "$minutes" "${BATCH:-256}" \
+    > "$out/b/session.log" 2>&1
+else
+  INIT=bridgegan_batch/models/synth64.safetensors NO_STATE=1 SKIP_BENCH=1 LOADER_WORKERS=${WARM_WORKERS:-5} \
+    scripts/gpu_session.sh "$config_b" "$out/b" "$minutes" "${WARM_BATCH:-64}" > "$out/b/session.log" 2>&1
+fi
 wait "$session" "$probe"
 rm -f "$out/c/probe.pt"  # the weights stay on the device; the readings and the grid are the answer
 tail -n 3 "$out/a/session.log" "$out/b/session.log" "$out/c/probe.log"

@@ -12,7 +12,7 @@
 #   scripts/gpu_session.sh CONFIG OUT [MINUTES] [BATCH]      (after scripts/gpu_prepare.sh here)
 # LOADER_WORKERS (default 12) render SynthFaces for the trainer; SKIP_BENCH=1 leaves out step 2 (a smoke run
 # on a CPU); NO_STATE=1 leaves the resume state behind; CHOOSE_N and EVAL_N size step 3's validation and
-# test sets (default 32 and 64).
+# test sets (default 32 and 64). TRAIN_SET="KEY=VALUE ..." passes more settings to train (--set each).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 config=$1 out=$2 minutes=${3:-9} batch=${4:-512}
@@ -31,6 +31,7 @@ fi
 start=$SECONDS
 init=()
 [ -z "${INIT:-}" ] || init=(--init "$INIT" --set train.latent_warmup_steps=0)  # a trained model needs no warm-up
+for setting in ${TRAIN_SET:-}; do init+=(--set "$setting"); done
 timeout $((${minutes%.*} * 60 + 150)) "${bgb[@]}" train "$config" --out "$runs" --minutes "$minutes" "${init[@]}" \
   --set "train.batch_size=$batch" --set train.checkpoint_every=500 --set train.sample_every=500 \
   --set "train.loader_workers=${LOADER_WORKERS:-12}" > "$small/train.log" 2>&1
