@@ -29,10 +29,10 @@ if command -v nvidia-smi > /dev/null; then  # utilisation through the training, 
   smi=$!
 fi
 start=$SECONDS
-init=()
-[ -z "${INIT:-}" ] || init=(--init "$INIT" --set train.latent_warmup_steps=0)  # a trained model needs no warm-up
-for setting in ${TRAIN_SET:-}; do init+=(--set "$setting"); done
-timeout $((${minutes%.*} * 60 + 150)) "${bgb[@]}" train "$config" --out "$runs" --minutes "$minutes" "${init[@]}" \
+train_args=()
+[ -z "${INIT:-}" ] || train_args=(--init "$INIT" --set train.latent_warmup_steps=0)  # a trained model needs no warm-up
+for setting in ${TRAIN_SET:-}; do train_args+=(--set "$setting"); done
+timeout $((${minutes%.*} * 60 + 150)) "${bgb[@]}" train "$config" --out "$runs" --minutes "$minutes" "${train_args[@]}" \
   --set "train.batch_size=$batch" --set train.checkpoint_every=500 --set train.sample_every=500 \
   --set "train.loader_workers=${LOADER_WORKERS:-12}" > "$small/train.log" 2>&1
 echo "train rc=$? after $((SECONDS - start)) s" >> "$small/train.log"
