@@ -24,7 +24,7 @@ from bridgegan_batch.train.data import batches
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
 from bridgegan_batch.train.losses import Batch, BridgeGANLoss
 from bridgegan_batch.train.sample_grid import sample_grid
-from bridgegan_batch.train.schedule import autoencoding, latent_weight_scale, learning_rate
+from bridgegan_batch.train.schedule import FULL_WEIGHTS, WeightScales, autoencoding, learning_rate, weight_scales
 from bridgegan_batch.train.targets import sample_targets, second_references
 
 STATE_FILE = "state.pt"
@@ -120,10 +120,10 @@ def discriminator_step(parts: Parts, loss: BridgeGANLoss, batch: Batch, device: 
 
 def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_decay: float, device: torch.device,
                sync: Callable[[torch.nn.Module], None] | None = None,
-               latent_scale: float = 1.0, autoencode: bool = False) -> dict[str, torch.Tensor]:
+               scales: WeightScales = FULL_WEIGHTS, autoencode: bool = False) -> dict[str, torch.Tensor]:
     """One generator step: a D step on each batch, then a G step on the last one, then EMA.
-    Returns every loss term as a detached tensor (the last D step's, and G's). With `autoencode`
-    (the warm start), G's step is self-reconstruction alone and D takes no step.
+    `scales` are the loss-weight warm-ups at this step. Returns every loss term as a detached tensor (the last D
+    step's, and G's). With `autoencode` (the warm start), G's step is self-reconstruction alone and D takes no step.
 
     `sync(module)` averages a module's gradients across data-parallel ranks before each update.
     """
@@ -137,7 +137,7 @@ def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_deca
         d_loss, d_stats = discriminator_step(parts, loss, batch, device, sync)
     parts.discriminator.requires_grad_(False)  # G's step needs no gradient for D's weights
     with autocast_on(parts, device):
-        g_loss, g_stats = loss.generator_phase(batches[-1], latent_scale)
+        g_loss, g_stats = loss.generator_phase(batches[-1], scales)
     _generator_update(parts, g_loss, sync)
     parts.discriminator.requires_grad_(True)
     update_ema(parts.ema, parts.generator, ema_decay)
@@ -273,7 +273,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
         step_batches = [inputs(step * per_step + k) for k in range(per_step)]
         label_sum = label_sum + sum(b.labels.sum() for b in step_batches)
         stats = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay, ema_ramp), device, sync,
-                           latent_weight_scale(step, t), autoencoding(step, t))
+                           weight_scales(step, t), autoencoding(step, t))
         images_seen += t.batch_size * per_step * world
 
         done = step + 1
