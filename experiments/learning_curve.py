@@ -62,14 +62,18 @@ def main() -> None:
     curve = out / "curve.jsonl"
     sets = truth_case_sets(GOAL, config.model.attributes, n=args.n, size=config.model.image_size, styles=8,
                            directions=["add"])
-    done_seconds, chunk, resume = 0.0, 20, args.resume
+    done_seconds, resume = 0.0, args.resume
     if resume:
         last = json.loads(curve.read_text().splitlines()[-1])
         done_seconds = last["train_seconds"]
     while done_seconds < 60 * args.minutes:
         tick = time.time()
+        # A first point after 20 steps, then one every --every minutes of the trainer's own clock (a chunk sized in
+        # steps would misjudge a run whose steps change cost, as D's warm-up's do).
+        first = not resume
+        minutes = None if first else min(args.every, args.minutes - done_seconds / 60)
         run = train(config, data="synth", out=out, name=Path(args.config).stem, resume=resume, progress=False,
-                    max_steps_this_call=chunk)
+                    max_steps_this_call=20 if first else None, minutes=minutes)
         spent = time.time() - tick
         done_seconds += spent
         resume = True
@@ -77,8 +81,6 @@ def main() -> None:
         with curve.open("a") as f:
             f.write(json.dumps(row) + "\n")
         print(json.dumps(row), flush=True)
-        # The next chunk sized to about --every minutes at the speed just measured.
-        chunk = max(1, int(chunk * 60 * min(args.every, args.minutes - done_seconds / 60 + 0.01) / spent))
     print(f"curve: {curve} ({run})")
 
 

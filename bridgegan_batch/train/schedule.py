@@ -1,8 +1,8 @@
-"""Schedules: pure functions of the step (learning rate, loss-weight warm-ups, the autoencoder warm start)."""
+"""Schedules: pure functions of the step (learning rate, loss-weight warm-ups, which networks train)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 from bridgegan_batch.config import TrainConfig
 
@@ -39,6 +39,14 @@ def weight_scales(step: int, config: TrainConfig) -> WeightScales:
                         restraint=_ramp(step, config.restraint_warmup_steps))
 
 
-def autoencoding(step: int, config: TrainConfig) -> bool:
-    """Whether `step` is in the autoencoder warm start (reconstruction alone, no D)."""
-    return step < config.autoencoder_steps
+StepPhase = Literal["autoencode", "discriminator", "both"]
+
+
+def step_phase(step: int, config: TrainConfig) -> StepPhase:
+    """Who trains at `step`: G alone on self-reconstruction (the autoencoder warm start), then D alone against the
+    G as it is (the discriminator warm-up), then both."""
+    if step < config.autoencoder_steps:
+        return "autoencode"
+    if step < config.autoencoder_steps + config.discriminator_warmup_steps:
+        return "discriminator"
+    return "both"
