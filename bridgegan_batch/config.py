@@ -405,11 +405,6 @@ class TrainConfig(StrictModel):
     # authors'). At full weight from step 0 they pull every code to one constant before the codes
     # carry any information, and G learns to ignore them.
     latent_warmup_steps: int = Field(0, ge=0)
-    # Ramp minimal_change, keep_area and keep_agreement up from 0 over this many steps (ours; 0 = at full weight
-    # from the start). From random weights G's own image is not yet a face, so those terms close the keep mask
-    # within a hundred steps, long before D's attribute head knows what an edit should draw; through a closed
-    # mask that head's gradient barely reaches the pixels (docs/dev/issue26.md, twenty-second session).
-    restraint_warmup_steps: int = Field(0, ge=0)
     # An autoencoder warm start (ours; 0 = the authors'): the first steps train E, M and G on self-reconstruction
     # alone (d = 0, both paths), without D, so G can redraw a face before it must learn to edit one.
     autoencoder_steps: int = Field(0, ge=0)

@@ -24,14 +24,7 @@ from bridgegan_batch.train.data import batches
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
 from bridgegan_batch.train.losses import Batch, BridgeGANLoss
 from bridgegan_batch.train.sample_grid import sample_grid
-from bridgegan_batch.train.schedule import (
-    FULL_WEIGHTS,
-    StepPhase,
-    WeightScales,
-    learning_rate,
-    step_phase,
-    weight_scales,
-)
+from bridgegan_batch.train.schedule import StepPhase, latent_weight_scale, learning_rate, step_phase
 from bridgegan_batch.train.targets import sample_targets, second_references
 
 STATE_FILE = "state.pt"
@@ -127,9 +120,9 @@ def discriminator_step(parts: Parts, loss: BridgeGANLoss, batch: Batch, device: 
 
 def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_decay: float, device: torch.device,
                sync: Callable[[torch.nn.Module], None] | None = None,
-               scales: WeightScales = FULL_WEIGHTS, phase: StepPhase = "both") -> dict[str, torch.Tensor]:
+               latent_scale: float = 1.0, phase: StepPhase = "both") -> dict[str, torch.Tensor]:
     """One generator step: a D step on each batch, then a G step on the last one, then EMA.
-    `scales` are the loss-weight warm-ups at this step. Returns every loss term as a detached tensor (the last D
+    `latent_scale` is the latent-loss warm-up's factor. Returns every loss term as a detached tensor (the last D
     step's, and G's). In the "autoencode" phase (the warm start) G's step is self-reconstruction alone and D takes
     no step; in the "discriminator" phase (D's warm-up) D takes its steps and G none.
 
@@ -147,7 +140,7 @@ def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_deca
         return {**d_stats, "d/loss": d_loss.detach()}
     parts.discriminator.requires_grad_(False)  # G's step needs no gradient for D's weights
     with autocast_on(parts, device):
-        g_loss, g_stats = loss.generator_phase(batches[-1], scales)
+        g_loss, g_stats = loss.generator_phase(batches[-1], latent_scale)
     _generator_update(parts, g_loss, sync)
     parts.discriminator.requires_grad_(True)
     update_ema(parts.ema, parts.generator, ema_decay)
@@ -283,7 +276,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
         step_batches = [inputs(step * per_step + k) for k in range(per_step)]
         label_sum = label_sum + sum(b.labels.sum() for b in step_batches)
         stats = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay, ema_ramp), device, sync,
-                           weight_scales(step, t), step_phase(step, t))
+                           latent_weight_scale(step, t), step_phase(step, t))
         images_seen += t.batch_size * per_step * world
 
         done = step + 1

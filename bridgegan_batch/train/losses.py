@@ -21,7 +21,6 @@ from bridgegan_batch.model.bridge import BridgeGenerator
 from bridgegan_batch.model.classifier import Judge
 from bridgegan_batch.model.networks import Discriminator, keep_blend
 from bridgegan_batch.train.diff_augment import check_policy, diff_augment
-from bridgegan_batch.train.schedule import FULL_WEIGHTS, WeightScales
 
 
 class WassersteinLoss:
@@ -454,8 +453,8 @@ class BridgeGANLoss:
                              apart)
 
     def generator_phase(self, batch: Batch,
-                        scales: WeightScales = FULL_WEIGHTS) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """G's losses; `scales` are the warm-ups' factors on the latent terms' weights and the restraint terms'."""
+                        latent_scale: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """G's losses; `latent_scale` multiplies the closeness and latent-cycle weights (warm-up)."""
         x, d, b = batch.x, batch.d, batch.x.shape[0]
         zero = torch.zeros_like(d)
         no_term = x.new_zeros(())
@@ -537,8 +536,8 @@ class BridgeGANLoss:
         raw_rec = self.rec(image[-len(recs):], x.repeat(len(recs) // b, 1, 1, 1)) \
             if keep is not None and w.raw_reconstruction else no_term
         loss = (w.adversarial * adv + w.attribute_fake * attr + w.reconstruction * rec
-                + scales.latent * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms
-                + scales.restraint * (w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree)
+                + latent_scale * (w.latent_cycle * cycle + w.closeness * close) + w.mode_seeking * ms
+                + w.minimal_change * change + w.keep_area * area + w.keep_agreement * disagree
                 + w.raw_reconstruction * raw_rec + w.image_cycle * back + w.reference_mode_seeking * ref_ms
                 + w.reference_restoration * restore + w.reference_cross_cycle * cross
                 + w.reference_cycle_relative * relative + w.reference_cycle_fixed_reader * fixed_reader

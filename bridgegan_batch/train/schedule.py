@@ -1,20 +1,10 @@
-"""Schedules: pure functions of the step (learning rate, loss-weight warm-ups, which networks train)."""
+"""Schedules: pure functions of the step (learning rate, latent-loss warm-up, which networks train)."""
 
 from __future__ import annotations
 
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from bridgegan_batch.config import TrainConfig
-
-
-class WeightScales(NamedTuple):
-    """Factors on groups of G's loss weights at one step, each ramped by its own warm-up."""
-
-    latent: float = 1.0  # closeness and latent cycle (train.latent_warmup_steps)
-    restraint: float = 1.0  # minimal change, keep area and keep agreement (train.restraint_warmup_steps)
-
-
-FULL_WEIGHTS = WeightScales()  # past every warm-up
 
 
 def learning_rate(step: int, config: TrainConfig) -> float:
@@ -28,15 +18,11 @@ def learning_rate(step: int, config: TrainConfig) -> float:
     return lr
 
 
-def _ramp(step: int, warmup_steps: int) -> float:
-    """Linear from 0 at step 0 to 1 at `warmup_steps`, then 1 (always 1 without a warm-up)."""
-    return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
-
-
-def weight_scales(step: int, config: TrainConfig) -> WeightScales:
-    """The loss-weight warm-ups at `step`."""
-    return WeightScales(latent=_ramp(step, config.latent_warmup_steps),
-                        restraint=_ramp(step, config.restraint_warmup_steps))
+def latent_weight_scale(step: int, config: TrainConfig) -> float:
+    """Factor on the closeness and latent-cycle weights: linear from 0 to 1 over the warm-up."""
+    if config.latent_warmup_steps == 0:
+        return 1.0
+    return min(1.0, step / config.latent_warmup_steps)
 
 
 StepPhase = Literal["autoencode", "discriminator", "both"]

@@ -25,7 +25,6 @@ from bridgegan_batch.train.losses import (
     WassersteinLoss,
     partners,
 )
-from bridgegan_batch.train.schedule import WeightScales
 from tests.model.test_networks import TINY
 
 
@@ -148,19 +147,6 @@ def test_keep_mask_weights_add_their_terms_to_g_and_need_a_keep_mask():
     assert (with_terms - without).item() == pytest.approx(0.5 * area + 2.0 * disagree, rel=1e-3)
     with pytest.raises(ValueError, match="generator_keep_mask"):
         RunConfig.model_validate({"model": TINY, "train": {"losses": {"keep_area": 0.1}}})
-
-
-def test_restraint_scale_multiplies_minimal_change_and_both_keep_terms_only():
-    weights = LossWeights(minimal_change=2.0, keep_area=0.5, keep_agreement=2.0)
-    g, batch, weighted, (without, _), (full, stats) = _with_and_without(weights, {"generator_keep_mask": True})
-    restraint = 2.0 * stats["g/change"] + 0.5 * stats["g/keep_area"] + 2.0 * stats["g/keep_disagree"]
-    for factor in (0.0, 0.25):
-        torch.manual_seed(1)
-        scaled, _ = weighted.generator_phase(batch, WeightScales(restraint=factor))
-        assert (full - scaled).item() == pytest.approx((1 - factor) * restraint.item(), rel=1e-3)
-    torch.manual_seed(1)
-    off, _ = weighted.generator_phase(batch, WeightScales(restraint=0.0))
-    assert off.item() == pytest.approx(without.item(), rel=1e-4)  # the default weights have no restraint terms
 
 
 def test_pooled_reference_path_reconstructs_with_the_source_as_its_own_pooled_reference():

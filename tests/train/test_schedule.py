@@ -4,7 +4,7 @@ from torch import nn
 
 from bridgegan_batch.config import TrainConfig
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
-from bridgegan_batch.train.schedule import FULL_WEIGHTS, WeightScales, learning_rate, step_phase, weight_scales
+from bridgegan_batch.train.schedule import latent_weight_scale, learning_rate, step_phase
 
 
 def test_learning_rate_warmup_constant_decay():
@@ -17,12 +17,10 @@ def test_learning_rate_warmup_constant_decay():
     assert learning_rate(12345, TrainConfig(lr=2e-4)) == 2e-4  # the authors': constant
 
 
-def test_weight_warmups_ramp_each_group_on_its_own_length():
-    assert weight_scales(0, TrainConfig()) == FULL_WEIGHTS == WeightScales(1.0, 1.0)  # the authors': no warm-up
-    config = TrainConfig(latent_warmup_steps=100, restraint_warmup_steps=400)
-    assert [weight_scales(s, config) for s in (0, 50, 100, 200, 400, 900)] == [
-        (0.0, 0.0), (0.5, 0.125), (1.0, 0.25), (1.0, 0.5), (1.0, 1.0), (1.0, 1.0)]
-    assert weight_scales(0, TrainConfig(restraint_warmup_steps=10)) == WeightScales(latent=1.0, restraint=0.0)
+def test_latent_warmup():
+    assert latent_weight_scale(0, TrainConfig()) == 1.0
+    config = TrainConfig(latent_warmup_steps=100)
+    assert [latent_weight_scale(s, config) for s in (0, 50, 100, 500)] == [0.0, 0.5, 1.0, 1.0]
 
 
 def test_ema_ramps_up_then_averages():
