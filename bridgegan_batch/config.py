@@ -408,11 +408,6 @@ class TrainConfig(StrictModel):
     # An autoencoder warm start (ours; 0 = the authors'): the first steps train E, M and G on self-reconstruction
     # alone (d = 0, both paths), without D, so G can redraw a face before it must learn to edit one.
     autoencoder_steps: int = Field(0, ge=0)
-    # A discriminator warm-up (ours; 0 = the authors'): after the autoencoder warm start, this many steps train D
-    # alone against G as it is. G's attribute loss is only as useful as D's attribute head, and from random weights
-    # G settles within a hundred steps, long before a head trained beside it knows an attribute (docs/dev/issue26.md,
-    # twenty-third session). Each is one D step per batch of the step, as a full step's D phase.
-    discriminator_warmup_steps: int = Field(0, ge=0)
     ema_decay: float = Field(0.999, ge=0, lt=1)  # EMA of E, M, G (ours: the export uses it)
     single_flip_fraction: float = Field(0.5, ge=0, le=1)  # targets changing one attribute, else a permutation
     losses: LossWeights = LossWeights()

@@ -24,7 +24,7 @@ from bridgegan_batch.train.data import batches
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
 from bridgegan_batch.train.losses import Batch, BridgeGANLoss
 from bridgegan_batch.train.sample_grid import sample_grid
-from bridgegan_batch.train.schedule import StepPhase, latent_weight_scale, learning_rate, step_phase
+from bridgegan_batch.train.schedule import autoencoding, latent_weight_scale, learning_rate
 from bridgegan_batch.train.targets import sample_targets, second_references
 
 STATE_FILE = "state.pt"
@@ -120,15 +120,14 @@ def discriminator_step(parts: Parts, loss: BridgeGANLoss, batch: Batch, device: 
 
 def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_decay: float, device: torch.device,
                sync: Callable[[torch.nn.Module], None] | None = None,
-               latent_scale: float = 1.0, phase: StepPhase = "both") -> dict[str, torch.Tensor]:
+               latent_scale: float = 1.0, autoencode: bool = False) -> dict[str, torch.Tensor]:
     """One generator step: a D step on each batch, then a G step on the last one, then EMA.
-    `latent_scale` is the latent-loss warm-up's factor. Returns every loss term as a detached tensor (the last D
-    step's, and G's). In the "autoencode" phase (the warm start) G's step is self-reconstruction alone and D takes
-    no step; in the "discriminator" phase (D's warm-up) D takes its steps and G none.
+    Returns every loss term as a detached tensor (the last D step's, and G's). With `autoencode`
+    (the warm start), G's step is self-reconstruction alone and D takes no step.
 
     `sync(module)` averages a module's gradients across data-parallel ranks before each update.
     """
-    if phase == "autoencode":
+    if autoencode:
         with autocast_on(parts, device):
             g_loss, g_stats = loss.reconstruction_phase(batches[-1])
         _generator_update(parts, g_loss, sync)
@@ -136,8 +135,6 @@ def train_step(parts: Parts, loss: BridgeGANLoss, batches: list[Batch], ema_deca
         return {**g_stats, "g/loss": g_loss.detach()}
     for batch in batches:
         d_loss, d_stats = discriminator_step(parts, loss, batch, device, sync)
-    if phase == "discriminator":
-        return {**d_stats, "d/loss": d_loss.detach()}
     parts.discriminator.requires_grad_(False)  # G's step needs no gradient for D's weights
     with autocast_on(parts, device):
         g_loss, g_stats = loss.generator_phase(batches[-1], latent_scale)
@@ -276,7 +273,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
         step_batches = [inputs(step * per_step + k) for k in range(per_step)]
         label_sum = label_sum + sum(b.labels.sum() for b in step_batches)
         stats = train_step(parts, loss, step_batches, ema_decay_at(step, t.ema_decay, ema_ramp), device, sync,
-                           latent_weight_scale(step, t), step_phase(step, t))
+                           latent_weight_scale(step, t), autoencoding(step, t))
         images_seen += t.batch_size * per_step * world
 
         done = step + 1
@@ -298,8 +295,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
                 for key, value in record.items():
                     if key != "step":
                         board.add_scalar(key, value, done)
-            losses = {k[0]: f"{record[f'{k}/loss']:.2f}" for k in ("g", "d") if f"{k}/loss" in record}
-            bar.set_postfix(img_s=f"{record['img_per_s']:.1f}", **losses)
+            bar.set_postfix(img_s=f"{record['img_per_s']:.1f}", g=f"{record['g/loss']:.2f}")
             tick, images_seen = now, 0
         if done % t.sample_every == 0 or last:
             sample_grid(parts.ema, fixed_x, fixed_labels, groups).save(run / "samples" / f"{done:07d}.png")

@@ -1,8 +1,6 @@
-"""Schedules: pure functions of the step (learning rate, latent-loss warm-up, which networks train)."""
+"""Schedules: pure functions of the step (learning rate, latent-loss warm-up, the autoencoder warm start)."""
 
 from __future__ import annotations
-
-from typing import Literal
 
 from bridgegan_batch.config import TrainConfig
 
@@ -25,14 +23,6 @@ def latent_weight_scale(step: int, config: TrainConfig) -> float:
     return min(1.0, step / config.latent_warmup_steps)
 
 
-StepPhase = Literal["autoencode", "discriminator", "both"]
-
-
-def step_phase(step: int, config: TrainConfig) -> StepPhase:
-    """Who trains at `step`: G alone on self-reconstruction (the autoencoder warm start), then D alone against the
-    G as it is (the discriminator warm-up), then both."""
-    if step < config.autoencoder_steps:
-        return "autoencode"
-    if step < config.autoencoder_steps + config.discriminator_warmup_steps:
-        return "discriminator"
-    return "both"
+def autoencoding(step: int, config: TrainConfig) -> bool:
+    """Whether `step` is in the autoencoder warm start (reconstruction alone, no D)."""
+    return step < config.autoencoder_steps

@@ -236,21 +236,6 @@ def test_autoencoder_warm_start_trains_g_alone_then_the_gan(tmp_path):
     assert "d/loss" in rows[2] and "g/adv" in rows[2]
 
 
-def test_discriminator_warm_up_trains_d_alone_then_the_gan(tmp_path):
-    from bridgegan_batch.model.checkpoint import load_state
-
-    config = RunConfig.model_validate(
-        {**TINY64, "train": {**TINY64["train"], "steps": 3, "discriminator_warmup_steps": 2}})
-    run = train(config, data="synth", out=tmp_path, progress=False)
-    rows = _losses(run)
-    assert [r["step"] for r in rows] == [1, 2, 3]
-    assert all("d/attr_real" in r and "g/loss" not in r for r in rows[:2])
-    assert "g/adv" in rows[2]
-    state = load_state(run / "state.pt")  # G's optimiser took one step, at step 3; D's took all of its steps
-    assert {v["step"].item() for v in state["opt_g"]["state"].values()} == {1}
-    assert {v["step"].item() for v in state["opt_d"]["state"].values()} == {3 * config.train.d_steps_per_g_step}
-
-
 def test_a_time_limit_ends_the_run_with_its_checkpoint_and_export(tmp_path):
     from bridgegan_batch.model.checkpoint import load_export, load_state
 

@@ -4,7 +4,7 @@ from torch import nn
 
 from bridgegan_batch.config import TrainConfig
 from bridgegan_batch.train.ema import ema_decay_at, update_ema
-from bridgegan_batch.train.schedule import latent_weight_scale, learning_rate, step_phase
+from bridgegan_batch.train.schedule import autoencoding, latent_weight_scale, learning_rate
 
 
 def test_learning_rate_warmup_constant_decay():
@@ -35,10 +35,6 @@ def test_ema_ramps_up_then_averages():
     assert torch.allclose(ema.weight, torch.full((2, 2), 0.25))
 
 
-def test_phases_autoencoder_warm_start_then_discriminator_warm_up_then_both():
-    assert step_phase(0, TrainConfig()) == "both"  # the authors': both from the first step
-    assert [step_phase(s, TrainConfig(autoencoder_steps=2)) for s in range(3)] == ["autoencode"] * 2 + ["both"]
-    assert [step_phase(s, TrainConfig(discriminator_warmup_steps=2)) for s in range(3)] == \
-        ["discriminator"] * 2 + ["both"]
-    config = TrainConfig(autoencoder_steps=1, discriminator_warmup_steps=2)
-    assert [step_phase(s, config) for s in range(4)] == ["autoencode", "discriminator", "discriminator", "both"]
+def test_autoencoder_warm_start_covers_its_first_steps_only():
+    assert [autoencoding(s, TrainConfig(autoencoder_steps=2)) for s in range(4)] == [True, True, False, False]
+    assert not autoencoding(0, TrainConfig())
