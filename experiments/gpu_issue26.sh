@@ -29,14 +29,13 @@ session=$!
   --eval-n "${PROBE_EVAL_N:-64}" --batch "${PROBE_BATCH:-64}" --pool "${PROBE_POOL:-600}" --workers 3 --threads 2 \
   > "$out/c/probe.log" 2>&1 &
 probe=$!
-if [ -n "${GUIDE:-}" ]; then
-  TRAIN_SET="train.guide=$GUIDE train.losses.attribute_guide=${GUIDE_WEIGHT:-10}" NO_STATE=1 SKIP_BENCH=1 \
-    LOADER_WORKERS=${WARM_WORKERS:-5} scripts/gpu_session.sh "$config_b" "$out/b" "$minutes" "${BATCH:-256}" \
-    > "$out/b/session.log" 2>&1
-else
-  INIT=bridgegan_batch/models/synth64.safetensors NO_STATE=1 SKIP_BENCH=1 LOADER_WORKERS=${WARM_WORKERS:-5} \
-    scripts/gpu_session.sh "$config_b" "$out/b" "$minutes" "${WARM_BATCH:-64}" > "$out/b/session.log" 2>&1
+if [ -n "${GUIDE:-}" ]; then  # B from scratch with the guide, at A's batch
+  b_init="" b_set="train.guide=$GUIDE train.losses.attribute_guide=${GUIDE_WEIGHT:-10}" b_batch=${BATCH:-256}
+else  # B fine-tunes the bundled model
+  b_init=bridgegan_batch/models/synth64.safetensors b_set="" b_batch=${WARM_BATCH:-64}
 fi
+INIT=$b_init TRAIN_SET=$b_set NO_STATE=1 SKIP_BENCH=1 LOADER_WORKERS=${WARM_WORKERS:-5} \
+  scripts/gpu_session.sh "$config_b" "$out/b" "$minutes" "$b_batch" > "$out/b/session.log" 2>&1
 wait "$session" "$probe"
 rm -f "$out/c/probe.pt"  # the weights stay on the device; the readings and the grid are the answer
 tail -n 3 "$out/a/session.log" "$out/b/session.log" "$out/c/probe.log"

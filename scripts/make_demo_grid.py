@@ -1,4 +1,4 @@
-"""The demo model's sample grid in docs/: four rows per attribute added (glasses, blond hair), each row
+"""The demo model's sample grid in docs/: `--rows` faces (four) per attribute added (glasses, blond hair), each row
 source | label-driven (seed 0) | label-driven (seed 1) | reference | reference-driven | interpolated.
 
     python scripts/make_demo_grid.py [--model FILE] [--edit direct|residual] [--attributes A,B] [--rows N] [--out PNG]
@@ -52,6 +52,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=4, help="faces per attribute")
     parser.add_argument("--out", default="docs/demo_grid.png")
     args = parser.parse_args()
+    if args.rows < 1:
+        parser.error(f"--rows must be at least 1, got {args.rows}")
     t = Translator.load(args.model, device="cpu", edit=args.edit)
     images, labels = load_arrays("synth", n=300, size=t.config.image_size, attributes=t.attributes,
                                  seed=HELD_OUT_SEED)
