@@ -69,7 +69,8 @@ def main() -> None:
     while done_seconds < 60 * args.minutes:
         tick = time.time()
         # A first point after 20 steps, then one every --every minutes of the trainer's own clock (a chunk sized in
-        # steps from the last chunk's speed misjudges a run whose steps change cost, as a D-only warm-up's do).
+        # steps from the last chunk's speed misjudges a run whose steps change cost, as the autoencoder warm
+        # start's do).
         first = not resume
         minutes = None if first else min(args.every, args.minutes - done_seconds / 60)
         run = train(config, data="synth", out=out, name=Path(args.config).stem, resume=resume, progress=False,
