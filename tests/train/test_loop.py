@@ -519,3 +519,39 @@ def test_a_guided_run_logs_its_term_and_records_which_guide(tmp_path):
     with pytest.raises(UserError, match=r"short.safetensors.*\['Black_Hair', 'Blond_Hair', 'Smiling'\]"):
         train(lacking, data="synth", out=tmp_path / "run2", progress=False)
     assert not (tmp_path / "run2").exists()  # both refused before a run folder was made
+
+
+X86_AVX2 = ("processor\t: 0\nflags\t\t: fpu sse sse2 avx avx2 fma\n\n"
+            "processor\t: 1\nflags\t\t: fpu sse sse2 avx avx2 fma\n")
+
+
+@pytest.mark.parametrize(("cpuinfo", "emulates"), [
+    (X86_AVX2, True),
+    (X86_AVX2.replace("avx2 fma", "avx2 fma avx512f avx512_bf16"), False),
+    (X86_AVX2.replace("avx2 fma", "avx2 amx_tile amx_bf16"), False),
+    ("processor\t: 0\nFeatures\t: fp asimd sve bf16 i8mm\n", False),  # Arm
+    ("processor\t: 0\nFeatures\t: fp asimd\n", True),
+    ("", False),  # unknown: no warning
+])
+def test_cpu_emulates_bf16_reads_the_flags(cpuinfo, emulates):
+    from bridgegan_batch.train.loop import cpu_emulates_bf16
+
+    assert cpu_emulates_bf16(cpuinfo) is emulates
+
+
+def test_bfloat16_on_a_cpu_without_bf16_instructions_warns_before_training(tmp_path, monkeypatch):
+    import warnings
+
+    from bridgegan_batch.train import loop
+
+    monkeypatch.setattr(loop, "cpu_emulates_bf16", lambda: True)
+
+    def run(precision):
+        config = RunConfig.model_validate({**TINY64, "train": {**TINY64["train"], "steps": 1, "precision": precision}})
+        return train(config, data="synth", out=tmp_path / precision, progress=False)
+
+    with pytest.warns(UserWarning, match=r"--set train\.precision=float32"):
+        run("bfloat16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run("float32")
