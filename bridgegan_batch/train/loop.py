@@ -95,8 +95,8 @@ def cpu_emulates_bf16(cpuinfo: str | None = None) -> bool:
             cpuinfo = Path("/proc/cpuinfo").read_text()
         except OSError:
             return False
-    flags = {word for line in cpuinfo.splitlines() if line.split(":")[0].strip() in ("flags", "Features")
-             for word in line.split(":", 1)[1].split()}
+    flags = {word for line in cpuinfo.splitlines() for key, _, value in [line.partition(":")]
+             if key.strip() in ("flags", "Features") for word in value.split()}
     return bool(flags) and not flags & NATIVE_BF16_FLAGS
 
 
