@@ -428,8 +428,20 @@ class TrainConfig(StrictModel):
     # asks for it on the CPU too, 1.38 times faster on a 2-core CPU with bf16 instructions (docs/TRAINING.md).
     precision: Literal["auto", "float32", "bfloat16"] = "auto"
     synth: SynthConfig = SynthConfig()  # what `--data synth` renders
+    # Shard data only (ours): raise each named attribute's share of training faces to at least this rate by
+    # repeating the faces that carry it (the shuffle buffer spreads the repeats). A rare attribute then reaches
+    # G and D as often as the recipe asks, as train.synth.priors does for `--data synth`.
+    oversample: dict[str, float] = Field(default_factory=dict)
     # A judge file (train-judge --adversarial-eps) knowing every model attribute, for losses.attribute_guide (ours).
     guide: str | None = None
+
+    @field_validator("oversample")
+    @classmethod
+    def _rates_below_one(cls, rates: dict[str, float]) -> dict[str, float]:
+        for name, rate in rates.items():
+            if not 0.0 < rate < 1.0:
+                raise ValueError(f"{name}: a rate in (0, 1), got {rate}")
+        return rates
 
     @model_validator(mode="after")
     def _guide_and_its_weight(self) -> TrainConfig:
@@ -451,6 +463,14 @@ class RunConfig(StrictModel):
         if (w.keep_area or w.keep_agreement or w.raw_reconstruction) and not self.model.generator_keep_mask:
             raise ValueError("train.losses.keep_area, keep_agreement and raw_reconstruction weigh G's keep mask: "
                              "they need model.generator_keep_mask: true")
+        return self
+
+    @model_validator(mode="after")
+    def _oversample_model_attributes(self) -> RunConfig:
+        unknown = sorted(set(self.train.oversample) - set(self.model.attributes))
+        if unknown:
+            raise ValueError(f"train.oversample names {unknown}, not among model.attributes "
+                             f"{list(self.model.attributes)}")
         return self
 
 

@@ -273,7 +273,7 @@ def run_loop(config: RunConfig, *, data, run: Path, resume: bool, device: torch.
     stream = batches(data, batch_size=t.batch_size, size=config.model.image_size,
                      attributes=config.model.attributes, seed=t.seed, synth=t.synth,
                      shuffle_buffer=t.shuffle_buffer, workers=t.loader_workers, start=start * per_step,
-                     rank=rank, world=world)
+                     rank=rank, world=world, oversample=t.oversample)
     fixed = next(batches(data, batch_size=8, size=config.model.image_size, attributes=config.model.attributes,
                          seed=t.seed + 1, synth=t.synth, shuffle_buffer=64, workers=0))
     fixed_x, fixed_labels = to_tensor(fixed[0].numpy()).to(device), fixed[1].to(device)

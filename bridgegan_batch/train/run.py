@@ -11,6 +11,7 @@ import torch
 from bridgegan_batch.config import RunConfig
 from bridgegan_batch.data.arrays import check_data
 from bridgegan_batch.errors import UserError
+from bridgegan_batch.train.data import check_oversample
 from bridgegan_batch.train.distributed import train_on_ray
 from bridgegan_batch.train.loop import pick_device, prepare_run, run_loop
 from bridgegan_batch.train.losses import GuideLoss
@@ -32,6 +33,7 @@ def train(config: RunConfig, *, data, out: str | Path, name: str = "run", resume
         raise UserError("--init starts a new run and --resume continues one: pass one of them")
     deadline = None if minutes is None else time.monotonic() + 60 * minutes
     check_data(data, config.model.attributes)  # before a run folder exists
+    check_oversample(data, config.train.oversample)
     if config.train.guide:  # likewise: the guide file is a judge that knows every model attribute
         GuideLoss.load(config.train.guide, config.model.attributes, torch.device("cpu"))
     run = prepare_run(config, data=data, out=out, name=name, resume=resume)
