@@ -1,8 +1,9 @@
-"""Eval JSONs side by side: adding each goal attribute, label fraction / reference reduction / style match (issue 26).
+"""Eval JSONs side by side: adding each attribute, label fraction / reference reduction / style match (issue 26).
 
     python experiments/compare_evals.py NAME=EVAL.json [NAME=EVAL.json ...]
 
-Unpaired: the numbers of each model on eval's fixed faces. Paired errors come from eval_noise.py.
+Unpaired: the numbers of each model on eval's fixed faces, for the attributes the first JSON has (every JSON must
+have them). Paired errors come from eval_noise.py.
 """
 
 from __future__ import annotations
@@ -10,26 +11,26 @@ from __future__ import annotations
 import json
 import sys
 
-ATTRIBUTES = ("Eyeglasses", "Smiling", "Blond_Hair", "Wearing_Hat", "Male")
 
-
-def cells(truth: dict) -> dict[str, tuple[float, float, float]]:
+def cells(truth: dict, attributes: list[str]) -> dict[str, tuple[float, float, float]]:
     rows = {}
-    for name in ATTRIBUTES:
+    for name in attributes:
         add = truth[name]["add"]
         rows[name] = (add["label"]["relative"], add["reference"]["reduction"], add["reference"]["style_match"])
-    rows["mean"] = tuple(sum(row[k] for row in rows.values()) / len(ATTRIBUTES) for k in range(3))
+    rows["mean"] = tuple(sum(row[k] for row in rows.values()) / len(attributes) for k in range(3))
     return rows
 
 
 def main(arguments: list[str]) -> None:
-    models = {}
+    models, attributes = {}, []
     for argument in arguments:
         name, _, path = argument.partition("=")
         with open(path) as f:
-            models[name] = cells(json.load(f)["ground_truth"]["attributes"])
+            truth = json.load(f)["ground_truth"]["attributes"]
+        attributes = attributes or list(truth)
+        models[name] = cells(truth, attributes)
     print("attribute".ljust(12), *(name.rjust(20) for name in models))
-    for row in (*ATTRIBUTES, "mean"):
+    for row in (*attributes, "mean"):
         print(row.ljust(12), *(f"{m[row][0]:.3f}/{m[row][1]:+.3f}/{m[row][2]:.2f}".rjust(20) for m in models.values()))
 
 
